@@ -1,0 +1,156 @@
+/**
+ * Event <-> stream-entry fields. An entry is a flat list of field/value strings
+ * (a Redis stream entry, or the in-memory backend's copy of one).
+ *
+ * The envelope codec writes the CloudEvents attributes as fields. Attributes
+ * the store already records are not written twice unless asked
+ * (`storeAllAttributes`): without an explicit id the event's id is derived from
+ * its position, without an explicit time the time comes from the position's
+ * timestamp, and `datacontenttype` is written only when it is not JSON. That
+ * keeps an event within ~1.3x the memory of a bare payload.
+ */
+import { DecodeError } from './errors.ts';
+import type { HeraldEvent, OutgoingEvent } from './event.ts';
+import type { Topic } from './topic.ts';
+
+export type Fields = Record<string, string>;
+
+/** Field names of the envelope. Foreign readers can rely on these. */
+export const F = {
+  specversion: 'specversion',
+  id: 'id',
+  source: 'source',
+  type: 'type',
+  time: 'time',
+  datacontenttype: 'datacontenttype',
+  subject: 'subject',
+  key: 'partitionkey',
+  data: 'data',
+  headers: 'headers',
+  traceparent: 'traceparent',
+  /** Set on a replayed dead letter: only this group handles it, the others acknowledge it silently. */
+  replayFor: 'herald-replay-for',
+} as const;
+
+const JSON_TYPE = 'application/json';
+
+/** The flat field list for XADD, in a stable order (Redis compacts entries whose field names repeat). */
+export function encodeEnvelope<T>(
+  topic: Topic<T>,
+  event: OutgoingEvent<T>,
+  defaults: { source: string },
+  explicit: { id?: string | undefined; time?: string | undefined } = {},
+): string[] {
+  const out: string[] = [F.specversion, '1.0', F.type, event.type ?? topic.defaultType];
+  out.push(F.source, event.source ?? defaults.source);
+  const id = event.id ?? explicit.id;
+  if (id !== undefined) out.push(F.id, id);
+  const time = event.time ?? explicit.time;
+  if (time !== undefined) out.push(F.time, time);
+  if (topic.storeAllAttributes) out.push(F.datacontenttype, JSON_TYPE);
+  if (event.subject !== undefined) out.push(F.subject, event.subject);
+  if (event.key !== undefined) out.push(F.key, event.key);
+  if (event.traceparent !== undefined) out.push(F.traceparent, event.traceparent);
+  if (event.headers !== undefined && Object.keys(event.headers).length > 0) {
+    out.push(F.headers, JSON.stringify(event.headers));
+  }
+  out.push(F.data, JSON.stringify(event.data ?? null));
+  return out;
+}
+
+/** For the raw codec the payload must be a flat record of strings: those are the entry's fields. */
+export function encodeRaw(data: unknown): string[] {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new DecodeError('a raw-codec event needs data that is an object of string fields');
+  }
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
+    if (typeof v !== 'string') throw new DecodeError(`raw-codec field '${k}' must be a string`);
+    out.push(k, v);
+  }
+  if (out.length === 0) throw new DecodeError('a raw-codec event needs at least one field');
+  return out;
+}
+
+/** Milliseconds since the epoch encoded in a stream position `ms-seq`. */
+export function positionTime(position: string): string {
+  const ms = Number(position.slice(0, position.indexOf('-')));
+  return new Date(Number.isFinite(ms) ? ms : 0).toISOString();
+}
+
+/** The id of an event that was published without one: unique per topic. */
+export function derivedId(topic: string, partition: number, position: string): string {
+  return `${topic}:${partition}:${position}`;
+}
+
+export interface DecodeContext {
+  readonly topic: string;
+  readonly partition: number;
+  readonly position: string;
+}
+
+/** Decodes an envelope entry. Throws DecodeError when the entry is not a Herald envelope. */
+export function decodeEnvelope(fields: Fields, ctx: DecodeContext): HeraldEvent {
+  const specversion = fields[F.specversion];
+  const type = fields[F.type];
+  const rawData = fields[F.data];
+  if (specversion === undefined || type === undefined || rawData === undefined) {
+    const missing = [F.specversion, F.type, F.data].filter((f) => fields[f] === undefined);
+    throw new DecodeError(`entry ${ctx.position} has no Herald envelope: missing ${missing.join(', ')}`);
+  }
+  if (specversion !== '1.0') {
+    throw new DecodeError(`entry ${ctx.position} has unsupported specversion '${specversion}'`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(rawData);
+  } catch (cause) {
+    throw new DecodeError(`entry ${ctx.position}: data is not valid JSON`, { cause });
+  }
+  let headers: Record<string, string> = {};
+  const rawHeaders = fields[F.headers];
+  if (rawHeaders !== undefined) {
+    try {
+      headers = JSON.parse(rawHeaders) as Record<string, string>;
+    } catch (cause) {
+      throw new DecodeError(`entry ${ctx.position}: headers are not valid JSON`, { cause });
+    }
+  }
+  return {
+    specversion: '1.0',
+    id: fields[F.id] ?? derivedId(ctx.topic, ctx.partition, ctx.position),
+    source: fields[F.source] ?? 'unknown',
+    type,
+    time: fields[F.time] ?? positionTime(ctx.position),
+    datacontenttype: fields[F.datacontenttype] ?? JSON_TYPE,
+    subject: fields[F.subject],
+    key: fields[F.key],
+    data,
+    headers,
+    traceparent: fields[F.traceparent],
+  };
+}
+
+/** A raw entry becomes an event whose data is the entry's fields. */
+export function decodeRaw(fields: Fields, ctx: DecodeContext, topic: Topic<unknown>): HeraldEvent {
+  return {
+    specversion: '1.0',
+    id: derivedId(ctx.topic, ctx.partition, ctx.position),
+    source: 'redis-stream',
+    type: topic.defaultType,
+    time: positionTime(ctx.position),
+    datacontenttype: 'application/x-redis-stream-fields',
+    subject: undefined,
+    key: undefined,
+    data: { ...fields },
+    headers: {},
+    traceparent: undefined,
+  };
+}
+
+/** Pairs a flat [f1, v1, f2, v2, …] list into a record. */
+export function pairs(flat: readonly string[]): Fields {
+  const out: Fields = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
+  return out;
+}

@@ -1,0 +1,174 @@
+/**
+ * The backend contract. A backend stores topics and delivers their events;
+ * Redis is the one that matters, the in-memory one exists for users' unit
+ * tests. Both pass the same conformance suite (src/conformance), with what a
+ * backend cannot offer declared in its `features`.
+ *
+ * Guarantees every backend must keep:
+ * - `publish` resolves only once the event is stored; it rejects with a
+ *   HeraldError otherwise (for Connection and Timeout errors the outcome is
+ *   unknown: retry with the same `id`, which is deduplicated).
+ * - Every consumer group receives every event published after the group's start position.
+ * - Inside a group each event is handled by one consumer at a time, and is
+ *   acknowledged only after its handler resolved (at-least-once).
+ * - A handler that throws is retried with backoff up to `maxAttempts`; then the
+ *   event is dead-lettered and later events are not held up.
+ */
+import type { Delivery, OutgoingEvent, PublishReceipt } from './event.ts';
+import type { Topic } from './topic.ts';
+
+/** Handles one delivery. Throwing (or rejecting) means "retry me". */
+export type Handler<T = unknown> = (event: Delivery<T>) => void | Promise<void>;
+
+/** Wraps a handler: logging, metrics, idempotency, tracing… `handler => handler`. */
+export type Middleware<T = unknown> = (next: Handler<T>) => Handler<T>;
+
+/** Applies middleware so that the first one listed is the outermost. */
+export function applyMiddleware<T>(handler: Handler<T>, middleware: readonly Middleware<T>[]): Handler<T> {
+  return middleware.reduceRight<Handler<T>>((h, m) => m(h), handler);
+}
+
+export interface BackoffOptions {
+  /** Delay before the first retry. Default 100 ms. */
+  readonly initialMs?: number;
+  /** Upper bound of any delay. Default 30 s (kept below the visibility timeout). */
+  readonly maxMs?: number;
+  /** Growth per attempt. Default 2. */
+  readonly factor?: number;
+}
+
+/** Where a new consumer group starts. A group that exists resumes where it left off. */
+export type StartFrom = 'new' | 'beginning' | { readonly position: string };
+
+export interface SubscribeOptions<T = unknown> {
+  /** The consumer group: every group gets every event; inside a group events are shared. */
+  readonly group: string;
+  /** This instance's name in the group. Default: host-pid-random (a restarted process is a new consumer). */
+  readonly consumer?: string;
+  /** Handlers running at once in this instance. Default 10. */
+  readonly concurrency?: number;
+  /** Events fetched per read. Default 100. */
+  readonly batchSize?: number;
+  /** Attempts before an event is dead-lettered. Default 5. */
+  readonly maxAttempts?: number;
+  readonly backoff?: BackoffOptions;
+  /** An event held this long by a silent consumer is given to another. Default 30 s. */
+  readonly visibilityTimeoutMs?: number;
+  /** Default 'new'. */
+  readonly startFrom?: StartFrom;
+  readonly middleware?: readonly Middleware<T>[];
+}
+
+export interface CloseOptions {
+  /** How long in-flight handlers may run on. Default 10 s. Unfinished events stay pending for others. */
+  readonly deadlineMs?: number;
+}
+
+/** What a running subscription reports, as a discriminated union. */
+export type SubscriptionStatus =
+  | { readonly type: 'ready' }
+  | { readonly type: 'disconnected'; readonly error: Error }
+  | { readonly type: 'reconnected' }
+  | { readonly type: 'reclaimed'; readonly count: number }
+  | { readonly type: 'retry'; readonly id: string; readonly attempt: number; readonly delayMs: number; readonly error: Error }
+  | { readonly type: 'dead-lettered'; readonly id: string; readonly reason: string }
+  | { readonly type: 'error'; readonly error: Error }
+  | { readonly type: 'closed' };
+
+export interface Subscription {
+  readonly topic: string;
+  readonly group: string;
+  readonly consumer: string;
+  /** Resolves once the group exists and the first read is under way. */
+  readonly ready: Promise<void>;
+  /** Stops reading, lets in-flight handlers finish within the deadline, acknowledges what finished. */
+  close(options?: CloseOptions): Promise<void>;
+  /** Status changes as they happen; ends when the subscription is closed. */
+  status(): AsyncIterable<SubscriptionStatus>;
+}
+
+/**
+ * How durable a publish must be before it resolves.
+ * - `primary` (default): stored by the primary (and its AOF, per its fsync policy).
+ * - `replicated`: also confirmed by `replicas` replicas within `timeoutMs`
+ *   (Redis WAIT); too few confirmations reject with a DurabilityError whose
+ *   outcome is unknown, not failed.
+ */
+export type Durability =
+  | { readonly mode: 'primary' }
+  | { readonly mode: 'replicated'; readonly replicas: number; readonly timeoutMs?: number };
+
+export interface PublishOptions {
+  /** Give up after this long. Default 5 s. */
+  readonly timeoutMs?: number;
+  /** Overrides the topic's durability for this publish. */
+  readonly durability?: Durability;
+}
+
+/** Something events can be published to. */
+export interface Publisher {
+  publish<T>(topic: Topic<T>, event: OutgoingEvent<T>, options?: PublishOptions): Promise<PublishReceipt>;
+  /** Publishes several events in one round trip where the backend can. All are validated before any is written. */
+  publishBatch<T>(topic: Topic<T>, events: readonly OutgoingEvent<T>[], options?: PublishOptions): Promise<PublishReceipt[]>;
+}
+
+/** Something events can be consumed from. */
+export interface Subscriber {
+  subscribe<T>(topic: Topic<T>, options: SubscribeOptions<T>, handler: Handler<T>): Subscription;
+}
+
+/** A dead-lettered event. */
+export interface DeadLetter {
+  /** The dead letter's own position in the dead-letter stream. */
+  readonly position: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly group: string;
+  /** The event's position in its partition before it was dead-lettered. */
+  readonly originalPosition: string;
+  readonly eventId: string | undefined;
+  readonly reason: 'handler-failed' | 'undecodable';
+  readonly error: string;
+  readonly attempts: number;
+  readonly deadLetteredAt: string;
+  /** The entry's fields as stored, for inspection. */
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+export interface DeadLetterFilter {
+  readonly group?: string;
+  readonly reason?: DeadLetter['reason'];
+  readonly limit?: number;
+}
+
+export interface DeadLetters {
+  list<T>(topic: Topic<T>, filter?: DeadLetterFilter): Promise<DeadLetter[]>;
+  /**
+   * Puts dead letters back on their partition, for their group only, one at a
+   * time atomically: interrupting a replay neither loses nor duplicates an event.
+   */
+  replay<T>(
+    topic: Topic<T>,
+    filter?: DeadLetterFilter & { readonly onProgress?: (done: number, total: number) => void },
+  ): Promise<number>;
+  purge<T>(topic: Topic<T>, filter?: DeadLetterFilter): Promise<number>;
+}
+
+/** What a backend can and cannot do; the conformance suite skips nothing silently, it asserts these. */
+export interface BackendFeatures {
+  /** Survives a restart of the process that publishes. */
+  readonly durable: boolean;
+  /** Consumers in other processes share the group. */
+  readonly crossProcess: boolean;
+  readonly deadLetters: boolean;
+  readonly partitions: boolean;
+  readonly rawCodec: boolean;
+}
+
+export interface Backend extends Publisher, Subscriber {
+  readonly name: string;
+  readonly features: BackendFeatures;
+  readonly deadLetters: DeadLetters;
+  /** Closes every subscription (with their deadline) and the connections. */
+  close(options?: CloseOptions): Promise<void>;
+}

@@ -1,0 +1,98 @@
+import type { Durability } from './contract.ts';
+import type { StandardSchemaV1 } from './schema.ts';
+import { ConfigError } from './errors.ts';
+
+/**
+ * How a topic's events are stored in stream entries.
+ * - `envelope` (default): Herald's CloudEvents envelope, payload as JSON in `data`.
+ * - `raw`: plain field/value entries as any Redis client writes them; the
+ *   event's `data` is the entry's fields as a `Record<string, string>`.
+ */
+export type TopicCodec = 'envelope' | 'raw';
+
+export interface TopicOptions<S extends StandardSchemaV1 | undefined = undefined> {
+  /** Letters, digits, `.`, `_` and `-`; at most 200 characters. */
+  readonly name: string;
+  /** Validates `data` at publish and at consume. Any Standard Schema validator. */
+  readonly schema?: S;
+  /** Independent streams the topic is spread over; events with the same key share one. Default 1. */
+  readonly partitions?: number;
+  /** Default 'envelope'. */
+  readonly codec?: TopicCodec;
+  /**
+   * Bind the topic to an existing stream key written or read by other clients
+   * (redis-cli, Python, Go). Requires `partitions: 1`.
+   */
+  readonly streamKey?: string;
+  /** CloudEvents `type` used when a publish gives none. Default: the topic name. */
+  readonly defaultType?: string;
+  /** How long an event id is remembered for deduplication. Default 10 minutes. */
+  readonly dedupeWindowMs?: number;
+  /**
+   * Store every CloudEvents attribute as its own stream field even when Herald
+   * could derive it (id, time, datacontenttype). Costs memory; helps foreign readers. Default false.
+   */
+  readonly storeAllAttributes?: boolean;
+  /** Default durability of publishes to this topic. Default `{ mode: 'primary' }`. */
+  readonly durability?: Durability;
+  /**
+   * Retention: keep about this many events per partition (approximate MAXLEN),
+   * and/or events younger than `maxAgeMs` (MINID). By default retention never
+   * removes events a consumer group has not read or still holds pending.
+   */
+  readonly retention?: { readonly maxLen?: number; readonly maxAgeMs?: number; readonly unsafe?: boolean };
+}
+
+type DataOf<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : unknown;
+
+/** A declared topic. Producers and consumers share the same declaration. */
+export interface Topic<T = unknown> {
+  readonly name: string;
+  readonly schema: StandardSchemaV1<unknown, T> | undefined;
+  readonly partitions: number;
+  readonly codec: TopicCodec;
+  readonly streamKey: string | undefined;
+  readonly defaultType: string;
+  readonly dedupeWindowMs: number;
+  readonly storeAllAttributes: boolean;
+  readonly durability: Durability;
+  readonly retention: { readonly maxLen?: number; readonly maxAgeMs?: number; readonly unsafe?: boolean } | undefined;
+}
+
+export const TOPIC_NAME = /^[A-Za-z0-9._-]{1,200}$/;
+
+/** Declares a topic. Throws ConfigError for options that cannot work. */
+export function defineTopic<S extends StandardSchemaV1 | undefined = undefined>(
+  options: TopicOptions<S>,
+): Topic<DataOf<S>> {
+  const { name } = options;
+  if (!TOPIC_NAME.test(name)) {
+    throw new ConfigError(
+      `topic name '${name}' is invalid: use 1-200 letters, digits, '.', '_' or '-'`,
+    );
+  }
+  const partitions = options.partitions ?? 1;
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) {
+    throw new ConfigError(`topic '${name}': partitions must be an integer from 1 to 1024`);
+  }
+  if (options.streamKey !== undefined && partitions !== 1) {
+    throw new ConfigError(`topic '${name}': a topic bound to streamKey must have 1 partition`);
+  }
+  if (options.streamKey === '') throw new ConfigError(`topic '${name}': streamKey is empty`);
+  const dedupeWindowMs = options.dedupeWindowMs ?? 10 * 60_000;
+  if (!Number.isInteger(dedupeWindowMs) || dedupeWindowMs < 1) {
+    throw new ConfigError(`topic '${name}': dedupeWindowMs must be a positive integer`);
+  }
+  return Object.freeze({
+    name,
+    schema: options.schema as StandardSchemaV1<unknown, DataOf<S>> | undefined,
+    partitions,
+    codec: options.codec ?? 'envelope',
+    streamKey: options.streamKey,
+    defaultType: options.defaultType ?? name,
+    dedupeWindowMs,
+    storeAllAttributes: options.storeAllAttributes ?? false,
+    durability: options.durability ?? ({ mode: 'primary' } as const),
+    retention: options.retention,
+  });
+}

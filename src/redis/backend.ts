@@ -1,0 +1,130 @@
+/**
+ * The Redis backend: durable topics on Redis Streams. It wires the parts
+ * (publisher, consumer-group subscriptions, dead letters) to one connection;
+ * each part lives in its own module.
+ */
+import type {
+  Backend,
+  BackendFeatures,
+  CloseOptions,
+  Handler,
+  PublishOptions,
+  SubscribeOptions,
+  Subscription,
+} from '../core/contract.ts';
+import { ClosedError } from '../core/errors.ts';
+import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
+import type { Topic } from '../core/topic.ts';
+import { connect, type ConnectionOptions, type RedisConnection } from './connection.ts';
+import { StreamSubscription, type ConsumerHooks } from './consumer.ts';
+import { RedisDeadLetters } from './dead-letters.ts';
+import { DEFAULT_PREFIX } from './keys.ts';
+import { StreamPublisher, type PublishFinisher, type PublishGuard } from './publisher.ts';
+import { TopicRegistry } from './registry.ts';
+
+export interface RedisBackendOptions extends ConnectionOptions {
+  /** Prefix of every key Herald writes. Default 'herald'. */
+  readonly prefix?: string;
+  /** CloudEvents `source` of events this client publishes. Default: 'herald'. */
+  readonly source?: string;
+  /** An existing connection to share, instead of connecting. */
+  readonly connection?: RedisConnection;
+}
+
+export class RedisBackend implements Backend {
+  readonly name = 'redis';
+  readonly features: BackendFeatures = {
+    durable: true,
+    crossProcess: true,
+    deadLetters: true,
+    partitions: true,
+    rawCodec: true,
+  };
+  readonly prefix: string;
+  readonly registry: TopicRegistry;
+  readonly deadLetters: RedisDeadLetters;
+  /** Checks before a publish (capacity guard); operations code adds to these. */
+  readonly publishGuards: PublishGuard[] = [];
+  /** Steps after a publish (replicated durability); operations code adds to these. */
+  readonly publishFinishers: PublishFinisher[] = [];
+  /** Observers for metrics. */
+  readonly consumerHooks: ConsumerHooks = {};
+  readonly publisherHooks: {
+    onPublished?: (topic: string, count: number) => void;
+    onError?: (topic: string, error: Error & { code: string }) => void;
+  } = {};
+  /** Per-topic MAXLEN applied on publish (retention); operations code sets it. */
+  maxLenFor: ((topic: Topic<unknown>) => number | undefined) | undefined;
+  /** Chooses another connection for some publishes (replicated durability); operations code sets it. */
+  connectionFor: ((topic: Topic<unknown>, options: PublishOptions | undefined) => RedisConnection | undefined) | undefined;
+
+  private readonly publisher: StreamPublisher;
+  private readonly subscriptions = new Set<Subscription>();
+  private closed = false;
+
+  private constructor(
+    readonly conn: RedisConnection,
+    options: RedisBackendOptions,
+    private readonly ownsConnection: boolean,
+  ) {
+    this.prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.registry = new TopicRegistry(conn, this.prefix);
+    this.deadLetters = new RedisDeadLetters(conn, this.prefix);
+    this.publisher = new StreamPublisher({
+      conn,
+      prefix: this.prefix,
+      source: options.source ?? 'herald',
+      registry: this.registry,
+      guards: this.publishGuards,
+      finishers: this.publishFinishers,
+      maxLenFor: (t) => this.maxLenFor?.(t),
+      onPublished: (t, n) => this.publisherHooks.onPublished?.(t, n),
+      onError: (t, e) => this.publisherHooks.onError?.(t, e),
+      connectionFor: (t, o) => this.connectionFor?.(t, o),
+    });
+  }
+
+  /** Connects to Redis (REDIS_URL by default). */
+  static async connect(options: RedisBackendOptions = {}): Promise<RedisBackend> {
+    if (options.connection) return new RedisBackend(options.connection, options, false);
+    return new RedisBackend(await connect(options), options, true);
+  }
+
+  private assertOpen(what: string): void {
+    if (this.closed) throw new ClosedError(`${what}: the Herald client is closed`);
+  }
+
+  async publish<T>(topic: Topic<T>, event: OutgoingEvent<T>, options?: PublishOptions): Promise<PublishReceipt> {
+    this.assertOpen(`publish to '${topic.name}'`);
+    return await this.publisher.publish(topic, event, options);
+  }
+
+  async publishBatch<T>(topic: Topic<T>, events: readonly OutgoingEvent<T>[], options?: PublishOptions): Promise<PublishReceipt[]> {
+    this.assertOpen(`publish to '${topic.name}'`);
+    return await this.publisher.publishBatch(topic, events, options);
+  }
+
+  subscribe<T>(topic: Topic<T>, options: SubscribeOptions<T>, handler: Handler<T>): Subscription {
+    this.assertOpen(`subscribe to '${topic.name}'`);
+    const sub = new StreamSubscription<T>(
+      { conn: this.conn, prefix: this.prefix, registry: this.registry, hooks: this.consumerHooks },
+      topic,
+      options,
+      handler,
+    );
+    this.subscriptions.add(sub);
+    const close = sub.close.bind(sub);
+    sub.close = async (o?: CloseOptions) => {
+      await close(o);
+      this.subscriptions.delete(sub);
+    };
+    return sub;
+  }
+
+  async close(options?: CloseOptions): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.close(options)));
+    if (this.ownsConnection) await this.conn.close();
+  }
+}

@@ -1,0 +1,595 @@
+/**
+ * A consumer-group subscription on a topic's streams.
+ *
+ * Reading: one blocking XREADGROUP over all partitions on a dedicated
+ * connection, COUNT = batchSize, read ahead while the previous batch is handled.
+ * Acknowledging: finished events are collected and acknowledged with one XACK
+ * per partition per tick. Retrying: a failed event stays pending in Redis; after
+ * its backoff this consumer re-claims it (XCLAIM bumps Redis's delivery count,
+ * which is the attempt number everyone sees) and runs it again, while later
+ * events keep flowing. Reclaiming: events idle longer than the visibility
+ * timeout (their consumer died or hangs) are taken over with XAUTOCLAIM.
+ * Dead-lettering: after maxAttempts, or when an entry cannot be decoded, the
+ * dead-letter script moves it to the dead-letter stream and acknowledges it atomically.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Broadcast } from '../core/broadcast.ts';
+import { decodeEnvelope, decodeRaw, F, pairs, type DecodeContext, type Fields } from '../core/codec.ts';
+import {
+  applyMiddleware,
+  type CloseOptions,
+  type Handler,
+  type SubscribeOptions,
+  type Subscription,
+  type SubscriptionStatus,
+} from '../core/contract.ts';
+import { backoffDelay, resolveBackoff, type ResolvedBackoff } from '../core/backoff.ts';
+import { ConfigError, DecodeError, ValidationError } from '../core/errors.ts';
+import type { Delivery, HeraldEvent } from '../core/event.ts';
+import { validate } from '../core/schema.ts';
+import type { Topic } from '../core/topic.ts';
+import type { RedisConnection } from './connection.ts';
+import { allPartitionKeys, type PartitionKeys } from './keys.ts';
+import type { TopicRegistry } from './registry.ts';
+import { loadScript, runScript } from './scripts.ts';
+
+const deadLetterScript = loadScript('dead-letter');
+
+/** Observers for metrics (handler duration, failures, retries, dead letters, reclaims). */
+export interface ConsumerHooks {
+  onHandled?(topic: string, group: string, seconds: number, ok: boolean): void;
+  onRetry?(topic: string, group: string): void;
+  onDeadLettered?(topic: string, group: string, reason: string): void;
+  onReclaimed?(topic: string, group: string, count: number): void;
+  onTrimmedBeforeAck?(topic: string, group: string, count: number): void;
+}
+
+export interface ConsumerDeps {
+  readonly conn: RedisConnection;
+  readonly prefix: string;
+  readonly registry: TopicRegistry;
+  readonly hooks: ConsumerHooks;
+}
+
+interface Entry {
+  readonly p: PartitionKeys;
+  readonly position: string;
+  readonly fields: Fields;
+  attempt: number;
+  startedAt?: number;
+}
+
+type RawEntry = [string, string[] | null];
+/** RESP3 (node-redis's default) answers XREADGROUP with a map; RESP2 with a list of pairs. */
+type ReadReply = Record<string, RawEntry[]> | [string, RawEntry[]][] | null;
+
+function streamsOf(reply: Exclude<ReadReply, null>): [string, RawEntry[]][] {
+  return Array.isArray(reply) ? reply : Object.entries(reply);
+}
+
+/** A RESP3 map (object) or RESP2 flat list as a record of strings. */
+export function toRecord(row: unknown): Record<string, string> {
+  if (Array.isArray(row)) return pairs(row.map(String));
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(row as Record<string, unknown>)) out[k] = String(v);
+  return out;
+}
+
+function defaultConsumerName(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+export class StreamSubscription<T> implements Subscription {
+  readonly topic: string;
+  readonly group: string;
+  readonly consumer: string;
+  readonly ready: Promise<void>;
+
+  private readonly parts: PartitionKeys[];
+  private readonly byStream = new Map<string, PartitionKeys>();
+  private readonly handler: Handler<T>;
+  private readonly concurrency: number;
+  private readonly batchSize: number;
+  private readonly maxAttempts: number;
+  private readonly visibilityMs: number;
+  private readonly backoff: ResolvedBackoff;
+  private readonly events = new Broadcast<SubscriptionStatus>();
+
+  private running = true;
+  private blocking: RedisConnection | undefined;
+  private readonly queue: Entry[] = [];
+  private readonly inFlight = new Set<Entry>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private readonly acks = new Map<PartitionKeys, string[]>();
+  private ackScheduled = false;
+  private ackFlushing: Promise<void> = Promise.resolve();
+  private wakeReader: (() => void) | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private reclaimTimer: NodeJS.Timeout | undefined;
+  private readLoopDone: Promise<void> = Promise.resolve();
+  private disconnected = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: ConsumerDeps,
+    private readonly topicDef: Topic<T>,
+    private readonly options: SubscribeOptions<T>,
+    handler: Handler<T>,
+  ) {
+    if (!options.group || typeof options.group !== 'string') throw new ConfigError('subscribe needs a group name');
+    this.topic = topicDef.name;
+    this.group = options.group;
+    this.consumer = options.consumer ?? defaultConsumerName();
+    this.concurrency = options.concurrency ?? 10;
+    this.batchSize = options.batchSize ?? 100;
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.visibilityMs = options.visibilityTimeoutMs ?? 30_000;
+    for (const [name, v] of [
+      ['concurrency', this.concurrency],
+      ['batchSize', this.batchSize],
+      ['maxAttempts', this.maxAttempts],
+      ['visibilityTimeoutMs', this.visibilityMs],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new ConfigError(`subscribe option ${name} must be a positive integer, got ${v}`);
+    }
+    const b = resolveBackoff(options.backoff);
+    // A retry must come back before the visibility timeout, or another consumer would take the event over.
+    this.backoff = { ...b, maxMs: Math.max(1, Math.min(b.maxMs, Math.floor(this.visibilityMs / 2))) };
+    this.parts = allPartitionKeys(deps.prefix, topicDef as Topic<unknown>);
+    for (const p of this.parts) this.byStream.set(p.stream, p);
+    this.handler = applyMiddleware(handler, options.middleware ?? []);
+    this.ready = this.start();
+    this.ready.catch(() => {});
+  }
+
+  status(): AsyncIterable<SubscriptionStatus> {
+    return this.events.subscribe();
+  }
+
+  private emit(s: SubscriptionStatus): void {
+    this.events.push(s);
+  }
+
+  // ---- start-up ------------------------------------------------------------
+
+  private startId(): string {
+    const from = this.options.startFrom ?? 'new';
+    if (from === 'new') return '$';
+    if (from === 'beginning') return '0';
+    return from.position;
+  }
+
+  private async ensureGroups(): Promise<void> {
+    const id = this.startId();
+    const replies = await this.deps.conn.pipeline(
+      this.parts.map((p) => ['XGROUP', 'CREATE', p.stream, this.group, id, 'MKSTREAM']),
+    );
+    for (const r of replies) {
+      if (r instanceof Error && !r.message.startsWith('BUSYGROUP')) throw r;
+    }
+  }
+
+  private async start(): Promise<void> {
+    await this.deps.registry.ensure(this.topicDef as Topic<unknown>);
+    await this.ensureGroups();
+    this.blocking = await this.deps.conn.duplicate();
+    this.blocking.on('error', () => {});
+    if (!this.running) {
+      this.blocking.destroy();
+      return;
+    }
+    // A consumer that keeps its name across restarts first takes back what it still holds.
+    if (this.options.consumer !== undefined) await this.resumeOwnPending();
+    this.readLoopDone = this.readLoop();
+    this.scheduleReclaim();
+    this.emit({ type: 'ready' });
+  }
+
+  private async resumeOwnPending(): Promise<void> {
+    for (const p of this.parts) {
+      const pending = await this.deps.conn.send<[string, string, number, number][]>(
+        ['XPENDING', p.stream, this.group, '-', '+', '1000', this.consumer],
+        { key: p.stream },
+      );
+      if (pending.length === 0) continue;
+      const ids = pending.map((x) => x[0]);
+      const claimed = await this.deps.conn.send<RawEntry[]>(
+        ['XCLAIM', p.stream, this.group, this.consumer, '0', ...ids],
+        { key: p.stream },
+      );
+      const counts = new Map(pending.map((x) => [x[0], Number(x[3]) + 1]));
+      this.accept(p, claimed, (id) => counts.get(id) ?? 1);
+    }
+  }
+
+  // ---- reading -------------------------------------------------------------
+
+  private outstanding(): number {
+    return this.queue.length + this.inFlight.size;
+  }
+
+  private async readLoop(): Promise<void> {
+    const streams = this.parts.map((p) => p.stream);
+    const ids = this.parts.map(() => '>');
+    let failures = 0;
+    while (this.running) {
+      if (this.outstanding() > this.batchSize) {
+        await new Promise<void>((resolve) => (this.wakeReader = resolve));
+        this.wakeReader = undefined;
+        continue;
+      }
+      const conn = this.blocking;
+      if (!conn) return;
+      try {
+        const reply = await conn.send<ReadReply>(
+          ['XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', String(this.batchSize), 'BLOCK', '2000', 'STREAMS', ...streams, ...ids],
+          { key: streams[0] },
+        );
+        if (this.disconnected) {
+          this.disconnected = false;
+          this.emit({ type: 'reconnected' });
+        }
+        failures = 0;
+        if (!reply) continue;
+        for (const [stream, entries] of streamsOf(reply)) {
+          const p = this.byStream.get(stream);
+          if (p) this.accept(p, entries, () => 1);
+        }
+      } catch (e) {
+        if (!this.running) return;
+        const msg = e instanceof Error ? e.message : String(e);
+        if (msg.startsWith('NOGROUP')) {
+          // The stream or group vanished (a Redis restarted without its data, or a deleted key): recreate it.
+          await this.ensureGroups().catch(() => {});
+        } else if (!this.disconnected) {
+          this.disconnected = true;
+          this.emit({ type: 'disconnected', error: e instanceof Error ? e : new Error(msg) });
+        }
+        failures++;
+        await this.pause(Math.min(1000, 20 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.retryTimers.delete(t);
+        resolve();
+      }, ms);
+      this.retryTimers.add(t);
+    });
+  }
+
+  /** Queues entries from a read or a claim. Entries deleted from the stream (null fields) are dropped. */
+  private accept(p: PartitionKeys, entries: RawEntry[], attemptOf: (id: string) => number): void {
+    for (const [position, flat] of entries) {
+      if (!flat) continue;
+      this.queue.push({ p, position, fields: pairs(flat), attempt: attemptOf(position) });
+    }
+    this.pump();
+  }
+
+  // ---- handling ------------------------------------------------------------
+
+  private pump(): void {
+    while (this.running && this.inFlight.size < this.concurrency && this.queue.length > 0) {
+      const entry = this.queue.shift() as Entry;
+      this.inFlight.add(entry);
+      void this.run(entry);
+    }
+  }
+
+  private decode(entry: Entry): HeraldEvent {
+    const ctx: DecodeContext = { topic: this.topic, partition: entry.p.partition, position: entry.position };
+    if (this.topicDef.codec === 'raw') {
+      const fields = { ...entry.fields };
+      delete fields[F.replayFor];
+      return decodeRaw(fields, ctx, this.topicDef as Topic<unknown>);
+    }
+    return decodeEnvelope(entry.fields, ctx);
+  }
+
+  private async run(entry: Entry): Promise<void> {
+    entry.startedAt = Date.now();
+    try {
+      const replayFor = entry.fields[F.replayFor];
+      if (replayFor !== undefined && replayFor !== this.group) {
+        this.ack(entry); // a dead letter replayed for another group
+        return;
+      }
+      let event: HeraldEvent;
+      try {
+        event = this.decode(entry);
+        if (this.topicDef.schema) {
+          const data = await validate(this.topicDef.schema, event.data, `data of entry ${entry.position}`);
+          event = { ...event, data };
+        }
+      } catch (e) {
+        if (e instanceof DecodeError || e instanceof ValidationError) {
+          await this.deadLetter(entry, 'undecodable', e);
+          return;
+        }
+        throw e;
+      }
+      const delivery: Delivery<T> = {
+        ...(event as HeraldEvent<T>),
+        delivery: {
+          topic: this.topic,
+          partition: entry.p.partition,
+          group: this.group,
+          consumer: this.consumer,
+          position: entry.position,
+          attempt: entry.attempt,
+        },
+      };
+      const t0 = performance.now();
+      try {
+        await this.handler(delivery);
+      } catch (e) {
+        this.deps.hooks.onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, false);
+        await this.failed(entry, e);
+        return;
+      }
+      this.deps.hooks.onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, true);
+      this.ack(entry);
+    } catch (e) {
+      // Redis failed while dead-lettering: the event stays pending and is reclaimed later.
+      this.emit({ type: 'error', error: e instanceof Error ? e : new Error(String(e)) });
+    } finally {
+      this.inFlight.delete(entry);
+      this.afterRun();
+    }
+  }
+
+  private afterRun(): void {
+    this.pump();
+    if (this.wakeReader && this.outstanding() <= this.batchSize) this.wakeReader();
+    if (this.inFlight.size === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private async failed(entry: Entry, error: unknown): Promise<void> {
+    if (entry.attempt >= this.maxAttempts) {
+      await this.deadLetter(entry, 'handler-failed', error);
+      return;
+    }
+    const delayMs = backoffDelay(this.backoff, entry.attempt);
+    this.deps.hooks.onRetry?.(this.topic, this.group);
+    this.emit({
+      type: 'retry',
+      id: entry.position,
+      attempt: entry.attempt,
+      delayMs,
+      error: error instanceof Error ? error : new Error(String(error)),
+    });
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      void this.retry(entry);
+    }, delayMs);
+    this.retryTimers.add(timer);
+  }
+
+  /** Claims the event back (bumping Redis's delivery count) and runs it again. */
+  private async retry(entry: Entry): Promise<void> {
+    if (!this.running) return;
+    try {
+      const claimed = await this.deps.conn.send<RawEntry[]>(
+        ['XCLAIM', entry.p.stream, this.group, this.consumer, '0', entry.position],
+        { key: entry.p.stream },
+      );
+      const first = claimed[0];
+      if (!first || !first[1]) return; // acknowledged elsewhere, or trimmed
+      this.queue.push({ ...entry, attempt: entry.attempt + 1 });
+      this.pump();
+    } catch (e) {
+      // Could not reach Redis: leave it pending; the reclaimer will bring it back.
+      this.emit({ type: 'error', error: e instanceof Error ? e : new Error(String(e)) });
+    }
+  }
+
+  private async deadLetter(entry: Entry, reason: 'handler-failed' | 'undecodable', error: unknown): Promise<void> {
+    const fields: string[] = [];
+    for (const [k, v] of Object.entries(entry.fields)) fields.push(k, v);
+    fields.push(
+      'herald-dlq-group', this.group,
+      'herald-dlq-reason', reason,
+      'herald-dlq-error', errorText(error).slice(0, 4000),
+      'herald-dlq-attempts', String(entry.attempt),
+      'herald-dlq-position', entry.position,
+      'herald-dlq-time', new Date().toISOString(),
+    );
+    const pos = await runScript<string | null>(
+      this.deps.conn,
+      deadLetterScript,
+      [entry.p.stream, entry.p.dlq],
+      [this.group, entry.position, ...fields],
+    );
+    if (pos) {
+      this.deps.hooks.onDeadLettered?.(this.topic, this.group, reason);
+      this.emit({ type: 'dead-lettered', id: entry.position, reason: `${reason}: ${errorText(error)}` });
+    }
+  }
+
+  // ---- acknowledging -------------------------------------------------------
+
+  private ack(entry: Entry): void {
+    let list = this.acks.get(entry.p);
+    if (!list) {
+      list = [];
+      this.acks.set(entry.p, list);
+    }
+    list.push(entry.position);
+    if (!this.ackScheduled) {
+      this.ackScheduled = true;
+      setImmediate(() => {
+        this.ackScheduled = false;
+        this.ackFlushing = this.ackFlushing.then(() => this.flushAcks());
+      });
+    }
+  }
+
+  /** One XACK per partition for everything finished since the last flush. Failed acks are kept and retried. */
+  private async flushAcks(): Promise<void> {
+    if (this.acks.size === 0) return;
+    const batch = [...this.acks.entries()];
+    this.acks.clear();
+    const replies = await this.deps.conn.pipeline(
+      batch.map(([p, ids]) => ['XACK', p.stream, this.group, ...ids]),
+      { timeoutMs: 10_000 },
+    );
+    let failed = false;
+    replies.forEach((r, i) => {
+      if (!(r instanceof Error)) return;
+      failed = true;
+      const [p, ids] = batch[i] as [PartitionKeys, string[]];
+      const list = this.acks.get(p) ?? [];
+      list.push(...ids);
+      this.acks.set(p, list);
+    });
+    if (failed && this.running) {
+      // Redis is unreachable: try again shortly; until then the events stay pending (at-least-once).
+      const t = setTimeout(() => {
+        this.retryTimers.delete(t);
+        this.ackFlushing = this.ackFlushing.then(() => this.flushAcks());
+      }, 200);
+      this.retryTimers.add(t);
+    }
+  }
+
+  // ---- reclaiming ----------------------------------------------------------
+
+  private scheduleReclaim(): void {
+    if (!this.running) return;
+    const every = Math.max(50, Math.floor(this.visibilityMs / 2));
+    const jitter = Math.floor(Math.random() * Math.min(every / 4, 1000));
+    this.reclaimTimer = setTimeout(() => {
+      void this.reclaim().finally(() => this.scheduleReclaim());
+    }, every + jitter);
+  }
+
+  private lastCleanup = Date.now();
+
+  private async reclaim(): Promise<void> {
+    try {
+      await this.heartbeat();
+      let total = 0;
+      for (const p of this.parts) {
+        if (!this.running || this.outstanding() >= this.batchSize) break;
+        const [, claimed, deleted] = await this.deps.conn.send<[string, RawEntry[], string[]]>(
+          ['XAUTOCLAIM', p.stream, this.group, this.consumer, String(this.visibilityMs), '0-0', 'COUNT', String(this.batchSize)],
+          { key: p.stream },
+        );
+        if (deleted && deleted.length > 0) this.deps.hooks.onTrimmedBeforeAck?.(this.topic, this.group, deleted.length);
+        const live = claimed.filter((e) => e[1] !== null);
+        if (live.length === 0) continue;
+        // The delivery count (bumped by the claim) is the attempt number.
+        const counts = await this.deps.conn.pipeline(
+          live.map(([id]) => ['XPENDING', p.stream, this.group, id, id, '1']),
+          { key: p.stream },
+        );
+        const attempts = new Map<string, number>();
+        live.forEach(([id], i) => {
+          const row = counts[i];
+          const n = Array.isArray(row) && Array.isArray(row[0]) ? Number((row[0] as unknown[])[3]) : 1;
+          attempts.set(id, Number.isFinite(n) && n > 0 ? n : 1);
+        });
+        total += live.length;
+        this.accept(p, live, (id) => attempts.get(id) ?? 1);
+      }
+      if (total > 0) {
+        this.deps.hooks.onReclaimed?.(this.topic, this.group, total);
+        this.emit({ type: 'reclaimed', count: total });
+      }
+      await this.cleanupConsumers();
+    } catch (e) {
+      if (this.running) this.emit({ type: 'error', error: e instanceof Error ? e : new Error(String(e)) });
+    }
+  }
+
+  /** Keeps long-running handlers' events from being reclaimed: reset their idle time. */
+  private async heartbeat(): Promise<void> {
+    const threshold = Date.now() - this.visibilityMs / 3;
+    const byPart = new Map<PartitionKeys, string[]>();
+    for (const e of this.inFlight) {
+      if (e.startedAt !== undefined && e.startedAt < threshold) {
+        const list = byPart.get(e.p) ?? [];
+        list.push(e.position);
+        byPart.set(e.p, list);
+      }
+    }
+    if (byPart.size === 0) return;
+    await this.deps.conn.pipeline(
+      [...byPart].map(([p, ids]) => ['XCLAIM', p.stream, this.group, this.consumer, '0', ...ids, 'JUSTID']),
+    );
+  }
+
+  /** Removes consumers that are long gone and hold nothing pending. */
+  private async cleanupConsumers(): Promise<void> {
+    const idleLimit = Math.max(2 * this.visibilityMs, 60_000);
+    if (Date.now() - this.lastCleanup < idleLimit / 2) return;
+    this.lastCleanup = Date.now();
+    for (const p of this.parts) {
+      const rows = await this.deps.conn.send<unknown[]>(['XINFO', 'CONSUMERS', p.stream, this.group], { key: p.stream });
+      for (const row of rows) {
+        const info = toRecord(row);
+        if (info.name !== this.consumer && Number(info.pending) === 0 && Number(info.idle) > idleLimit) {
+          await this.deps.conn.send(['XGROUP', 'DELCONSUMER', p.stream, this.group, info.name as string], { key: p.stream });
+        }
+      }
+    }
+  }
+
+  // ---- closing -------------------------------------------------------------
+
+  close(options?: CloseOptions): Promise<void> {
+    this.closing ??= this.shutdown(options?.deadlineMs ?? 10_000);
+    return this.closing;
+  }
+
+  private async shutdown(deadlineMs: number): Promise<void> {
+    this.running = false;
+    clearTimeout(this.reclaimTimer);
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
+    // Events read but not started stay pending: another consumer reclaims them after the visibility timeout.
+    this.queue.length = 0;
+    this.blocking?.destroy();
+    this.wakeReader?.();
+    await this.ready.catch(() => {});
+    await this.readLoopDone.catch(() => {});
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    // Acknowledge everything that finished.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await this.ackFlushing.catch(() => {});
+    await this.flushAcks().catch(() => {});
+    await this.removeSelfIfIdle().catch(() => {});
+    this.emit({ type: 'closed' });
+    this.events.end();
+  }
+
+  /** A consumer leaves its group only once it holds nothing pending. */
+  private async removeSelfIfIdle(): Promise<void> {
+    if (this.inFlight.size > 0) return;
+    const replies = await this.deps.conn.pipeline(
+      this.parts.map((p) => ['XPENDING', p.stream, this.group, '-', '+', '1', this.consumer]),
+    );
+    if (replies.some((r) => r instanceof Error || (Array.isArray(r) && r.length > 0))) return;
+    await this.deps.conn.pipeline(this.parts.map((p) => ['XGROUP', 'DELCONSUMER', p.stream, this.group, this.consumer]));
+  }
+}

@@ -1,0 +1,8 @@
+import { runConformanceSuite } from '../conformance/index.ts';
+import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { RedisBackend } from './backend.ts';
+
+runConformanceSuite('redis', {
+  create: () => RedisBackend.connect({ url: testRedisUrl(), prefix: uniquePrefix('conf') }),
+  features: { durable: true, crossProcess: true, deadLetters: true, partitions: true, rawCodec: true },
+});
