@@ -4,7 +4,7 @@
  * works for a remote Redis too) and the commands Redis executed (INFO
  * commandstats). On a shared Redis the Redis-side figures include other clients.
  */
-import { createClient } from 'redis';
+import { client, type RawClient } from './scenarios/raw.ts';
 
 export interface RedisSample {
   /** used_cpu_user + used_cpu_sys, in microseconds. */
@@ -38,13 +38,10 @@ export function parseInfo(text: string): RedisSample {
 }
 
 export class RedisProbe {
-  private constructor(private readonly client: ReturnType<typeof createClient>) {}
+  private constructor(private readonly client: RawClient) {}
 
   static async connect(url: string): Promise<RedisProbe> {
-    const client = createClient({ url });
-    client.on('error', () => {});
-    await client.connect();
-    return new RedisProbe(client);
+    return new RedisProbe(await client(url));
   }
 
   async sample(): Promise<RedisSample> {
@@ -55,25 +52,40 @@ export class RedisProbe {
   /** Runs `section` and reports what it cost. */
   async measure<T>(section: () => Promise<T>): Promise<{ value: T; cost: SectionCost }> {
     const before = await this.sample();
+    const open = this.open(Promise.resolve(before));
+    const value = await section();
+    return { value, cost: await open.end() };
+  }
+
+  /**
+   * Starts a section now, synchronously (for a section that begins inside a
+   * callback, e.g. at the first message handled); Redis is sampled as soon as possible.
+   */
+  begin(): { end(): Promise<SectionCost> } {
+    return this.open(this.sample());
+  }
+
+  private open(before: Promise<RedisSample>): { end(): Promise<SectionCost> } {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const value = await section();
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const after = await this.sample();
-    const commands: Record<string, number> = {};
-    for (const [name, n] of Object.entries(after.calls)) {
-      // One INFO is counted between the two samples (the second one's own call).
-      const delta = n - (before.calls[name] ?? 0) - (name === 'info' ? 1 : 0);
-      if (delta > 0) commands[name] = delta;
-    }
+    before.catch(() => {});
     return {
-      value,
-      cost: {
-        seconds,
-        nodeCpuUs: cpu.user + cpu.system,
-        redisCpuUs: Math.max(0, after.cpuUs - before.cpuUs),
-        commands,
+      end: async () => {
+        const seconds = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const [b, after] = [await before, await this.sample()];
+        const commands: Record<string, number> = {};
+        for (const [name, n] of Object.entries(after.calls)) {
+          // One INFO is counted between the two samples (the second one's own call).
+          const delta = n - (b.calls[name] ?? 0) - (name === 'info' ? 1 : 0);
+          if (delta > 0) commands[name] = delta;
+        }
+        return {
+          seconds,
+          nodeCpuUs: cpu.user + cpu.system,
+          redisCpuUs: Math.max(0, after.cpuUs - b.cpuUs),
+          commands,
+        };
       },
     };
   }

@@ -3,7 +3,13 @@
  */
 export { defineTopic } from './core/topic.ts';
 export type { Topic, TopicOptions, TopicCodec } from './core/topic.ts';
-export type { OutgoingEvent, HeraldEvent, Delivery, DeliveryInfo, PublishReceipt } from './core/event.ts';
+export type {
+  OutgoingEvent,
+  HeraldEvent,
+  Delivery,
+  DeliveryInfo,
+  PublishReceipt,
+} from './core/event.ts';
 export { applyMiddleware } from './core/contract.ts';
 export type {
   Backend,
@@ -38,10 +44,44 @@ export {
   UnsupportedError,
   NotFoundError,
   RedisError,
+  BusyError,
   isHeraldError,
 } from './core/errors.ts';
 export type { ValidationIssue } from './core/errors.ts';
 export { RedisBackend } from './redis/backend.ts';
 export type { RedisBackendOptions } from './redis/backend.ts';
+export type {
+  Notification,
+  NotificationHandler,
+  ListenTarget,
+  NotifyOptions,
+  Listener,
+  NotifierStatus,
+  Notifier,
+} from './core/notifications.ts';
+export type {
+  Job,
+  JobHandler,
+  QueueOptions,
+  WorkOptions,
+  WorkerCloseOptions,
+  WorkerStatus,
+  WorkerStats,
+  Worker,
+  DeadItem,
+  QueueCounts,
+  WorkQueue,
+  Queues,
+} from './core/queue.ts';
+export { RedisNotifier } from './redis/notifications.ts';
+export type { RedisNotifierOptions } from './redis/notifications.ts';
+export { RedisQueue } from './redis/queue.ts';
 export { connect as connectRedis } from './redis/connection.ts';
 export type { RedisConnection, ConnectionOptions } from './redis/connection.ts';
+export { idempotent, IdempotencyLeaseError, RECORD_DONE, Outbox } from './patterns/index.ts';
+export type {
+  IdempotentMiddleware,
+  IdempotentOptions,
+  OutboxEntry,
+  OutboxOptions,
+} from './patterns/index.ts';

@@ -10,16 +10,24 @@ import { endToEnd, highestSustained, latencyAt, publishOnly, type Pipe } from '.
 import { makePayload, SMALL, type OrderPayload } from '../payload.ts';
 import type { RunResult, ScenarioContext } from '../types.ts';
 
-type Client = ReturnType<typeof createClient>;
+function newClient(url: string) {
+  const c = createClient({ url, socket: { noDelay: true } });
+  c.on('error', () => {});
+  return c;
+}
+
+/** A node-redis client, as the raw scenarios use it. */
+export type RawClient = ReturnType<typeof newClient>;
+type Client = RawClient;
 type RawEntry = [string, string[] | null];
 type ReadReply = Record<string, RawEntry[]> | [string, RawEntry[]][] | null;
 
 export const RAW_COUNT = 500;
 export const BATCH = 500;
 
-async function client(url: string): Promise<Client> {
-  const c = createClient({ url, socket: { noDelay: true } });
-  c.on('error', () => {});
+/** A connected node-redis client (Nagle off, errors left to the commands). */
+export async function client(url: string): Promise<Client> {
+  const c = newClient(url);
   await c.connect();
   return c;
 }

@@ -12,7 +12,13 @@
 import type { Delivery } from '../../src/index.ts';
 import { fulfillmentTopic, ordersTopic, OrderState, paymentsTopic, type Order } from './events.ts';
 import { ServiceKit } from './kit.ts';
-import { configFromEnv, isMain, runAsMain, type RunningService, type ServiceConfig } from './runtime.ts';
+import {
+  configFromEnv,
+  isMain,
+  runAsMain,
+  type RunningService,
+  type ServiceConfig,
+} from './runtime.ts';
 
 export function monitorKeys(keyPrefix: string) {
   const k = (s: string) => `${keyPrefix}:monitor:${s}`;
@@ -26,7 +32,12 @@ export async function startFailureMonitor(config: ServiceConfig): Promise<Runnin
   // Plain Redis effects: guard.commit applies them and the event's record in one step.
   const failed = (e: Delivery<Order>) =>
     kit.guard.commit(e, [
-      ['HSET', keys.failures, e.data.orderId, JSON.stringify({ order: e.data, reason: e.type, failedAt: e.time })],
+      [
+        'HSET',
+        keys.failures,
+        e.data.orderId,
+        JSON.stringify({ order: e.data, reason: e.type, failedAt: e.time }),
+      ],
       ['HINCRBY', keys.stats, e.type, '1'],
       ['HINCRBY', keys.stats, 'processed', '1'],
     ]);
@@ -50,4 +61,5 @@ export async function startFailureMonitor(config: ServiceConfig): Promise<Runnin
   return { name: 'monitor', close: () => kit.close() };
 }
 
-if (isMain(import.meta.url)) runAsMain('failure-monitor', () => startFailureMonitor(configFromEnv()));
+if (isMain(import.meta.url))
+  runAsMain('failure-monitor', () => startFailureMonitor(configFromEnv()));

@@ -14,7 +14,13 @@
 import type { RedisConnection } from '../../src/index.ts';
 import { fulfillmentTopic, ordersTopic, OrderState } from './events.ts';
 import { sagaScript, ServiceKit } from './kit.ts';
-import { configFromEnv, isMain, runAsMain, type RunningService, type ServiceConfig } from './runtime.ts';
+import {
+  configFromEnv,
+  isMain,
+  runAsMain,
+  type RunningService,
+  type ServiceConfig,
+} from './runtime.ts';
 
 const shipScript = sagaScript('fulfillment-ship');
 
@@ -44,7 +50,11 @@ export async function seedWarehouse(
 ): Promise<void> {
   const keys = fulfillmentKeys(keyPrefix);
   if (Number(await conn.send(['EXISTS', keys.stock])) === 1) return;
-  await conn.send(['HSET', keys.stock, ...Object.entries(stock).flatMap(([p, n]) => [p, String(n)])]);
+  await conn.send([
+    'HSET',
+    keys.stock,
+    ...Object.entries(stock).flatMap(([p, n]) => [p, String(n)]),
+  ]);
   if (banned.length > 0) await conn.send(['SADD', keys.banned, ...banned]);
 }
 
@@ -58,7 +68,14 @@ export async function startFulfillmentService(config: ServiceConfig): Promise<Ru
     [OrderState.AWAITING_SHIPMENT]: (e) =>
       kit.apply(
         shipScript,
-        [kit.guard.recordKey(e), keys.stock, keys.banned, keys.shipments, kit.key('outbox'), keys.stats],
+        [
+          kit.guard.recordKey(e),
+          keys.stock,
+          keys.banned,
+          keys.shipments,
+          kit.key('outbox'),
+          keys.stats,
+        ],
         [
           ttl,
           e.data.orderId,
@@ -74,4 +91,5 @@ export async function startFulfillmentService(config: ServiceConfig): Promise<Ru
   return { name: 'fulfillment', close: () => kit.close() };
 }
 
-if (isMain(import.meta.url)) runAsMain('fulfillment', () => startFulfillmentService(configFromEnv()));
+if (isMain(import.meta.url))
+  runAsMain('fulfillment', () => startFulfillmentService(configFromEnv()));

@@ -50,13 +50,17 @@ export class ServiceKit {
       conn: backend.conn,
       publisher: backend,
       key: this.key('outbox'),
-      topics: ownTopic ? [ownTopic as Topic<unknown>] : [],
+      topics: ownTopic ? [ownTopic] : [],
       onError: (e) => console.error(`${name}: outbox flush failed: ${e.message}`),
     });
   }
 
   /** Connects and starts the outbox. `ownTopic` is the one topic the service publishes to, if any. */
-  static async start(name: string, config: ServiceConfig, ownTopic?: Topic<Order>): Promise<ServiceKit> {
+  static async start(
+    name: string,
+    config: ServiceConfig,
+    ownTopic?: Topic<Order>,
+  ): Promise<ServiceKit> {
     const backend = await RedisBackend.connect({
       url: config.redisUrl,
       prefix: config.heraldPrefix,
@@ -77,12 +81,20 @@ export class ServiceKit {
   announcement(type: string, order: Order): [string, string] {
     if (!this.ownTopic) throw new ConfigError(`${this.name} publishes no events`);
     const id = eventId(order.orderId, type);
-    return [id, Outbox.encode({ topic: this.ownTopic.name, id, type, key: order.orderId, data: order })];
+    return [
+      id,
+      Outbox.encode({ topic: this.ownTopic.name, id, type, key: order.orderId, data: order }),
+    ];
   }
 
   /** Runs a handler script; publishes what it staged. Resolves to the script's outcome. */
   async apply(script: Script, keys: string[], args: string[]): Promise<string> {
-    const [outcome, staged] = await runScript<[string, string]>(this.backend.conn, script, keys, args);
+    const [outcome, staged] = await runScript<[string, string]>(
+      this.backend.conn,
+      script,
+      keys,
+      args,
+    );
     if (outcome === 'duplicate') await this.count('duplicates');
     // A failed publish leaves the event staged: the outbox's timer publishes it later.
     if (staged !== '') await this.outbox.flush([staged]).catch(() => {});
@@ -98,7 +110,10 @@ export class ServiceKit {
    * the listed types go through the idempotency guard to their handler; the
    * others are acknowledged untouched.
    */
-  subscribe(topic: Topic<Order>, handlers: Record<string, (e: Delivery<Order>) => Promise<unknown>>): void {
+  subscribe(
+    topic: Topic<Order>,
+    handlers: Record<string, (e: Delivery<Order>) => Promise<unknown>>,
+  ): void {
     const guarded = this.guard(async (e) => {
       await handlers[e.type]?.(e);
     });

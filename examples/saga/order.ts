@@ -76,19 +76,41 @@ export function orderKeys(keyPrefix: string) {
 }
 
 /** What each announcement from another service does to an order. */
-const TRANSITIONS: Readonly<Record<string, { readonly from: OrderState; readonly to: OrderState }>> = {
+const TRANSITIONS: Readonly<
+  Record<string, { readonly from: OrderState; readonly to: OrderState }>
+> = {
   [OrderState.PAID]: { from: OrderState.AWAITING_PAYMENT, to: OrderState.AWAITING_SHIPMENT },
-  [OrderState.FAILED_PAYMENT_NO_FUNDS]: { from: OrderState.AWAITING_PAYMENT, to: OrderState.BLOCKED_NO_FUNDS },
-  [OrderState.SHIPPED]: { from: OrderState.AWAITING_SHIPMENT, to: OrderState.COMPLETED_SUCCESSFULLY },
-  [OrderState.SHIPMENT_FAILED_BANNED_PRODUCT]: { from: OrderState.AWAITING_SHIPMENT, to: OrderState.AWAITING_REFUND },
-  [OrderState.SHIPMENT_FAILED_OUT_OF_STOCK]: { from: OrderState.AWAITING_SHIPMENT, to: OrderState.AWAITING_REFUND },
-  [OrderState.REFUNDED]: { from: OrderState.AWAITING_REFUND, to: OrderState.COMPLETED_WITH_FAILURE },
+  [OrderState.FAILED_PAYMENT_NO_FUNDS]: {
+    from: OrderState.AWAITING_PAYMENT,
+    to: OrderState.BLOCKED_NO_FUNDS,
+  },
+  [OrderState.SHIPPED]: {
+    from: OrderState.AWAITING_SHIPMENT,
+    to: OrderState.COMPLETED_SUCCESSFULLY,
+  },
+  [OrderState.SHIPMENT_FAILED_BANNED_PRODUCT]: {
+    from: OrderState.AWAITING_SHIPMENT,
+    to: OrderState.AWAITING_REFUND,
+  },
+  [OrderState.SHIPMENT_FAILED_OUT_OF_STOCK]: {
+    from: OrderState.AWAITING_SHIPMENT,
+    to: OrderState.AWAITING_REFUND,
+  },
+  [OrderState.REFUNDED]: {
+    from: OrderState.AWAITING_REFUND,
+    to: OrderState.COMPLETED_WITH_FAILURE,
+  },
 };
 
-const entry = (state: string, at: string, by: string) => JSON.stringify({ state, at, by } satisfies TimelineEntry);
+const entry = (state: string, at: string, by: string) =>
+  JSON.stringify({ state, at, by } satisfies TimelineEntry);
 
 /** Reads one order with its timeline; undefined when there is none. */
-export async function readOrder(conn: RedisConnection, keyPrefix: string, id: string): Promise<OrderView | undefined> {
+export async function readOrder(
+  conn: RedisConnection,
+  keyPrefix: string,
+  id: string,
+): Promise<OrderView | undefined> {
   const keys = orderKeys(keyPrefix);
   const [hash, timeline] = await conn.pipeline([
     ['HGETALL', keys.order(id)],
@@ -116,7 +138,8 @@ function buildApi(kit: ServiceKit, conn: RedisConnection, keyPrefix: string): Fa
     if (!parsed.success) {
       return reply.code(400).send({ error: 'invalid order', issues: parsed.error.issues });
     }
-    const orderId = `ord-${Number(await conn.send(['INCR', keys.seq]))}`;
+    const seq = Number(await conn.send(['INCR', keys.seq]));
+    const orderId = `ord-${seq}`;
     const order: Order = { orderId, ...parsed.data, country: parsed.data.country.toUpperCase() };
     const now = Date.now();
     const [staged, json] = kit.announcement(OrderState.AWAITING_PAYMENT, order);
@@ -124,7 +147,15 @@ function buildApi(kit: ServiceKit, conn: RedisConnection, keyPrefix: string): Fa
       conn,
       createScript,
       [keys.order(orderId), keys.timeline(orderId), kit.key('outbox'), keys.index, keys.states],
-      [orderId, JSON.stringify(order), String(now), entry(OrderState.AWAITING_PAYMENT, new Date(now).toISOString(), 'order'), staged, json],
+      [
+        orderId,
+        JSON.stringify(order),
+        String(now),
+        entry(OrderState.AWAITING_PAYMENT, new Date(now).toISOString(), 'order'),
+        staged,
+        json,
+        String(seq),
+      ],
     );
     await kit.outbox.flush([staged]).catch(() => {});
     return reply.code(201).send({ orderId, state: OrderState.AWAITING_PAYMENT });
@@ -138,7 +169,17 @@ function buildApi(kit: ServiceKit, conn: RedisConnection, keyPrefix: string): Fa
 
   app.get<{ Querystring: { limit?: string } }>('/orders', async (req) => {
     const limit = Math.min(Math.max(Number(req.query.limit ?? 20) || 20, 1), 200);
-    const ids = await conn.send<string[]>(['ZRANGE', keys.index, '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', '0', String(limit)]);
+    const ids = await conn.send<string[]>([
+      'ZRANGE',
+      keys.index,
+      '+inf',
+      '-inf',
+      'BYSCORE',
+      'REV',
+      'LIMIT',
+      '0',
+      String(limit),
+    ]);
     const views = await Promise.all(ids.map((id) => readOrder(conn, keyPrefix, id)));
     return { orders: views.filter((v) => v !== undefined) };
   });
@@ -153,7 +194,7 @@ function buildApi(kit: ServiceKit, conn: RedisConnection, keyPrefix: string): Fa
     return { states: numbers(states), stats: numbers(stats) };
   });
 
-  app.get('/health', async () => ({ ok: true }));
+  app.get('/health', () => ({ ok: true }));
   return app;
 }
 
@@ -173,7 +214,14 @@ export async function startOrderService(
     const now = Date.now();
     return kit.apply(
       transitionScript,
-      [kit.guard.recordKey(e), keys.order(id), keys.timeline(id), kit.key('outbox'), keys.stats, keys.states],
+      [
+        kit.guard.recordKey(e),
+        keys.order(id),
+        keys.timeline(id),
+        kit.key('outbox'),
+        keys.stats,
+        keys.states,
+      ],
       [
         ttl,
         t.from,
@@ -186,10 +234,17 @@ export async function startOrderService(
     );
   };
   const handlersFor = (types: string[]) => Object.fromEntries(types.map((type) => [type, move]));
-  kit.subscribe(paymentsTopic, handlersFor([OrderState.PAID, OrderState.FAILED_PAYMENT_NO_FUNDS, OrderState.REFUNDED]));
+  kit.subscribe(
+    paymentsTopic,
+    handlersFor([OrderState.PAID, OrderState.FAILED_PAYMENT_NO_FUNDS, OrderState.REFUNDED]),
+  );
   kit.subscribe(
     fulfillmentTopic,
-    handlersFor([OrderState.SHIPPED, OrderState.SHIPMENT_FAILED_BANNED_PRODUCT, OrderState.SHIPMENT_FAILED_OUT_OF_STOCK]),
+    handlersFor([
+      OrderState.SHIPPED,
+      OrderState.SHIPMENT_FAILED_BANNED_PRODUCT,
+      OrderState.SHIPMENT_FAILED_OUT_OF_STOCK,
+    ]),
   );
   await kit.ready();
 

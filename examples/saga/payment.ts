@@ -11,9 +11,22 @@
  *   REDIS_URL=redis://127.0.0.1:6379 node --import tsx examples/saga/payment.ts
  */
 import type { Delivery, RedisConnection } from '../../src/index.ts';
-import { fulfillmentTopic, ordersTopic, paymentsTopic, OrderState, PAYMENT_CAPTURED, type Order } from './events.ts';
+import {
+  fulfillmentTopic,
+  ordersTopic,
+  paymentsTopic,
+  OrderState,
+  PAYMENT_CAPTURED,
+  type Order,
+} from './events.ts';
 import { sagaScript, ServiceKit } from './kit.ts';
-import { configFromEnv, isMain, runAsMain, type RunningService, type ServiceConfig } from './runtime.ts';
+import {
+  configFromEnv,
+  isMain,
+  runAsMain,
+  type RunningService,
+  type ServiceConfig,
+} from './runtime.ts';
 
 const reserveScript = sagaScript('payment-reserve');
 const settleScript = sagaScript('payment-settle');
@@ -59,7 +72,15 @@ export async function startPaymentService(config: ServiceConfig): Promise<Runnin
   const settle = (mode: 'capture' | 'release', type: string) => (e: Delivery<Order>) =>
     kit.apply(
       settleScript,
-      [kit.guard.recordKey(e), keys.balances, keys.reservations, keys.captured, kit.key('outbox'), keys.stats, keys.ledger],
+      [
+        kit.guard.recordKey(e),
+        keys.balances,
+        keys.reservations,
+        keys.captured,
+        kit.key('outbox'),
+        keys.stats,
+        keys.ledger,
+      ],
       [ttl, mode, e.data.orderId, ...kit.announcement(type, e.data)],
     );
 
@@ -67,7 +88,14 @@ export async function startPaymentService(config: ServiceConfig): Promise<Runnin
     [OrderState.AWAITING_PAYMENT]: (e) =>
       kit.apply(
         reserveScript,
-        [kit.guard.recordKey(e), keys.balances, keys.reservations, kit.key('outbox'), keys.stats, keys.ledger],
+        [
+          kit.guard.recordKey(e),
+          keys.balances,
+          keys.reservations,
+          kit.key('outbox'),
+          keys.stats,
+          keys.ledger,
+        ],
         [
           ttl,
           e.data.orderId,

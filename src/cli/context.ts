@@ -8,7 +8,8 @@ import { ConnectionError, HeraldError, NotFoundError } from '../core/errors.ts';
 import { defineTopic, type Topic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import type { RedisConnection } from '../redis/connection.ts';
-import { DEFAULT_PREFIX, registryKey } from '../redis/keys.ts';
+import { DEFAULT_PREFIX } from '../redis/keys.ts';
+import { readTopicRecords } from '../ops/inspect.ts';
 import type { TopicRecord } from '../redis/registry.ts';
 
 export interface GlobalOptions {
@@ -67,22 +68,9 @@ export function topicFromRecord(record: TopicRecord): Topic<unknown> {
   });
 }
 
-/**
- * Every topic in the registry, sorted by name. Reads the registry hash itself
- * because HGETALL answers a map under RESP3 and a flat list under RESP2; this
- * accepts both (TopicRegistry.list() expects the flat list only).
- */
-export async function listTopicRecords(conn: RedisConnection, prefix: string): Promise<TopicRecord[]> {
-  const reply = await conn.send<unknown>(['HGETALL', registryKey(prefix)]);
-  const values: unknown[] = [];
-  if (Array.isArray(reply)) {
-    for (let i = 1; i < reply.length; i += 2) values.push(reply[i]);
-  } else if (reply !== null && typeof reply === 'object') {
-    values.push(...Object.values(reply));
-  }
-  return values
-    .map((v) => JSON.parse(String(v)) as TopicRecord)
-    .sort((a, b) => a.name.localeCompare(b.name));
+/** Every topic in the registry, sorted by name. */
+export function listTopicRecords(conn: RedisConnection, prefix: string): Promise<TopicRecord[]> {
+  return readTopicRecords(conn, prefix);
 }
 
 /** The topic of that name from the registry; NotFoundError listing the known topics otherwise. */

@@ -8,18 +8,26 @@ import { Command } from 'commander';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerDlqCommand } from './commands/dlq.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
+import { registerExporterCommand } from './commands/exporter.ts';
+import { registerGroupsCommand } from './commands/groups.ts';
 import { registerPublishCommand } from './commands/publish.ts';
 import { registerTailCommand } from './commands/tail.ts';
+import { registerTopicsCommand } from './commands/topics.ts';
+import { registerTrimCommand } from './commands/trim.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
 /** All subcommands, in help order. */
 export const commands: RegisterCommand[] = [
   registerDevCommand,
+  registerTopicsCommand,
+  registerGroupsCommand,
   registerPublishCommand,
   registerTailCommand,
   registerDlqCommand,
+  registerTrimCommand,
   registerDoctorCommand,
+  registerExporterCommand,
 ];
 
 export function buildProgram(): Command {
@@ -35,6 +43,9 @@ export function buildProgram(): Command {
 Examples:
   $ herald dev                 # local Redis with AOF, data in ./.herald/redis
   $ herald dev --port 0        # same, on a free port
+  $ herald topics --url redis://127.0.0.1:6390
+  $ herald groups orders       # lag, pending, consumers (REDIS_URL or --url)
+  $ herald doctor              # is this Redis fit for Herald?
   $ herald help dev            # help for one command
 
 Set HERALD_DEBUG=1 to print stack traces on errors.`,

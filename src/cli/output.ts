@@ -5,6 +5,12 @@
  */
 import { InvalidArgumentError } from 'commander';
 
+// `herald … | head` closes stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 /** One column of a table: which field to show and how to head it. */
 export interface Column<Row> {
   readonly header: string;
@@ -68,18 +74,20 @@ export function formatBytes(bytes: number | undefined): string {
   return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
-/** 950 -> "950ms", 61_000 -> "1m1s", 7_200_000 -> "2h0m". */
+/** 950 -> "950ms", 1500 -> "1.5s", 61_000 -> "1m1s", 3_600_000 -> "1h", 7d -> "7d". */
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '-';
   if (ms < 1000) return `${Math.round(ms)}ms`;
   const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)}s`;
+  if (s < 60) return `${Number(s.toFixed(1))}s`;
+  const two = (big: number, bigUnit: string, small: number, smallUnit: string): string =>
+    small === 0 ? `${big}${bigUnit}` : `${big}${bigUnit}${small}${smallUnit}`;
   const totalSeconds = Math.floor(s);
   const m = Math.floor(totalSeconds / 60);
-  if (m < 60) return `${m}m${totalSeconds % 60}s`;
+  if (m < 60) return two(m, 'm', totalSeconds % 60, 's');
   const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h${m % 60}m`;
-  return `${Math.floor(h / 24)}d${h % 24}h`;
+  if (h < 48) return two(h, 'h', m % 60, 'm');
+  return two(Math.floor(h / 24), 'd', h % 24, 'h');
 }
 
 /** Shortens a text to `max` characters, with an ellipsis. */
@@ -89,7 +97,13 @@ export function truncate(text: string, max: number): string {
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
-const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
 /** Commander parser for durations: "500ms", "30s", "15m", "2h", "7d" (a bare number is ms). */
 export function parseDuration(value: string): number {

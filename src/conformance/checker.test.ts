@@ -64,11 +64,14 @@ describe('DeliveryChecker', () => {
       /1 duplicated.*duplicates 1/,
     );
     c.published('missing');
-    assert.throws(() => assertNoLoss(c.report()), (e: Error) => {
-      assert.match(e.message, /1 lost/);
-      assert.match(e.message, /first lost ids: missing/);
-      return true;
-    });
+    assert.throws(
+      () => assertNoLoss(c.report()),
+      (e: Error) => {
+        assert.match(e.message, /1 lost/);
+        assert.match(e.message, /first lost ids: missing/);
+        return true;
+      },
+    );
   });
 
   test('assertNoLoss fails on unexpected deliveries even when nothing was lost', () => {

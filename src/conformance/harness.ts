@@ -1,6 +1,11 @@
 /** Shared pieces of the conformance suite: backend lifetime, gates, status recording, error checks. */
 import assert from 'node:assert/strict';
-import type { Backend, BackendFeatures, Subscription, SubscriptionStatus } from '../core/contract.ts';
+import type {
+  Backend,
+  BackendFeatures,
+  Subscription,
+  SubscriptionStatus,
+} from '../core/contract.ts';
 import { ErrorCode, isHeraldError, type ValidationIssue } from '../core/errors.ts';
 import type { StandardSchemaV1 } from '../core/schema.ts';
 import { waitFor } from '../testing/redis.ts';
@@ -20,7 +25,10 @@ export const TEST_TIMEOUT_MS = 45_000;
 export const WAIT_MS = 20_000;
 
 /** Runs `fn` with a fresh backend and always closes it. */
-export async function withBackend<R>(factory: ConformanceFactory, fn: (b: Backend) => Promise<R>): Promise<R> {
+export async function withBackend<R>(
+  factory: ConformanceFactory,
+  fn: (b: Backend) => Promise<R>,
+): Promise<R> {
   const backend = await factory.create();
   try {
     return await fn(backend);
@@ -39,7 +47,10 @@ export class Gate {
 }
 
 /** Collects a subscription's status changes until it closes. Call right after subscribe. */
-export function recordStatus(sub: Subscription): { readonly seen: SubscriptionStatus[]; readonly ended: Promise<void> } {
+export function recordStatus(sub: Subscription): {
+  readonly seen: SubscriptionStatus[];
+  readonly ended: Promise<void>;
+} {
   const seen: SubscriptionStatus[] = [];
   const ended = (async () => {
     for await (const s of sub.status()) seen.push(s);
@@ -59,7 +70,11 @@ function hasCode(e: unknown, code: ErrorCode): boolean {
  * Asserts that a promise-returning call rejects with a Herald error of `code`,
  * and does not throw synchronously (callers chain `.catch` on the promise).
  */
-export async function assertRejectsWithCode(what: string, code: ErrorCode, call: () => Promise<unknown>): Promise<unknown> {
+export async function assertRejectsWithCode(
+  what: string,
+  code: ErrorCode,
+  call: () => Promise<unknown>,
+): Promise<unknown> {
   let promise: Promise<unknown>;
   try {
     promise = call();
@@ -81,13 +96,23 @@ export async function assertUnsupported(what: string, call: () => unknown): Prom
   try {
     result = call();
   } catch (e) {
-    assert.ok(hasCode(e, ErrorCode.Unsupported), `${what} should fail with UnsupportedError, got ${String(e)}`);
+    assert.ok(
+      hasCode(e, ErrorCode.Unsupported),
+      `${what} should fail with UnsupportedError, got ${String(e)}`,
+    );
     return;
   }
-  await assert.rejects(Promise.resolve(result), (e) => {
-    assert.ok(hasCode(e, ErrorCode.Unsupported), `${what} should fail with UnsupportedError, got ${String(e)}`);
-    return true;
-  }, `${what} should fail with UnsupportedError but succeeded`);
+  await assert.rejects(
+    Promise.resolve(result),
+    (e) => {
+      assert.ok(
+        hasCode(e, ErrorCode.Unsupported),
+        `${what} should fail with UnsupportedError, got ${String(e)}`,
+      );
+      return true;
+    },
+    `${what} should fail with UnsupportedError but succeeded`,
+  );
 }
 
 /** Asserts a ValidationError whose issues name `field`. */
@@ -104,7 +129,10 @@ export function assertValidationNames(field: string): (e: unknown) => true {
 }
 
 /** Waits until every acknowledged publish was handled, then fails with the checker's report if not. */
-export async function assertAllDelivered(checker: DeliveryChecker, timeoutMs = WAIT_MS): Promise<void> {
+export async function assertAllDelivered(
+  checker: DeliveryChecker,
+  timeoutMs = WAIT_MS,
+): Promise<void> {
   await waitFor(() => checker.allDelivered(), { timeoutMs, intervalMs: 20 }).catch(() => {});
   const report = checker.report();
   assertNoLoss(report, { allowDuplicates: true });
@@ -122,10 +150,12 @@ export const paymentSchema: StandardSchemaV1<unknown, Payment> = {
     version: 1,
     vendor: 'herald-conformance',
     validate(value: unknown): StandardSchemaV1.Result<Payment> {
-      if (value === null || typeof value !== 'object') return { issues: [{ message: 'expected an object' }] };
+      if (value === null || typeof value !== 'object')
+        return { issues: [{ message: 'expected an object' }] };
       const v = value as Record<string, unknown>;
       const issues: StandardSchemaV1.Issue[] = [];
-      if (typeof v.amount !== 'number') issues.push({ message: 'expected a number', path: ['amount'] });
+      if (typeof v.amount !== 'number')
+        issues.push({ message: 'expected a number', path: ['amount'] });
       if (typeof v.currency !== 'string' || v.currency.length !== 3) {
         issues.push({ message: 'expected a 3-letter code', path: [{ key: 'currency' }] });
       }

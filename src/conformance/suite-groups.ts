@@ -5,10 +5,21 @@ import type { Backend, StartFrom } from '../core/contract.ts';
 import type { PublishReceipt } from '../core/event.ts';
 import { defineTopic, type Topic } from '../core/topic.ts';
 import { DeliveryChecker } from './checker.ts';
-import { assertAllDelivered, TEST_TIMEOUT_MS, waitFor, withBackend, type ConformanceFactory } from './harness.ts';
+import {
+  assertAllDelivered,
+  TEST_TIMEOUT_MS,
+  waitFor,
+  withBackend,
+  type ConformanceFactory,
+} from './harness.ts';
 
 /** A concurrency-1 subscriber that records event ids in the order it handled them. */
-async function orderedReader(b: Backend, topic: Topic<unknown>, group: string, startFrom: StartFrom) {
+async function orderedReader(
+  b: Backend,
+  topic: Topic<unknown>,
+  group: string,
+  startFrom: StartFrom,
+) {
   const ids: string[] = [];
   const sub = b.subscribe(topic, { group, startFrom, concurrency: 1 }, (e) => {
     ids.push(e.id);
@@ -17,7 +28,12 @@ async function orderedReader(b: Backend, topic: Topic<unknown>, group: string, s
   return { ids, sub };
 }
 
-function publishN(b: Backend, topic: Topic<unknown>, n: number, phase: string): Promise<PublishReceipt[]> {
+function publishN(
+  b: Backend,
+  topic: Topic<unknown>,
+  n: number,
+  phase: string,
+): Promise<PublishReceipt[]> {
   return b.publishBatch(
     topic,
     Array.from({ length: n }, (_, i) => ({ data: { phase, n: i } })),
@@ -34,7 +50,9 @@ export function groupTests(factory: ConformanceFactory): void {
       const shipping = new DeliveryChecker();
       const subs = [
         b.subscribe(topic, { group: 'billing', startFrom: 'beginning' }, (e) => billing.handled(e)),
-        b.subscribe(topic, { group: 'shipping', startFrom: 'beginning' }, (e) => shipping.handled(e)),
+        b.subscribe(topic, { group: 'shipping', startFrom: 'beginning' }, (e) =>
+          shipping.handled(e),
+        ),
       ];
       await Promise.all(subs.map((s) => s.ready));
       for (const r of await publishN(b, topic, 200, 'all')) {
@@ -46,19 +64,24 @@ export function groupTests(factory: ConformanceFactory): void {
     }),
   );
 
-  test("a later group with startFrom 'beginning' gets earlier events; 'new' only later ones", { timeout: TEST_TIMEOUT_MS }, () =>
-    withBackend(factory, async (b) => {
-      const topic = defineTopic({ name: 'conf.start' });
-      const earlier = await publishN(b, topic, 50, 'earlier');
-      const fromBeginning = await orderedReader(b, topic, 'late-beginning', 'beginning');
-      const fromNew = await orderedReader(b, topic, 'late-new', 'new');
-      const later = await publishN(b, topic, 50, 'later');
-      const marker = await b.publish(topic, { data: { phase: 'marker' } });
-      // Concurrency 1 on one partition: once the marker is handled, everything before it was too.
-      await waitFor(() => fromBeginning.ids.includes(marker.id) && fromNew.ids.includes(marker.id));
-      assert.deepEqual(fromBeginning.ids, [...idsOf(earlier), ...idsOf(later), marker.id]);
-      assert.deepEqual(fromNew.ids, [...idsOf(later), marker.id]);
-    }),
+  test(
+    "a later group with startFrom 'beginning' gets earlier events; 'new' only later ones",
+    { timeout: TEST_TIMEOUT_MS },
+    () =>
+      withBackend(factory, async (b) => {
+        const topic = defineTopic({ name: 'conf.start' });
+        const earlier = await publishN(b, topic, 50, 'earlier');
+        const fromBeginning = await orderedReader(b, topic, 'late-beginning', 'beginning');
+        const fromNew = await orderedReader(b, topic, 'late-new', 'new');
+        const later = await publishN(b, topic, 50, 'later');
+        const marker = await b.publish(topic, { data: { phase: 'marker' } });
+        // Concurrency 1 on one partition: once the marker is handled, everything before it was too.
+        await waitFor(
+          () => fromBeginning.ids.includes(marker.id) && fromNew.ids.includes(marker.id),
+        );
+        assert.deepEqual(fromBeginning.ids, [...idsOf(earlier), ...idsOf(later), marker.id]);
+        assert.deepEqual(fromNew.ids, [...idsOf(later), marker.id]);
+      }),
   );
 
   test('startFrom {position} starts right after that position', { timeout: TEST_TIMEOUT_MS }, () =>
@@ -75,20 +98,23 @@ export function groupTests(factory: ConformanceFactory): void {
     }),
   );
 
-  test('a group resumes where it left off: events published while no one listened arrive', { timeout: TEST_TIMEOUT_MS }, () =>
-    withBackend(factory, async (b) => {
-      const topic = defineTopic({ name: 'conf.resume' });
-      const first = await orderedReader(b, topic, 'resumer', 'new');
-      const before = await publishN(b, topic, 5, 'before');
-      await waitFor(() => first.ids.length === 5);
-      await first.sub.close();
-      const whileAway = await publishN(b, topic, 5, 'away');
-      // An existing group ignores startFrom: it continues after what it handled.
-      const second = await orderedReader(b, topic, 'resumer', 'new');
-      const last = (whileAway[4] as PublishReceipt).id;
-      await waitFor(() => second.ids.includes(last));
-      assert.deepEqual(first.ids, idsOf(before));
-      assert.deepEqual(second.ids, idsOf(whileAway));
-    }),
+  test(
+    'a group resumes where it left off: events published while no one listened arrive',
+    { timeout: TEST_TIMEOUT_MS },
+    () =>
+      withBackend(factory, async (b) => {
+        const topic = defineTopic({ name: 'conf.resume' });
+        const first = await orderedReader(b, topic, 'resumer', 'new');
+        const before = await publishN(b, topic, 5, 'before');
+        await waitFor(() => first.ids.length === 5);
+        await first.sub.close();
+        const whileAway = await publishN(b, topic, 5, 'away');
+        // An existing group ignores startFrom: it continues after what it handled.
+        const second = await orderedReader(b, topic, 'resumer', 'new');
+        const last = (whileAway[4] as PublishReceipt).id;
+        await waitFor(() => second.ids.includes(last));
+        assert.deepEqual(first.ids, idsOf(before));
+        assert.deepEqual(second.ids, idsOf(whileAway));
+      }),
   );
 }

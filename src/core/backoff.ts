@@ -19,7 +19,11 @@ export function resolveBackoff(options: BackoffOptions | undefined): ResolvedBac
  * exponential with "full jitter" between half and the whole of the step, so
  * retries of many failed events do not arrive together.
  */
-export function backoffDelay(b: ResolvedBackoff, attempt: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  b: ResolvedBackoff,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const step = Math.min(b.maxMs, b.initialMs * b.factor ** Math.max(0, attempt - 1));
   return Math.round(step / 2 + random() * (step / 2));
 }

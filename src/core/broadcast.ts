@@ -23,7 +23,10 @@ export class Broadcast<T> {
   }
 
   subscribe(): AsyncIterable<T> {
-    const listener: { buffer: T[]; wake: (() => void) | undefined } = { buffer: [], wake: undefined };
+    const listener: { buffer: T[]; wake: (() => void) | undefined } = {
+      buffer: [],
+      wake: undefined,
+    };
     this.listeners.add(listener);
     const self = this;
     return {
@@ -31,7 +34,8 @@ export class Broadcast<T> {
         return {
           async next(): Promise<IteratorResult<T>> {
             for (;;) {
-              if (listener.buffer.length > 0) return { value: listener.buffer.shift() as T, done: false };
+              if (listener.buffer.length > 0)
+                return { value: listener.buffer.shift() as T, done: false };
               if (self.ended) {
                 self.listeners.delete(listener);
                 return { value: undefined, done: true };

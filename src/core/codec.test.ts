@@ -11,7 +11,11 @@ const ctx = { topic: 'orders', partition: 0, position: '1700000000000-3' };
 
 test('envelope round trip keeps every attribute; derived id and time come from the position', () => {
   const fields = pairs(
-    encodeEnvelope(topic, { data: { a: 1 }, type: 't', headers: { h: 'v' }, key: 'k', subject: 's', traceparent: 'tp' }, { source: 'svc' }),
+    encodeEnvelope(
+      topic,
+      { data: { a: 1 }, type: 't', headers: { h: 'v' }, key: 'k', subject: 's', traceparent: 'tp' },
+      { source: 'svc' },
+    ),
   );
   const e = decodeEnvelope(fields, ctx);
   assert.deepEqual(e.data, { a: 1 });
@@ -28,15 +32,29 @@ test('envelope round trip keeps every attribute; derived id and time come from t
 });
 
 test('explicit id and time are stored and win', () => {
-  const e = decodeEnvelope(pairs(encodeEnvelope(topic, { data: 1, id: 'x', time: '2020-01-01T00:00:00Z' }, { source: 's' })), ctx);
+  const e = decodeEnvelope(
+    pairs(
+      encodeEnvelope(topic, { data: 1, id: 'x', time: '2020-01-01T00:00:00Z' }, { source: 's' }),
+    ),
+    ctx,
+  );
   assert.equal(e.id, 'x');
   assert.equal(e.time, '2020-01-01T00:00:00Z');
 });
 
 test('entries without an envelope or with bad JSON are DecodeErrors naming the problem', () => {
-  assert.throws(() => decodeEnvelope({ foo: 'bar' }, ctx), (e) => e instanceof DecodeError && /missing specversion, type, data/.test(e.message));
-  assert.throws(() => decodeEnvelope({ specversion: '1.0', type: 't', data: '{nope' }, ctx), /not valid JSON/);
-  assert.throws(() => decodeEnvelope({ specversion: '2.0', type: 't', data: '1' }, ctx), /specversion/);
+  assert.throws(
+    () => decodeEnvelope({ foo: 'bar' }, ctx),
+    (e) => e instanceof DecodeError && /missing specversion, type, data/.test(e.message),
+  );
+  assert.throws(
+    () => decodeEnvelope({ specversion: '1.0', type: 't', data: '{nope' }, ctx),
+    /not valid JSON/,
+  );
+  assert.throws(
+    () => decodeEnvelope({ specversion: '2.0', type: 't', data: '1' }, ctx),
+    /specversion/,
+  );
 });
 
 test('raw codec needs flat string fields', () => {
@@ -48,10 +66,22 @@ test('raw codec needs flat string fields', () => {
 
 test('backoff grows exponentially with jitter and is capped', () => {
   const b = resolveBackoff({ initialMs: 100, maxMs: 1000, factor: 2 });
-  assert.equal(backoffDelay(b, 1, () => 0), 50);
-  assert.equal(backoffDelay(b, 1, () => 1), 100);
-  assert.equal(backoffDelay(b, 3, () => 1), 400);
-  assert.equal(backoffDelay(b, 10, () => 1), 1000);
+  assert.equal(
+    backoffDelay(b, 1, () => 0),
+    50,
+  );
+  assert.equal(
+    backoffDelay(b, 1, () => 1),
+    100,
+  );
+  assert.equal(
+    backoffDelay(b, 3, () => 1),
+    400,
+  );
+  assert.equal(
+    backoffDelay(b, 10, () => 1),
+    1000,
+  );
 });
 
 test('partition choice is stable per key and spreads keys', () => {

@@ -96,7 +96,9 @@ export function decodeEnvelope(fields: Fields, ctx: DecodeContext): HeraldEvent 
   const rawData = fields[F.data];
   if (specversion === undefined || type === undefined || rawData === undefined) {
     const missing = [F.specversion, F.type, F.data].filter((f) => fields[f] === undefined);
-    throw new DecodeError(`entry ${ctx.position} has no Herald envelope: missing ${missing.join(', ')}`);
+    throw new DecodeError(
+      `entry ${ctx.position} has no Herald envelope: missing ${missing.join(', ')}`,
+    );
   }
   if (specversion !== '1.0') {
     throw new DecodeError(`entry ${ctx.position} has unsupported specversion '${specversion}'`);

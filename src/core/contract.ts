@@ -24,7 +24,10 @@ export type Handler<T = unknown> = (event: Delivery<T>) => void | Promise<void>;
 export type Middleware<T = unknown> = (next: Handler<T>) => Handler<T>;
 
 /** Applies middleware so that the first one listed is the outermost. */
-export function applyMiddleware<T>(handler: Handler<T>, middleware: readonly Middleware<T>[]): Handler<T> {
+export function applyMiddleware<T>(
+  handler: Handler<T>,
+  middleware: readonly Middleware<T>[],
+): Handler<T> {
   return middleware.reduceRight<Handler<T>>((h, m) => m(h), handler);
 }
 
@@ -70,7 +73,13 @@ export type SubscriptionStatus =
   | { readonly type: 'disconnected'; readonly error: Error }
   | { readonly type: 'reconnected' }
   | { readonly type: 'reclaimed'; readonly count: number }
-  | { readonly type: 'retry'; readonly id: string; readonly attempt: number; readonly delayMs: number; readonly error: Error }
+  | {
+      readonly type: 'retry';
+      readonly id: string;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly error: Error;
+    }
   | { readonly type: 'dead-lettered'; readonly id: string; readonly reason: string }
   | { readonly type: 'error'; readonly error: Error }
   | { readonly type: 'closed' };
@@ -107,9 +116,17 @@ export interface PublishOptions {
 
 /** Something events can be published to. */
 export interface Publisher {
-  publish<T>(topic: Topic<T>, event: OutgoingEvent<T>, options?: PublishOptions): Promise<PublishReceipt>;
+  publish<T>(
+    topic: Topic<T>,
+    event: OutgoingEvent<T>,
+    options?: PublishOptions,
+  ): Promise<PublishReceipt>;
   /** Publishes several events in one round trip where the backend can. All are validated before any is written. */
-  publishBatch<T>(topic: Topic<T>, events: readonly OutgoingEvent<T>[], options?: PublishOptions): Promise<PublishReceipt[]>;
+  publishBatch<T>(
+    topic: Topic<T>,
+    events: readonly OutgoingEvent<T>[],
+    options?: PublishOptions,
+  ): Promise<PublishReceipt[]>;
 }
 
 /** Something events can be consumed from. */

@@ -17,6 +17,7 @@ export const ErrorCode = {
   Unsupported: 'HERALD_UNSUPPORTED',
   NotFound: 'HERALD_NOT_FOUND',
   Redis: 'HERALD_REDIS',
+  Busy: 'HERALD_BUSY',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -38,7 +39,11 @@ export interface ValidationIssue {
 /** Data rejected by a topic's schema, or an event that is not well formed. Nothing was written. */
 export class ValidationError extends HeraldError {
   readonly issues: readonly ValidationIssue[];
-  constructor(message: string, issues: readonly ValidationIssue[] = [], options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    issues: readonly ValidationIssue[] = [],
+    options?: { cause?: unknown },
+  ) {
     super(ErrorCode.Validation, message, options);
     this.issues = issues;
   }
@@ -107,7 +112,11 @@ export class ClosedError extends HeraldError {
 export class DurabilityError extends HeraldError {
   readonly acknowledgedReplicas: number;
   readonly requiredReplicas: number;
-  constructor(message: string, figures: { acknowledged: number; required: number }, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    figures: { acknowledged: number; required: number },
+    options?: { cause?: unknown },
+  ) {
     super(ErrorCode.Durability, message, options);
     this.acknowledgedReplicas = figures.acknowledged;
     this.requiredReplicas = figures.required;
@@ -132,6 +141,13 @@ export class NotFoundError extends HeraldError {
 export class RedisError extends HeraldError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.Redis, message, options);
+  }
+}
+
+/** Someone else holds this right now (an idempotency lease on the same event): retry later. */
+export class BusyError extends HeraldError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Busy, message, options);
   }
 }
 

@@ -28,7 +28,9 @@ export interface Notification<T = unknown> {
 }
 
 /** Receives notifications. Errors it throws are reported, never re-thrown, and the notification is dropped. */
-export type NotificationHandler<T = unknown> = (notification: Notification<T>) => void | Promise<void>;
+export type NotificationHandler<T = unknown> = (
+  notification: Notification<T>,
+) => void | Promise<void>;
 
 /** What to listen to: one channel by name, or every channel matching a glob pattern (`orders.*`). */
 export type ListenTarget = string | { readonly pattern: string };

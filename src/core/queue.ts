@@ -58,7 +58,12 @@ export type WorkerStatus =
   | { readonly type: 'ready' }
   | { readonly type: 'error'; readonly error: Error }
   | { readonly type: 'retry'; readonly id: string; readonly attempt: number; readonly error: Error }
-  | { readonly type: 'dead-lettered'; readonly id: string; readonly attempts: number; readonly error: Error }
+  | {
+      readonly type: 'dead-lettered';
+      readonly id: string;
+      readonly attempts: number;
+      readonly error: Error;
+    }
   /** Items of dead or stalled workers were put back (or dead-lettered) by this worker's reaper. */
   | { readonly type: 'reaped'; readonly requeued: number; readonly deadLettered: number }
   /** This worker's lease on an item ran out before its handler finished: another worker may handle it too. */

@@ -40,7 +40,11 @@ export interface TopicOptions<S extends StandardSchemaV1 | undefined = undefined
    * and/or events younger than `maxAgeMs` (MINID). By default retention never
    * removes events a consumer group has not read or still holds pending.
    */
-  readonly retention?: { readonly maxLen?: number; readonly maxAgeMs?: number; readonly unsafe?: boolean };
+  readonly retention?: {
+    readonly maxLen?: number;
+    readonly maxAgeMs?: number;
+    readonly unsafe?: boolean;
+  };
 }
 
 type DataOf<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : unknown;
@@ -56,7 +60,8 @@ export interface Topic<T = unknown> {
   readonly dedupeWindowMs: number;
   readonly storeAllAttributes: boolean;
   readonly durability: Durability;
-  readonly retention: { readonly maxLen?: number; readonly maxAgeMs?: number; readonly unsafe?: boolean } | undefined;
+  readonly retention:
+    { readonly maxLen?: number; readonly maxAgeMs?: number; readonly unsafe?: boolean } | undefined;
 }
 
 export const TOPIC_NAME = /^[A-Za-z0-9._-]{1,200}$/;

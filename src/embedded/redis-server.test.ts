@@ -29,11 +29,13 @@ function isAlive(pid: number): boolean {
   }
 }
 
+const makeClient = (url: string) => createClient({ url });
+
 async function withClient<T>(
   url: string,
-  fn: (client: ReturnType<typeof createClient>) => Promise<T>,
+  fn: (client: ReturnType<typeof makeClient>) => Promise<T>,
 ): Promise<T> {
-  const client = createClient({ url });
+  const client = makeClient(url);
   client.on('error', () => {}); // failures surface through the awaited commands
   await client.connect();
   try {
@@ -57,7 +59,10 @@ test('start: picks a free port and the url works with node-redis', async () => {
     await withClient(server.url, async (client) => {
       await client.set('greeting', 'hello');
       assert.equal(await client.get('greeting'), 'hello');
-      assert.equal(await client.configGet('maxmemory-policy').then((c) => c['maxmemory-policy']), 'noeviction');
+      assert.equal(
+        await client.configGet('maxmemory-policy').then((c) => c['maxmemory-policy']),
+        'noeviction',
+      );
       assert.equal(await client.configGet('appendonly').then((c) => c.appendonly), 'yes');
     });
   } finally {

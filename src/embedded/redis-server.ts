@@ -6,7 +6,14 @@
  * here are removed at that point too.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  accessSync,
+  constants as fsConstants,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -184,7 +191,9 @@ function pingOnce(port: number, expectedPid: number | undefined): Promise<PingRe
       const info = buffer.slice(end + 2);
       const match = /process_id:(\d+)\r\n/.exec(info);
       if (match) {
-        return done(expectedPid === undefined || Number(match[1]) === expectedPid ? 'ready' : 'foreign');
+        return done(
+          expectedPid === undefined || Number(match[1]) === expectedPid ? 'ready' : 'foreign',
+        );
       }
       if (info.startsWith('-')) done('ready'); // INFO refused (renamed command...): trust PONG
     });

@@ -47,7 +47,11 @@ export class MemoryBackend implements Backend {
     this.deadLetters = new MemoryDeadLetters(this.store);
   }
 
-  async publish<T>(topic: Topic<T>, event: OutgoingEvent<T>, _options?: PublishOptions): Promise<PublishReceipt> {
+  async publish<T>(
+    topic: Topic<T>,
+    event: OutgoingEvent<T>,
+    _options?: PublishOptions,
+  ): Promise<PublishReceipt> {
     const [receipt] = await this.publishBatch(topic, [event]);
     return receipt as PublishReceipt;
   }
@@ -64,7 +68,7 @@ export class MemoryBackend implements Backend {
 
   subscribe<T>(topic: Topic<T>, options: SubscribeOptions<T>, handler: Handler<T>): Subscription {
     this.assertOpen(`subscribe to '${topic.name}'`);
-    const partitions = this.store.partitionsOf(topic as Topic<unknown>);
+    const partitions = this.store.partitionsOf(topic);
     const sub = new MemorySubscription<T>(topic, partitions, options, handler);
     this.subscriptions.add(sub);
     const close = sub.close.bind(sub);

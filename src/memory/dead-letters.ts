@@ -32,7 +32,11 @@ export interface DeadLetterRequest {
  * Acknowledges the entry for its group and stores it as a dead letter, in one
  * step. Returns false (and stores nothing) when the entry was no longer pending.
  */
-export function moveToDeadLetters(partition: PartitionState, group: GroupState, req: DeadLetterRequest): boolean {
+export function moveToDeadLetters(
+  partition: PartitionState,
+  group: GroupState,
+  req: DeadLetterRequest,
+): boolean {
   if (!group.ack(req.entry.position)) return false;
   partition.deadLetters.append({
     ...req.entry.fields,
@@ -78,7 +82,7 @@ export class MemoryDeadLetters implements DeadLetters {
   list<T>(topic: Topic<T>, filter?: DeadLetterFilter): Promise<DeadLetter[]> {
     const out: DeadLetter[] = [];
     const limit = filter?.limit ?? Infinity;
-    for (const p of this.store.partitionsOf(topic as Topic<unknown>)) {
+    for (const p of this.store.partitionsOf(topic)) {
       for (const stored of p.deadLetters.all()) {
         if (out.length >= limit) return Promise.resolve(out);
         const d = toDeadLetter(topic.name, p.partition, stored);
@@ -93,7 +97,7 @@ export class MemoryDeadLetters implements DeadLetters {
     filter?: DeadLetterFilter & { readonly onProgress?: (done: number, total: number) => void },
   ): Promise<number> {
     const targets = await this.list(topic, filter);
-    const partitions = this.store.partitionsOf(topic as Topic<unknown>);
+    const partitions = this.store.partitionsOf(topic);
     let done = 0;
     for (const d of targets) {
       const p = partitions[d.partition];
@@ -118,7 +122,7 @@ export class MemoryDeadLetters implements DeadLetters {
 
   async purge<T>(topic: Topic<T>, filter?: DeadLetterFilter): Promise<number> {
     const targets = await this.list(topic, filter);
-    const partitions = this.store.partitionsOf(topic as Topic<unknown>);
+    const partitions = this.store.partitionsOf(topic);
     let removed = 0;
     for (const d of targets) if (partitions[d.partition]?.deadLetters.delete(d.position)) removed++;
     return removed;

@@ -9,13 +9,21 @@ import type { StoredEntry } from './entry-log.ts';
  * against the topic's schema. Throws DecodeError or ValidationError for an
  * entry that cannot be handled (it is dead-lettered as 'undecodable').
  */
-export async function toDelivery<T>(topic: Topic<T>, entry: StoredEntry, info: DeliveryInfo): Promise<Delivery<T>> {
-  const ctx: DecodeContext = { topic: topic.name, partition: info.partition, position: entry.position };
+export async function toDelivery<T>(
+  topic: Topic<T>,
+  entry: StoredEntry,
+  info: DeliveryInfo,
+): Promise<Delivery<T>> {
+  const ctx: DecodeContext = {
+    topic: topic.name,
+    partition: info.partition,
+    position: entry.position,
+  };
   let event: HeraldEvent;
   if (topic.codec === 'raw') {
     const fields = { ...entry.fields };
     delete fields[F.replayFor];
-    event = decodeRaw(fields, ctx, topic as Topic<unknown>);
+    event = decodeRaw(fields, ctx, topic);
   } else {
     event = decodeEnvelope(entry.fields, ctx);
   }

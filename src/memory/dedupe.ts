@@ -3,7 +3,10 @@
  * (the in-memory twin of Redis's `dedupe:<id>` keys with a PX expiry).
  */
 export class DedupeWindow {
-  private readonly seen = new Map<string, { readonly position: string; readonly expiresAt: number }>();
+  private readonly seen = new Map<
+    string,
+    { readonly position: string; readonly expiresAt: number }
+  >();
   private nextSweepAt = 0;
 
   /** The position of the event stored with this id within the window, if any. */

@@ -25,7 +25,10 @@ export class EntryLog {
   }
 
   append(fields: Fields): StoredEntry {
-    const entry: StoredEntry = { position: this.clock.next(), fields: Object.freeze({ ...fields }) };
+    const entry: StoredEntry = {
+      position: this.clock.next(),
+      fields: Object.freeze({ ...fields }),
+    };
     this.entries.push(entry);
     for (const listener of this.listeners) listener();
     return entry;
@@ -37,7 +40,8 @@ export class EntryLog {
     let hi = this.entries.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (comparePositions((this.entries[mid] as StoredEntry).position, position) <= 0) lo = mid + 1;
+      if (comparePositions((this.entries[mid] as StoredEntry).position, position) <= 0)
+        lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -56,7 +60,10 @@ export class DeadLetterLog {
   private readonly clock = new PositionClock();
 
   append(fields: Fields): StoredEntry {
-    const entry: StoredEntry = { position: this.clock.next(), fields: Object.freeze({ ...fields }) };
+    const entry: StoredEntry = {
+      position: this.clock.next(),
+      fields: Object.freeze({ ...fields }),
+    };
     this.entries.set(entry.position, entry);
     return entry;
   }

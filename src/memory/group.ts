@@ -52,11 +52,16 @@ export class GroupState {
   }
 
   /** Claims up to `count` entries idle at least `minIdleMs`, oldest first (XAUTOCLAIM). */
-  claimIdle(consumer: string, minIdleMs: number, count: number, now: number = Date.now()): PendingEntry[] {
+  claimIdle(
+    consumer: string,
+    minIdleMs: number,
+    count: number,
+    now: number = Date.now(),
+  ): PendingEntry[] {
     const out: PendingEntry[] = [];
     for (const p of this.pending.values()) {
       if (out.length >= count) break;
-      continue;
+      if (now - p.deliveredAt < minIdleMs) continue;
       p.consumer = consumer;
       p.deliveredAt = now;
       p.count++;

@@ -71,7 +71,8 @@ export class MemorySubscription<T> implements Subscription {
     private readonly options: SubscribeOptions<T>,
     handler: Handler<T>,
   ) {
-    if (!options.group || typeof options.group !== 'string') throw new ConfigError('subscribe needs a group name');
+    if (!options.group || typeof options.group !== 'string')
+      throw new ConfigError('subscribe needs a group name');
     this.topic = topicDef.name;
     this.group = options.group;
     this.consumer = options.consumer ?? `memory-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -91,7 +92,10 @@ export class MemorySubscription<T> implements Subscription {
     }
     const b = resolveBackoff(options.backoff);
     // A retry must come back before the visibility timeout, or another subscription would take the event over.
-    this.backoff = { ...b, maxMs: Math.max(1, Math.min(b.maxMs, Math.floor(this.visibilityMs / 2))) };
+    this.backoff = {
+      ...b,
+      maxMs: Math.max(1, Math.min(b.maxMs, Math.floor(this.visibilityMs / 2))),
+    };
     this.handler = applyMiddleware(handler, options.middleware ?? []);
     this.ready = this.start();
   }
@@ -228,7 +232,13 @@ export class MemorySubscription<T> implements Subscription {
     }
     const delayMs = backoffDelay(this.backoff, job.attempt);
     const position = job.pending.entry.position;
-    this.emit({ type: 'retry', id: position, attempt: job.attempt, delayMs, error: asError(error) });
+    this.emit({
+      type: 'retry',
+      id: position,
+      attempt: job.attempt,
+      delayMs,
+      error: asError(error),
+    });
     // The event stays pending meanwhile; if this subscription closes first, another one reclaims it.
     this.later(delayMs, () => {
       const claimed = job.group.claim(position, this.consumer);
@@ -247,7 +257,11 @@ export class MemorySubscription<T> implements Subscription {
       attempts: job.attempt,
     });
     if (moved) {
-      this.emit({ type: 'dead-lettered', id: job.pending.entry.position, reason: `${reason}: ${errorText(error)}` });
+      this.emit({
+        type: 'dead-lettered',
+        id: job.pending.entry.position,
+        reason: `${reason}: ${errorText(error)}`,
+      });
     }
   }
 

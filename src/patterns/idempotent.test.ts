@@ -61,7 +61,7 @@ describe('idempotent()', () => {
       runs++;
       if (runs === 1) throw new Error('transient');
     });
-    await assert.rejects(handler(delivery('x')), /transient/);
+    await assert.rejects(async () => handler(delivery('x')), /transient/);
     assert.equal(await conn.send(['EXISTS', guard.recordKey(delivery('x'))]), 0);
     await handler(delivery('x', 2));
     await handler(delivery('x', 3));
@@ -102,8 +102,9 @@ describe('idempotent()', () => {
     const key = guard.recordKey(delivery('stuck'));
     await conn.send(['SET', key, 'lease:other', 'PX', '60000']);
     await assert.rejects(
-      guard(() => {})(delivery('stuck')),
-      (e: Error & { code?: string }) => e.name === 'IdempotencyLeaseError' && e.code === 'HERALD_TIMEOUT',
+      async () => guard(() => {})(delivery('stuck')),
+      (e: Error & { code?: string }) =>
+        e.name === 'IdempotencyLeaseError' && e.code === 'HERALD_TIMEOUT',
     );
     await conn.send(['DEL', key]);
   });
@@ -115,10 +116,17 @@ describe('idempotent()', () => {
     let runs = 0;
     const handler = guard(async (e) => {
       runs++;
-      await guard.commit(e, [['INCRBY', counter, '5'], ['SADD', `${prefix}:seen`, e.id]], 'charged');
+      await guard.commit(
+        e,
+        [
+          ['INCRBY', counter, '5'],
+          ['SADD', `${prefix}:seen`, e.id],
+        ],
+        'charged',
+      );
       if (runs === 1) throw new Error('crash after the effects, before the ack');
     });
-    await assert.rejects(handler(delivery('m')), /crash/);
+    await assert.rejects(async () => handler(delivery('m')), /crash/);
     await handler(delivery('m', 2));
     assert.equal(runs, 1, 'the redelivery finds the record written with the effects');
     assert.equal(await conn.send(['GET', counter]), '5');
@@ -137,8 +145,15 @@ describe('idempotent()', () => {
     const prefix = uniquePrefix('idem');
     const backend = await RedisBackend.connect({ url: testRedisUrl(), prefix });
     try {
-      const topic = defineTopic({ name: 'charges', schema: z.object({ n: z.number() }), dedupeWindowMs: 1 });
-      const guard = idempotent<{ n: number }>({ conn: backend.conn, prefix: `${prefix}:processed` });
+      const topic = defineTopic({
+        name: 'charges',
+        schema: z.object({ n: z.number() }),
+        dedupeWindowMs: 1,
+      });
+      const guard = idempotent<{ n: number }>({
+        conn: backend.conn,
+        prefix: `${prefix}:processed`,
+      });
       const total = `${prefix}:total`;
       let failOnce = true;
       const sub = backend.subscribe(
@@ -157,12 +172,20 @@ describe('idempotent()', () => {
       await new Promise((resolve) => setTimeout(resolve, 5)); // let the 1 ms dedupe window pass
       await backend.publish(topic, { id: 'e1', data: { n: 3 } });
       await backend.publish(topic, { id: 'e2', data: { n: 4 } });
-      assert.equal(await backend.conn.send(['XLEN', `${prefix}:{charges:0}:stream`]), 3, 'e1 stored twice');
+      assert.equal(
+        await backend.conn.send(['XLEN', `${prefix}:{charges:0}:stream`]),
+        3,
+        'e1 stored twice',
+      );
       await waitFor(async () => (await backend.conn.send(['GET', total])) === '7', {
         message: 'e1 counted once, e2 once',
       });
       await waitFor(async () => {
-        const pending = await backend.conn.send<[number]>(['XPENDING', `${prefix}:{charges:0}:stream`, 'g']);
+        const pending = await backend.conn.send<[number]>([
+          'XPENDING',
+          `${prefix}:{charges:0}:stream`,
+          'g',
+        ]);
         return Number(pending[0]) === 0;
       });
       assert.equal(await backend.conn.send(['GET', total]), '7');

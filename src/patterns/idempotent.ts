@@ -24,7 +24,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Handler, Middleware } from '../core/contract.ts';
-import { ConfigError, ErrorCode, HeraldError } from '../core/errors.ts';
+import { BusyError, ConfigError } from '../core/errors.ts';
 import type { Delivery } from '../core/event.ts';
 import type { Args, RedisConnection } from '../redis/connection.ts';
 import { loadScript, runScript } from '../redis/scripts.ts';
@@ -70,11 +70,7 @@ export interface IdempotentMiddleware<T> extends Middleware<T> {
 }
 
 /** Another attempt held the event's lease for longer than the middleware waits. */
-export class IdempotencyLeaseError extends HeraldError {
-  constructor(message: string) {
-    super(ErrorCode.Timeout, message);
-  }
-}
+export class IdempotencyLeaseError extends BusyError {}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

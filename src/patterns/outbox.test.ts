@@ -25,7 +25,9 @@ describe('Outbox', () => {
 
   test('publishes staged events (all, or only the given ids) and removes them', async () => {
     const outbox = make(`${prefix}:ob1`);
-    await backend.conn.send(outbox.stage({ topic: 'announcements', id: 'a', type: 'A', key: 'k', data: { x: 1 } }));
+    await backend.conn.send(
+      outbox.stage({ topic: 'announcements', id: 'a', type: 'A', key: 'k', data: { x: 1 } }),
+    );
     await backend.conn.send(outbox.stage({ topic: 'announcements', id: 'b', data: { x: 2 } }));
     assert.equal(await outbox.pending(), 2);
     assert.equal(await outbox.flush(['b', 'missing']), 1);
@@ -44,7 +46,9 @@ describe('Outbox', () => {
     const outbox = make(`${prefix}:ob2`);
     const before = await backend.conn.send<number>(['XLEN', stream()]);
     for (let i = 0; i < 20; i++) {
-      await backend.conn.send(outbox.stage({ topic: 'announcements', id: `race-${i}`, data: { i } }));
+      await backend.conn.send(
+        outbox.stage({ topic: 'announcements', id: `race-${i}`, data: { i } }),
+      );
     }
     await Promise.all([outbox.flush(), outbox.flush(), make(`${prefix}:ob2`).flush()]);
     assert.equal(Number(await backend.conn.send(['XLEN', stream()])) - Number(before), 20);
@@ -59,7 +63,12 @@ describe('Outbox', () => {
     restarted.start();
     try {
       await waitFor(async () => (await restarted.pending()) === 0, { message: 'outbox drained' });
-      const entries = await backend.conn.send<unknown[]>(['XRANGE', `${prefix}:{other:0}:stream`, '-', '+']);
+      const entries = await backend.conn.send<unknown[]>([
+        'XRANGE',
+        `${prefix}:{other:0}:stream`,
+        '-',
+        '+',
+      ]);
       assert.equal(entries.length, 1);
     } finally {
       await restarted.close();
@@ -68,8 +77,15 @@ describe('Outbox', () => {
 
   test('an entry naming an unknown topic is refused and left staged', async () => {
     const outbox = make(`${prefix}:ob4`);
-    assert.throws(() => outbox.stage({ topic: 'nope', id: 'x', data: 1 }), { code: 'HERALD_CONFIG' });
-    await backend.conn.send(['HSET', outbox.key, 'bad', JSON.stringify({ topic: 'nope', id: 'bad', data: 1 })]);
+    assert.throws(() => outbox.stage({ topic: 'nope', id: 'x', data: 1 }), {
+      code: 'HERALD_CONFIG',
+    });
+    await backend.conn.send([
+      'HSET',
+      outbox.key,
+      'bad',
+      JSON.stringify({ topic: 'nope', id: 'bad', data: 1 }),
+    ]);
     await assert.rejects(outbox.flush(), { code: 'HERALD_CONFIG' });
     assert.equal(await outbox.pending(), 1);
   });

@@ -80,7 +80,10 @@ export class Outbox {
     if (ids === undefined) {
       const all = await conn.send<Record<string, string> | string[]>(['HGETALL', this.key]);
       staged = Array.isArray(all)
-        ? Array.from({ length: all.length / 2 }, (_, i) => [all[2 * i], all[2 * i + 1]] as [string, string])
+        ? Array.from(
+            { length: all.length / 2 },
+            (_, i) => [all[2 * i], all[2 * i + 1]] as [string, string],
+          )
         : Object.entries(all);
     } else {
       if (ids.length === 0) return 0;
@@ -96,7 +99,10 @@ export class Outbox {
       staged.map(async ([id, json]) => {
         const entry = JSON.parse(json) as OutboxEntry;
         const topic = this.topics.get(entry.topic);
-        if (!topic) throw new ConfigError(`outbox '${this.key}': entry ${id} names unknown topic '${entry.topic}'`);
+        if (!topic)
+          throw new ConfigError(
+            `outbox '${this.key}': entry ${id} names unknown topic '${entry.topic}'`,
+          );
         await publisher.publish(topic, {
           id: entry.id,
           data: entry.data,
@@ -118,7 +124,9 @@ export class Outbox {
     if (this.timer) return;
     const tick = () => {
       this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
-      this.flushing.catch((e: unknown) => this.options.onError?.(e instanceof Error ? e : new Error(String(e))));
+      this.flushing.catch((e: unknown) =>
+        this.options.onError?.(e instanceof Error ? e : new Error(String(e))),
+      );
     };
     tick();
     this.timer = setInterval(tick, this.options.intervalMs ?? 2000);

@@ -21,6 +21,9 @@ import { RedisDeadLetters } from './dead-letters.ts';
 import { DEFAULT_PREFIX } from './keys.ts';
 import { StreamPublisher, type PublishFinisher, type PublishGuard } from './publisher.ts';
 import { TopicRegistry } from './registry.ts';
+import { RedisNotifier } from './notifications.ts';
+import { RedisQueue } from './queue.ts';
+import type { QueueOptions, WorkQueue } from '../core/queue.ts';
 
 export interface RedisBackendOptions extends ConnectionOptions {
   /** Prefix of every key Herald writes. Default 'herald'. */
@@ -56,9 +59,13 @@ export class RedisBackend implements Backend {
   /** Per-topic MAXLEN applied on publish (retention); operations code sets it. */
   maxLenFor: ((topic: Topic<unknown>) => number | undefined) | undefined;
   /** Chooses another connection for some publishes (replicated durability); operations code sets it. */
-  connectionFor: ((topic: Topic<unknown>, options: PublishOptions | undefined) => RedisConnection | undefined) | undefined;
+  connectionFor:
+    | ((topic: Topic<unknown>, options: PublishOptions | undefined) => RedisConnection | undefined)
+    | undefined;
 
   private readonly publisher: StreamPublisher;
+  private notifier: RedisNotifier | undefined;
+  private queues: RedisQueue | undefined;
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
 
@@ -94,12 +101,20 @@ export class RedisBackend implements Backend {
     if (this.closed) throw new ClosedError(`${what}: the Herald client is closed`);
   }
 
-  async publish<T>(topic: Topic<T>, event: OutgoingEvent<T>, options?: PublishOptions): Promise<PublishReceipt> {
+  async publish<T>(
+    topic: Topic<T>,
+    event: OutgoingEvent<T>,
+    options?: PublishOptions,
+  ): Promise<PublishReceipt> {
     this.assertOpen(`publish to '${topic.name}'`);
     return await this.publisher.publish(topic, event, options);
   }
 
-  async publishBatch<T>(topic: Topic<T>, events: readonly OutgoingEvent<T>[], options?: PublishOptions): Promise<PublishReceipt[]> {
+  async publishBatch<T>(
+    topic: Topic<T>,
+    events: readonly OutgoingEvent<T>[],
+    options?: PublishOptions,
+  ): Promise<PublishReceipt[]> {
     this.assertOpen(`publish to '${topic.name}'`);
     return await this.publisher.publishBatch(topic, events, options);
   }
@@ -121,10 +136,28 @@ export class RedisBackend implements Backend {
     return sub;
   }
 
+  /** Fire-and-forget notifications on pub/sub (at-most-once). */
+  get notifications(): RedisNotifier {
+    this.assertOpen('notifications');
+    this.notifier ??= new RedisNotifier(this.conn, this.prefix);
+    return this.notifier;
+  }
+
+  /** A reliable work queue on Redis lists (at-least-once). */
+  queue<T>(name: string, options?: QueueOptions<T>): WorkQueue<T> {
+    this.assertOpen(`queue '${name}'`);
+    this.queues ??= new RedisQueue(this.conn, this.prefix);
+    return this.queues.queue<T>(name, options);
+  }
+
   async close(options?: CloseOptions): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.close(options)));
+    await Promise.all([
+      ...[...this.subscriptions].map((s) => s.close(options)),
+      this.queues?.close(options),
+      this.notifier?.close(),
+    ]);
     if (this.ownsConnection) await this.conn.close();
   }
 }

@@ -8,7 +8,7 @@
  * redis+cluster://host:port[,host:port].
  */
 import { createClient, createCluster, createSentinel } from 'redis';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, ConnectionError } from '../core/errors.ts';
 import { ReplyTimeoutError, toHeraldError } from './errors.ts';
 
 export type Args = readonly string[];
@@ -79,7 +79,7 @@ function withReplyTimeout<T>(reply: Promise<T>, command: string, timeoutMs: numb
       },
       (error: unknown) => {
         clearTimeout(timer);
-        reject(error);
+        reject(error instanceof Error ? error : new Error(String(error)));
       },
     );
   });
@@ -90,6 +90,7 @@ class Connection implements RedisConnection {
     readonly kind: RedisConnection['kind'],
     private readonly client: AnyClient,
     private readonly makeDuplicate: () => AnyClient,
+    private readonly connectTimeoutMs: number,
   ) {}
 
   get raw(): unknown {
@@ -116,15 +117,15 @@ class Connection implements RedisConnection {
   async pipeline(commands: readonly Args[], options?: SendOptions): Promise<unknown[]> {
     // node-redis writes commands issued in the same tick in one batch, so
     // sending them together is a pipeline; each reply settles on its own.
-    const settled = await Promise.allSettled(commands.map((c) => this.send(c, options)));
-    return settled.map((s) => (s.status === 'fulfilled' ? s.value : s.reason));
+    const settled = await Promise.allSettled(commands.map((c) => this.send<unknown>(c, options)));
+    return settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as unknown)));
   }
 
   async duplicate(): Promise<RedisConnection> {
+    // Same options, so the same reconnect strategy: a duplicate reconnects by itself too.
     const dup = this.makeDuplicate();
-    dup.on('error', () => {});
-    await dup.connect();
-    return new Connection(this.kind, dup, this.makeDuplicate);
+    await connectWithin(dup, this.connectTimeoutMs, 'open a second connection to Redis');
+    return new Connection(this.kind, dup, this.makeDuplicate, this.connectTimeoutMs);
   }
 
   on(event: 'error' | 'reconnecting' | 'ready', listener: (e?: unknown) => void): void {
@@ -148,56 +149,89 @@ class Connection implements RedisConnection {
   }
 }
 
-function build(options: ConnectionOptions): { kind: RedisConnection['kind']; make: () => AnyClient } {
+function build(options: ConnectionOptions): {
+  kind: RedisConnection['kind'];
+  make: () => AnyClient;
+} {
   const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const extra = options.clientOptions ?? {};
-  const socket = { reconnectStrategy, connectTimeout: options.connectTimeoutMs ?? 5000, noDelay: true };
+  const socket = {
+    reconnectStrategy,
+    connectTimeout: options.connectTimeoutMs ?? 5000,
+    noDelay: true,
+  };
   const m = /^redis\+(sentinel|cluster):\/\/([^/]+)(?:\/(.*))?$/.exec(url);
   if (!m) {
     if (!/^rediss?:\/\//.test(url)) {
-      throw new ConfigError(`Redis URL '${url}' is not redis://, rediss://, redis+sentinel:// or redis+cluster://`);
+      throw new ConfigError(
+        `Redis URL '${url}' is not redis://, rediss://, redis+sentinel:// or redis+cluster://`,
+      );
     }
-    return { kind: 'standalone', make: () => createClient({ url, socket, ...extra }) as unknown as AnyClient };
+    return {
+      kind: 'standalone',
+      make: () => createClient({ url, socket, ...extra }),
+    };
   }
   const [, mode, list = '', name] = m;
   if (mode === 'sentinel') {
-    if (!name) throw new ConfigError(`Sentinel URL '${url}' needs the master name: redis+sentinel://host:port/mymaster`);
+    if (!name)
+      throw new ConfigError(
+        `Sentinel URL '${url}' needs the master name: redis+sentinel://host:port/mymaster`,
+      );
     const sentinelRootNodes = hosts(list, 'Sentinel URL');
     return {
       kind: 'sentinel',
       make: () =>
-        createSentinel({ name, sentinelRootNodes, nodeClientOptions: { socket, ...extra } }) as unknown as AnyClient,
+        createSentinel({
+          name,
+          sentinelRootNodes,
+          nodeClientOptions: { socket, ...extra },
+        }),
     };
   }
   const rootNodes = hosts(list, 'Cluster URL').map((h) => ({ url: `redis://${h.host}:${h.port}` }));
   return {
     kind: 'cluster',
-    make: () => createCluster({ rootNodes, defaults: { socket, ...extra } }) as unknown as AnyClient,
+    make: () => createCluster({ rootNodes, defaults: { socket, ...extra } }),
   };
 }
 
-/** Connects to Redis. Rejects with a ConnectionError when Redis cannot be reached within the connect timeout. */
-export async function connect(options: ConnectionOptions = {}): Promise<RedisConnection> {
-  const { kind, make } = build(options);
-  const client = make();
+/**
+ * Connects `client` (node-redis retries by itself meanwhile), giving up after `timeoutMs`:
+ * then the client is destroyed and a ConnectionError thrown.
+ */
+async function connectWithin(client: AnyClient, timeoutMs: number, what: string): Promise<void> {
   // Errors are reported through the subscriptions' status and the commands' rejections; a listener
   // must exist or node-redis would throw on every reconnect attempt.
   client.on('error', () => {});
-  const timeout = options.connectTimeoutMs ?? 5000;
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       client.connect(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer from Redis within ${timeout} ms`)), timeout);
+        timer = setTimeout(
+          () => reject(new ConnectionError(`${what}: no answer from Redis within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       }),
     ]);
   } catch (e) {
     client.destroy();
-    const err = toHeraldError(e, `connect to ${options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'}`);
-    throw err;
+    throw toHeraldError(e, what);
   } finally {
     clearTimeout(timer);
   }
-  return new Connection(kind, client, make);
+}
+
+/** Connects to Redis. Rejects with a ConnectionError when Redis cannot be reached within the connect timeout. */
+export async function connect(options: ConnectionOptions = {}): Promise<RedisConnection> {
+  const { kind, make } = build(options);
+  const timeoutMs = options.connectTimeoutMs ?? 5000;
+  const client = make();
+  await connectWithin(
+    client,
+    timeoutMs,
+    `connect to ${options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'}`,
+  );
+  return new Connection(kind, client, make, timeoutMs);
 }

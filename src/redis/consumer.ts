@@ -8,14 +8,28 @@
  * its backoff this consumer re-claims it (XCLAIM bumps Redis's delivery count,
  * which is the attempt number everyone sees) and runs it again, while later
  * events keep flowing. Reclaiming: events idle longer than the visibility
- * timeout (their consumer died or hangs) are taken over with XAUTOCLAIM.
+ * timeout (their consumer died or hangs, or a read's reply was lost with its
+ * connection) are taken over with XAUTOCLAIM, walking the pending list with
+ * its cursor, also while this consumer is busy; the events this consumer holds
+ * (running or queued) are kept fresh with XCLAIM JUSTID so others leave them.
  * Dead-lettering: after maxAttempts, or when an entry cannot be decoded, the
  * dead-letter script moves it to the dead-letter stream and acknowledges it atomically.
+ * Faults: while Redis is unreachable (also at start-up) the subscription
+ * reports 'disconnected', retries with backoff and reports 'reconnected'; a
+ * group that vanished (Redis restarted without its data) is recreated from the
+ * start of the stream.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Broadcast } from '../core/broadcast.ts';
-import { decodeEnvelope, decodeRaw, F, pairs, type DecodeContext, type Fields } from '../core/codec.ts';
+import {
+  decodeEnvelope,
+  decodeRaw,
+  F,
+  pairs,
+  type DecodeContext,
+  type Fields,
+} from '../core/codec.ts';
 import {
   applyMiddleware,
   type CloseOptions,
@@ -25,11 +39,19 @@ import {
   type SubscriptionStatus,
 } from '../core/contract.ts';
 import { backoffDelay, resolveBackoff, type ResolvedBackoff } from '../core/backoff.ts';
-import { ConfigError, DecodeError, ValidationError } from '../core/errors.ts';
+import {
+  ClosedError,
+  ConfigError,
+  ConnectionError,
+  DecodeError,
+  TimeoutError,
+  ValidationError,
+} from '../core/errors.ts';
 import type { Delivery, HeraldEvent } from '../core/event.ts';
 import { validate } from '../core/schema.ts';
 import type { Topic } from '../core/topic.ts';
 import type { RedisConnection } from './connection.ts';
+import { toHeraldError } from './errors.ts';
 import { allPartitionKeys, type PartitionKeys } from './keys.ts';
 import type { TopicRegistry } from './registry.ts';
 import { loadScript, runScript } from './scripts.ts';
@@ -57,7 +79,8 @@ interface Entry {
   readonly position: string;
   readonly fields: Fields;
   attempt: number;
-  startedAt?: number;
+  /** When this consumer last took the entry (read, claim or heartbeat): Redis's idle clock restarted then. */
+  heldSince: number;
 }
 
 type RawEntry = [string, string[] | null];
@@ -105,6 +128,8 @@ export class StreamSubscription<T> implements Subscription {
   private readonly queue: Entry[] = [];
   private readonly inFlight = new Set<Entry>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Wakes every pause() at once when the subscription closes. */
+  private readonly pauses = new Set<() => void>();
   private readonly acks = new Map<PartitionKeys, string[]>();
   private ackScheduled = false;
   private ackFlushing: Promise<void> = Promise.resolve();
@@ -121,7 +146,8 @@ export class StreamSubscription<T> implements Subscription {
     private readonly options: SubscribeOptions<T>,
     handler: Handler<T>,
   ) {
-    if (!options.group || typeof options.group !== 'string') throw new ConfigError('subscribe needs a group name');
+    if (!options.group || typeof options.group !== 'string')
+      throw new ConfigError('subscribe needs a group name');
     this.topic = topicDef.name;
     this.group = options.group;
     this.consumer = options.consumer ?? defaultConsumerName();
@@ -135,12 +161,16 @@ export class StreamSubscription<T> implements Subscription {
       ['maxAttempts', this.maxAttempts],
       ['visibilityTimeoutMs', this.visibilityMs],
     ] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new ConfigError(`subscribe option ${name} must be a positive integer, got ${v}`);
+      if (!Number.isInteger(v) || v < 1)
+        throw new ConfigError(`subscribe option ${name} must be a positive integer, got ${v}`);
     }
     const b = resolveBackoff(options.backoff);
     // A retry must come back before the visibility timeout, or another consumer would take the event over.
-    this.backoff = { ...b, maxMs: Math.max(1, Math.min(b.maxMs, Math.floor(this.visibilityMs / 2))) };
-    this.parts = allPartitionKeys(deps.prefix, topicDef as Topic<unknown>);
+    this.backoff = {
+      ...b,
+      maxMs: Math.max(1, Math.min(b.maxMs, Math.floor(this.visibilityMs / 2))),
+    };
+    this.parts = allPartitionKeys(deps.prefix, topicDef);
     for (const p of this.parts) this.byStream.set(p.stream, p);
     this.handler = applyMiddleware(handler, options.middleware ?? []);
     this.ready = this.start();
@@ -164,8 +194,8 @@ export class StreamSubscription<T> implements Subscription {
     return from.position;
   }
 
-  private async ensureGroups(): Promise<void> {
-    const id = this.startId();
+  /** Creates the group on every partition where it does not exist yet, starting at `id`. */
+  private async ensureGroups(id = this.startId()): Promise<void> {
     const replies = await this.deps.conn.pipeline(
       this.parts.map((p) => ['XGROUP', 'CREATE', p.stream, this.group, id, 'MKSTREAM']),
     );
@@ -175,16 +205,32 @@ export class StreamSubscription<T> implements Subscription {
   }
 
   private async start(): Promise<void> {
-    await this.deps.registry.ensure(this.topicDef as Topic<unknown>);
-    await this.ensureGroups();
-    this.blocking = await this.deps.conn.duplicate();
-    this.blocking.on('error', () => {});
+    // Redis may be down or restarting when a service starts: wait for it, as a running
+    // subscription does, instead of failing for good. Other errors (a topic declared
+    // differently elsewhere) reject `ready`.
+    let blocking: RedisConnection;
+    for (let failures = 1; ; failures++) {
+      try {
+        await this.deps.registry.ensure(this.topicDef);
+        await this.ensureGroups();
+        blocking = await this.deps.conn.duplicate();
+        break;
+      } catch (e) {
+        const err = toHeraldError(e, `subscribe to '${this.topic}'`);
+        if (!this.running)
+          throw new ClosedError(`subscription to '${this.topic}' was closed before it started`);
+        if (!(err instanceof ConnectionError || err instanceof TimeoutError)) throw err;
+        this.markDisconnected(err);
+        await this.pause(Math.min(1000, 20 * 2 ** Math.min(failures, 6)));
+      }
+    }
     if (!this.running) {
-      this.blocking.destroy();
+      blocking.destroy();
       return;
     }
+    this.blocking = blocking;
     // A consumer that keeps its name across restarts first takes back what it still holds.
-    if (this.options.consumer !== undefined) await this.resumeOwnPending();
+    if (this.options.consumer !== undefined) await this.resumeOwnPending().catch(() => {}); // else: reclaimed later
     this.readLoopDone = this.readLoop();
     this.scheduleReclaim();
     this.emit({ type: 'ready' });
@@ -227,7 +273,19 @@ export class StreamSubscription<T> implements Subscription {
       if (!conn) return;
       try {
         const reply = await conn.send<ReadReply>(
-          ['XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', String(this.batchSize), 'BLOCK', '2000', 'STREAMS', ...streams, ...ids],
+          [
+            'XREADGROUP',
+            'GROUP',
+            this.group,
+            this.consumer,
+            'COUNT',
+            String(this.batchSize),
+            'BLOCK',
+            '2000',
+            'STREAMS',
+            ...streams,
+            ...ids,
+          ],
           { key: streams[0] },
         );
         if (this.disconnected) {
@@ -244,11 +302,12 @@ export class StreamSubscription<T> implements Subscription {
         if (!this.running) return;
         const msg = e instanceof Error ? e.message : String(e);
         if (msg.startsWith('NOGROUP')) {
-          // The stream or group vanished (a Redis restarted without its data, or a deleted key): recreate it.
-          await this.ensureGroups().catch(() => {});
-        } else if (!this.disconnected) {
-          this.disconnected = true;
-          this.emit({ type: 'disconnected', error: e instanceof Error ? e : new Error(msg) });
+          // The stream or group vanished (a Redis restarted without its data, or a deleted key).
+          // Recreate it from the start of the stream, not from '$': every entry there now was
+          // published after the group's start, and publishers are usually back before this read.
+          await this.ensureGroups('0').catch(() => {});
+        } else {
+          this.markDisconnected(e instanceof Error ? e : new Error(msg));
         }
         failures++;
         await this.pause(Math.min(1000, 20 * 2 ** Math.min(failures, 6)));
@@ -256,21 +315,37 @@ export class StreamSubscription<T> implements Subscription {
     }
   }
 
+  private markDisconnected(error: Error): void {
+    if (this.disconnected) return;
+    this.disconnected = true;
+    this.emit({ type: 'disconnected', error });
+  }
+
+  /** Waits `ms`, or less when the subscription closes (a cancelled timer must not leave a loop hanging). */
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.retryTimers.delete(t);
+      const done = (): void => {
+        clearTimeout(t);
+        this.pauses.delete(done);
         resolve();
-      }, ms);
-      this.retryTimers.add(t);
+      };
+      const t = setTimeout(done, ms);
+      this.pauses.add(done);
     });
   }
 
   /** Queues entries from a read or a claim. Entries deleted from the stream (null fields) are dropped. */
   private accept(p: PartitionKeys, entries: RawEntry[], attemptOf: (id: string) => number): void {
+    const now = Date.now();
     for (const [position, flat] of entries) {
       if (!flat) continue;
-      this.queue.push({ p, position, fields: pairs(flat), attempt: attemptOf(position) });
+      this.queue.push({
+        p,
+        position,
+        fields: pairs(flat),
+        attempt: attemptOf(position),
+        heldSince: now,
+      });
     }
     this.pump();
   }
@@ -286,17 +361,20 @@ export class StreamSubscription<T> implements Subscription {
   }
 
   private decode(entry: Entry): HeraldEvent {
-    const ctx: DecodeContext = { topic: this.topic, partition: entry.p.partition, position: entry.position };
+    const ctx: DecodeContext = {
+      topic: this.topic,
+      partition: entry.p.partition,
+      position: entry.position,
+    };
     if (this.topicDef.codec === 'raw') {
       const fields = { ...entry.fields };
       delete fields[F.replayFor];
-      return decodeRaw(fields, ctx, this.topicDef as Topic<unknown>);
+      return decodeRaw(fields, ctx, this.topicDef);
     }
     return decodeEnvelope(entry.fields, ctx);
   }
 
   private async run(entry: Entry): Promise<void> {
-    entry.startedAt = Date.now();
     try {
       const replayFor = entry.fields[F.replayFor];
       if (replayFor !== undefined && replayFor !== this.group) {
@@ -307,7 +385,11 @@ export class StreamSubscription<T> implements Subscription {
       try {
         event = this.decode(entry);
         if (this.topicDef.schema) {
-          const data = await validate(this.topicDef.schema, event.data, `data of entry ${entry.position}`);
+          const data = await validate(
+            this.topicDef.schema,
+            event.data,
+            `data of entry ${entry.position}`,
+          );
           event = { ...event, data };
         }
       } catch (e) {
@@ -388,7 +470,7 @@ export class StreamSubscription<T> implements Subscription {
       );
       const first = claimed[0];
       if (!first || !first[1]) return; // acknowledged elsewhere, or trimmed
-      this.queue.push({ ...entry, attempt: entry.attempt + 1 });
+      this.queue.push({ ...entry, attempt: entry.attempt + 1, heldSince: Date.now() });
       this.pump();
     } catch (e) {
       // Could not reach Redis: leave it pending; the reclaimer will bring it back.
@@ -396,16 +478,26 @@ export class StreamSubscription<T> implements Subscription {
     }
   }
 
-  private async deadLetter(entry: Entry, reason: 'handler-failed' | 'undecodable', error: unknown): Promise<void> {
+  private async deadLetter(
+    entry: Entry,
+    reason: 'handler-failed' | 'undecodable',
+    error: unknown,
+  ): Promise<void> {
     const fields: string[] = [];
     for (const [k, v] of Object.entries(entry.fields)) fields.push(k, v);
     fields.push(
-      'herald-dlq-group', this.group,
-      'herald-dlq-reason', reason,
-      'herald-dlq-error', errorText(error).slice(0, 4000),
-      'herald-dlq-attempts', String(entry.attempt),
-      'herald-dlq-position', entry.position,
-      'herald-dlq-time', new Date().toISOString(),
+      'herald-dlq-group',
+      this.group,
+      'herald-dlq-reason',
+      reason,
+      'herald-dlq-error',
+      errorText(error).slice(0, 4000),
+      'herald-dlq-attempts',
+      String(entry.attempt),
+      'herald-dlq-position',
+      entry.position,
+      'herald-dlq-time',
+      new Date().toISOString(),
     );
     const pos = await runScript<string | null>(
       this.deps.conn,
@@ -415,7 +507,11 @@ export class StreamSubscription<T> implements Subscription {
     );
     if (pos) {
       this.deps.hooks.onDeadLettered?.(this.topic, this.group, reason);
-      this.emit({ type: 'dead-lettered', id: entry.position, reason: `${reason}: ${errorText(error)}` });
+      this.emit({
+        type: 'dead-lettered',
+        id: entry.position,
+        reason: `${reason}: ${errorText(error)}`,
+      });
     }
   }
 
@@ -477,18 +573,35 @@ export class StreamSubscription<T> implements Subscription {
   }
 
   private lastCleanup = Date.now();
+  /** Where the next XAUTOCLAIM of each partition starts ('0-0' again once a pass is complete). */
+  private readonly reclaimCursors = new Map<PartitionKeys, string>();
 
   private async reclaim(): Promise<void> {
     try {
       await this.heartbeat();
       let total = 0;
       for (const p of this.parts) {
-        if (!this.running || this.outstanding() >= this.batchSize) break;
-        const [, claimed, deleted] = await this.deps.conn.send<[string, RawEntry[], string[]]>(
-          ['XAUTOCLAIM', p.stream, this.group, this.consumer, String(this.visibilityMs), '0-0', 'COUNT', String(this.batchSize)],
+        // A busy consumer still reclaims (its reader stops at 2 batches outstanding, this at 3):
+        // skipping while busy would leave a dead consumer's events stuck for as long as the load lasts.
+        if (!this.running || this.outstanding() >= 2 * this.batchSize) break;
+        const [next, claimed, deleted] = await this.deps.conn.send<[string, RawEntry[], string[]]>(
+          [
+            'XAUTOCLAIM',
+            p.stream,
+            this.group,
+            this.consumer,
+            String(this.visibilityMs),
+            this.reclaimCursors.get(p) ?? '0-0',
+            'COUNT',
+            String(this.batchSize),
+          ],
           { key: p.stream },
         );
-        if (deleted && deleted.length > 0) this.deps.hooks.onTrimmedBeforeAck?.(this.topic, this.group, deleted.length);
+        // XAUTOCLAIM examines at most 10 x COUNT pending entries per call: continue where it stopped,
+        // or idle entries behind a long list of busy ones would never be reached.
+        this.reclaimCursors.set(p, String(next));
+        if (deleted && deleted.length > 0)
+          this.deps.hooks.onTrimmedBeforeAck?.(this.topic, this.group, deleted.length);
         const live = claimed.filter((e) => e[1] !== null);
         if (live.length === 0) continue;
         // The delivery count (bumped by the claim) is the attempt number.
@@ -499,7 +612,8 @@ export class StreamSubscription<T> implements Subscription {
         const attempts = new Map<string, number>();
         live.forEach(([id], i) => {
           const row = counts[i];
-          const n = Array.isArray(row) && Array.isArray(row[0]) ? Number((row[0] as unknown[])[3]) : 1;
+          const n =
+            Array.isArray(row) && Array.isArray(row[0]) ? Number((row[0] as unknown[])[3]) : 1;
           attempts.set(id, Number.isFinite(n) && n > 0 ? n : 1);
         });
         total += live.length;
@@ -511,25 +625,44 @@ export class StreamSubscription<T> implements Subscription {
       }
       await this.cleanupConsumers();
     } catch (e) {
-      if (this.running) this.emit({ type: 'error', error: e instanceof Error ? e : new Error(String(e)) });
+      if (this.running)
+        this.emit({ type: 'error', error: e instanceof Error ? e : new Error(String(e)) });
     }
   }
 
-  /** Keeps long-running handlers' events from being reclaimed: reset their idle time. */
+  /**
+   * Keeps the events this consumer holds — running, or read and waiting for a handler slot —
+   * from being reclaimed by others: resets their idle time (XCLAIM JUSTID does not count as a delivery).
+   */
   private async heartbeat(): Promise<void> {
-    const threshold = Date.now() - this.visibilityMs / 3;
-    const byPart = new Map<PartitionKeys, string[]>();
-    for (const e of this.inFlight) {
-      if (e.startedAt !== undefined && e.startedAt < threshold) {
+    const now = Date.now();
+    const threshold = now - this.visibilityMs / 3;
+    const byPart = new Map<PartitionKeys, Entry[]>();
+    for (const held of [this.inFlight, this.queue]) {
+      for (const e of held) {
+        if (e.heldSince >= threshold) continue;
         const list = byPart.get(e.p) ?? [];
-        list.push(e.position);
+        list.push(e);
         byPart.set(e.p, list);
       }
     }
     if (byPart.size === 0) return;
+    const parts = [...byPart];
+    // Each was idle at least this long if we still own it; one claimed since by another consumer is
+    // usually younger and stays theirs.
+    const minIdle = String(Math.floor(this.visibilityMs / 4));
     await this.deps.conn.pipeline(
-      [...byPart].map(([p, ids]) => ['XCLAIM', p.stream, this.group, this.consumer, '0', ...ids, 'JUSTID']),
+      parts.map(([p, entries]) => [
+        'XCLAIM',
+        p.stream,
+        this.group,
+        this.consumer,
+        minIdle,
+        ...entries.map((e) => e.position),
+        'JUSTID',
+      ]),
     );
+    for (const [, entries] of parts) for (const e of entries) e.heldSince = now;
   }
 
   /** Removes consumers that are long gone and hold nothing pending. */
@@ -538,11 +671,21 @@ export class StreamSubscription<T> implements Subscription {
     if (Date.now() - this.lastCleanup < idleLimit / 2) return;
     this.lastCleanup = Date.now();
     for (const p of this.parts) {
-      const rows = await this.deps.conn.send<unknown[]>(['XINFO', 'CONSUMERS', p.stream, this.group], { key: p.stream });
+      const rows = await this.deps.conn.send<unknown[]>(
+        ['XINFO', 'CONSUMERS', p.stream, this.group],
+        { key: p.stream },
+      );
       for (const row of rows) {
         const info = toRecord(row);
-        if (info.name !== this.consumer && Number(info.pending) === 0 && Number(info.idle) > idleLimit) {
-          await this.deps.conn.send(['XGROUP', 'DELCONSUMER', p.stream, this.group, info.name as string], { key: p.stream });
+        if (
+          info.name !== this.consumer &&
+          Number(info.pending) === 0 &&
+          Number(info.idle) > idleLimit
+        ) {
+          await this.deps.conn.send(
+            ['XGROUP', 'DELCONSUMER', p.stream, this.group, info.name as string],
+            { key: p.stream },
+          );
         }
       }
     }
@@ -560,6 +703,7 @@ export class StreamSubscription<T> implements Subscription {
     clearTimeout(this.reclaimTimer);
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();
+    for (const wake of [...this.pauses]) wake();
     // Events read but not started stay pending: another consumer reclaims them after the visibility timeout.
     this.queue.length = 0;
     this.blocking?.destroy();
@@ -586,10 +730,16 @@ export class StreamSubscription<T> implements Subscription {
   /** A consumer leaves its group only once it holds nothing pending. */
   private async removeSelfIfIdle(): Promise<void> {
     if (this.inFlight.size > 0) return;
+    // Housekeeping only (cleanupConsumers does it later otherwise): do not hold close() up for long.
+    const timeoutMs = 2000;
     const replies = await this.deps.conn.pipeline(
       this.parts.map((p) => ['XPENDING', p.stream, this.group, '-', '+', '1', this.consumer]),
+      { timeoutMs },
     );
     if (replies.some((r) => r instanceof Error || (Array.isArray(r) && r.length > 0))) return;
-    await this.deps.conn.pipeline(this.parts.map((p) => ['XGROUP', 'DELCONSUMER', p.stream, this.group, this.consumer]));
+    await this.deps.conn.pipeline(
+      this.parts.map((p) => ['XGROUP', 'DELCONSUMER', p.stream, this.group, this.consumer]),
+      { timeoutMs },
+    );
   }
 }

@@ -9,7 +9,12 @@ import { loadScript, runScript } from './scripts.ts';
 const replayScript = loadScript('dlq-replay');
 const PAGE = 500;
 
-function toDeadLetter(topic: string, partition: number, position: string, fields: Record<string, string>): DeadLetter {
+function toDeadLetter(
+  topic: string,
+  partition: number,
+  position: string,
+  fields: Record<string, string>,
+): DeadLetter {
   const original: Record<string, string> = {};
   for (const [k, v] of Object.entries(fields)) if (!k.startsWith('herald-dlq-')) original[k] = v;
   return {
@@ -28,7 +33,10 @@ function toDeadLetter(topic: string, partition: number, position: string, fields
 }
 
 function matches(d: DeadLetter, f: DeadLetterFilter | undefined): boolean {
-  return (f?.group === undefined || d.group === f.group) && (f?.reason === undefined || d.reason === f.reason);
+  return (
+    (f?.group === undefined || d.group === f.group) &&
+    (f?.reason === undefined || d.reason === f.reason)
+  );
 }
 
 export class RedisDeadLetters implements DeadLetters {
@@ -38,11 +46,17 @@ export class RedisDeadLetters implements DeadLetters {
   ) {}
 
   /** Walks every partition's dead-letter stream page by page, oldest first. */
-  private async *scan(topic: Topic<unknown>, filter?: DeadLetterFilter): AsyncGenerator<DeadLetter> {
+  private async *scan(
+    topic: Topic<unknown>,
+    filter?: DeadLetterFilter,
+  ): AsyncGenerator<DeadLetter> {
     for (const p of allPartitionKeys(this.prefix, topic)) {
       let start = '-';
       for (;;) {
-        const page = await this.conn.send<[string, string[]][]>(['XRANGE', p.dlq, start, '+', 'COUNT', String(PAGE)], { key: p.dlq });
+        const page = await this.conn.send<[string, string[]][]>(
+          ['XRANGE', p.dlq, start, '+', 'COUNT', String(PAGE)],
+          { key: p.dlq },
+        );
         for (const [pos, flat] of page) {
           const d = toDeadLetter(topic.name, p.partition, pos, pairs(flat));
           if (matches(d, filter)) yield d;
@@ -72,9 +86,15 @@ export class RedisDeadLetters implements DeadLetters {
     for (const d of targets) {
       const p = allPartitionKeys(this.prefix, topic as Topic<unknown>)[d.partition];
       if (!p) continue;
-      const id = topic.codec === 'raw' ? '' : derivedId(topic.name, d.partition, d.originalPosition);
+      const id =
+        topic.codec === 'raw' ? '' : derivedId(topic.name, d.partition, d.originalPosition);
       // One script call per dead letter: XADD to the partition and XDEL from the dead letters, atomically.
-      const pos = await runScript<string | null>(this.conn, replayScript, [p.dlq, p.stream], [d.position, id]);
+      const pos = await runScript<string | null>(
+        this.conn,
+        replayScript,
+        [p.dlq, p.stream],
+        [d.position, id],
+      );
       if (pos) done++;
       filter?.onProgress?.(done, targets.length);
     }
@@ -88,7 +108,8 @@ export class RedisDeadLetters implements DeadLetters {
     for (let i = 0; i < targets.length; i += PAGE) {
       const slice = targets.slice(i, i + PAGE);
       const byPart = new Map<number, string[]>();
-      for (const d of slice) byPart.set(d.partition, [...(byPart.get(d.partition) ?? []), d.position]);
+      for (const d of slice)
+        byPart.set(d.partition, [...(byPart.get(d.partition) ?? []), d.position]);
       for (const [partition, ids] of byPart) {
         const key = (parts[partition] as { dlq: string }).dlq;
         removed += await this.conn.send<number>(['XDEL', key, ...ids], { key });

@@ -26,15 +26,26 @@ export function toHeraldError(e: unknown, what: string): HeraldError {
   const name = err.constructor.name;
   const msg = err.message;
   if (msg.startsWith('OOM')) {
-    return new CapacityError(`${what}: Redis refused the write, it is out of memory (${msg})`, {}, { cause: err });
+    return new CapacityError(
+      `${what}: Redis refused the write, it is out of memory (${msg})`,
+      {},
+      { cause: err },
+    );
   }
   if (err instanceof ReplyTimeoutError) {
     return new TimeoutError(`${what}: ${msg}; the outcome is unknown`, { cause: err });
   }
-  if (name === 'TimeoutError' || name === 'CommandTimeoutDuringMaintenanceError' || name === 'AbortError' && /timeout/i.test(msg)) {
-    return new TimeoutError(`${what}: Redis did not answer in time; the outcome is unknown`, { cause: err });
+  if (
+    name === 'TimeoutError' ||
+    name === 'CommandTimeoutDuringMaintenanceError' ||
+    (name === 'AbortError' && /timeout/i.test(msg))
+  ) {
+    return new TimeoutError(`${what}: Redis did not answer in time; the outcome is unknown`, {
+      cause: err,
+    });
   }
-  if (name === 'ClientClosedError') return new ClosedError(`${what}: the Redis client is closed`, { cause: err });
+  if (name === 'ClientClosedError')
+    return new ClosedError(`${what}: the Redis client is closed`, { cause: err });
   if (
     name === 'SocketClosedUnexpectedlyError' ||
     name === 'ConnectionTimeoutError' ||
@@ -50,7 +61,10 @@ export function toHeraldError(e: unknown, what: string): HeraldError {
     msg.startsWith('TRYAGAIN') ||
     msg.startsWith('CLUSTERDOWN')
   ) {
-    return new ConnectionError(`${what}: connection to Redis failed (${msg}); the outcome is unknown`, { cause: err });
+    return new ConnectionError(
+      `${what}: connection to Redis failed (${msg}); the outcome is unknown`,
+      { cause: err },
+    );
   }
   return new RedisError(`${what}: ${msg}`, { cause: err });
 }

@@ -24,7 +24,7 @@ async function redisCli(url: string, ...args: string[]): Promise<string[]> {
   return stdout.split('\n').filter((l) => l !== '');
 }
 
-describe('foreign streams through redis-cli', () => {
+void describe('foreign streams through redis-cli', () => {
   const url = testRedisUrl();
   const prefix = uniquePrefix('foreign');
   let backend: RedisBackend;
@@ -39,7 +39,7 @@ describe('foreign streams through redis-cli', () => {
     await backend.close();
   });
 
-  test('entries written by redis-cli on a raw topic arrive as plain fields', async () => {
+  void test('entries written by redis-cli on a raw topic arrive as plain fields', async () => {
     const streamKey = `${prefix}:book-recommendations`;
     const topic = defineTopic({ name: 'books-in', streamKey, codec: 'raw' });
     const got: Delivery<unknown>[] = [];
@@ -49,28 +49,38 @@ describe('foreign streams through redis-cli', () => {
     subs.push(sub);
     await sub.ready;
 
-    const [position] = await redisCli(url, 'XADD', streamKey, '*', 'user_id', 'Salvatore', 'book_ids', 'ofmiceandmen');
+    const [position] = await redisCli(
+      url,
+      'XADD',
+      streamKey,
+      '*',
+      'user_id',
+      'Salvatore',
+      'book_ids',
+      'ofmiceandmen',
+    );
     assert.match(position ?? '', /^\d+-\d+$/, 'redis-cli XADD did not print an entry id');
     await waitFor(() => got.length >= 1, { message: 'the redis-cli entry was not delivered' });
     const [event] = got;
     assert.deepEqual(event?.data, { user_id: 'Salvatore', book_ids: 'ofmiceandmen' });
     assert.equal(event?.delivery.position, position);
     assert.equal(event?.delivery.attempt, 1);
-    await waitFor(
-      async () => (await redisCli(url, 'XPENDING', streamKey, 'readers'))[0] === '0',
-      { message: 'the redis-cli entry was not acknowledged' },
-    );
+    await waitFor(async () => (await redisCli(url, 'XPENDING', streamKey, 'readers'))[0] === '0', {
+      message: 'the redis-cli entry was not acknowledged',
+    });
   });
 
-  test('Herald publishing with the raw codec writes plain fields redis-cli reads', async () => {
+  void test('Herald publishing with the raw codec writes plain fields redis-cli reads', async () => {
     const streamKey = `${prefix}:book-recommendations-out`;
     const topic = defineTopic({ name: 'books-out', streamKey, codec: 'raw' });
-    const receipt = await backend.publish(topic, { data: { user_id: 'Salvatore', book_ids: 'ofmiceandmen' } });
+    const receipt = await backend.publish(topic, {
+      data: { user_id: 'Salvatore', book_ids: 'ofmiceandmen' },
+    });
     const lines = await redisCli(url, 'XRANGE', streamKey, '-', '+');
     assert.deepEqual(lines, [receipt.position, 'user_id', 'Salvatore', 'book_ids', 'ofmiceandmen']);
   });
 
-  test('entries that are not valid envelopes are dead-lettered as undecodable; later events flow', async () => {
+  void test('entries that are not valid envelopes are dead-lettered as undecodable; later events flow', async () => {
     const topic = defineTopic({ name: 'orders', schema: z.object({ n: z.number() }) });
     const stream = partitionKeys(prefix, topic, 0).stream;
     const handled: number[] = [];
@@ -80,30 +90,61 @@ describe('foreign streams through redis-cli', () => {
     });
     subs.push(sub);
     void (async () => {
-      for await (const s of sub.status()) if (s.type === 'dead-lettered') deadLettered.push(s.reason);
+      for await (const s of sub.status())
+        if (s.type === 'dead-lettered') deadLettered.push(s.reason);
     })();
     await sub.ready;
 
     await backend.publish(topic, { data: { n: 1 } });
     // No envelope at all: arbitrary fields.
-    const [noEnvelope] = await redisCli(url, 'XADD', stream, '*', 'user_id', 'Salvatore', 'book_ids', 'ofmiceandmen');
+    const [noEnvelope] = await redisCli(
+      url,
+      'XADD',
+      stream,
+      '*',
+      'user_id',
+      'Salvatore',
+      'book_ids',
+      'ofmiceandmen',
+    );
     // An envelope whose data is not JSON.
-    const [notJson] = await redisCli(url, 'XADD', stream, '*', 'specversion', '1.0', 'type', 'orders', 'data', '{n:');
+    const [notJson] = await redisCli(
+      url,
+      'XADD',
+      stream,
+      '*',
+      'specversion',
+      '1.0',
+      'type',
+      'orders',
+      'data',
+      '{n:',
+    );
     // Valid JSON that the topic's schema rejects.
-    const [badSchema] = await redisCli(url, 'XADD', stream, '*', 'specversion', '1.0', 'type', 'orders', 'data', '{"n":"two"}');
+    const [badSchema] = await redisCli(
+      url,
+      'XADD',
+      stream,
+      '*',
+      'specversion',
+      '1.0',
+      'type',
+      'orders',
+      'data',
+      '{"n":"two"}',
+    );
     await backend.publish(topic, { data: { n: 2 } });
     await backend.publish(topic, { data: { n: 3 } });
 
-    await waitFor(() => handled.length >= 3, { message: 'valid events after the bad ones were not delivered' });
+    await waitFor(() => handled.length >= 3, {
+      message: 'valid events after the bad ones were not delivered',
+    });
     assert.deepEqual(handled, [1, 2, 3]);
 
-    const letters = await waitFor(
-      async () => {
-        const list = await backend.deadLetters.list(topic);
-        return list.length >= 3 ? list : undefined;
-      },
-      { message: 'the bad entries were not dead-lettered' },
-    );
+    await waitFor(async () => (await backend.deadLetters.list(topic)).length >= 3, {
+      message: 'the bad entries were not dead-lettered',
+    });
+    const letters = await backend.deadLetters.list(topic);
     assert.equal(letters.length, 3);
     const byPosition = new Map(letters.map((d) => [d.originalPosition, d]));
     for (const [position, problem] of [
@@ -117,9 +158,19 @@ describe('foreign streams through redis-cli', () => {
       assert.equal(d.group, 'billing');
       assert.match(d.error, problem);
     }
-    assert.deepEqual(byPosition.get(noEnvelope ?? '')?.fields, { user_id: 'Salvatore', book_ids: 'ofmiceandmen' });
+    assert.deepEqual(byPosition.get(noEnvelope ?? '')?.fields, {
+      user_id: 'Salvatore',
+      book_ids: 'ofmiceandmen',
+    });
     await waitFor(() => deadLettered.length >= 3, { message: "no 'dead-lettered' status" });
-    assert.ok(deadLettered.every((r) => r.startsWith('undecodable')), deadLettered.join(' | '));
-    assert.deepEqual(await redisCli(url, 'XPENDING', stream, 'billing'), ['0'], 'entries left pending');
+    assert.ok(
+      deadLettered.every((r) => r.startsWith('undecodable')),
+      deadLettered.join(' | '),
+    );
+    assert.deepEqual(
+      await redisCli(url, 'XPENDING', stream, 'billing'),
+      ['0'],
+      'entries left pending',
+    );
   });
 });

@@ -33,15 +33,32 @@ export function hashTagOf(key: string): string | undefined {
   return key.slice(open + 1, close);
 }
 
-export function partitionKeys(prefix: string, topic: Topic<unknown>, partition: number): PartitionKeys {
+export function partitionKeys(
+  prefix: string,
+  topic: Topic<unknown>,
+  partition: number,
+): PartitionKeys {
   if (topic.streamKey !== undefined) {
     const k = topic.streamKey;
     const tag = hashTagOf(k);
-    const base = tag === undefined ? `${prefix}:{${k}}` : `${prefix}:{${tag}}:${k.replace(/[{}]/g, '_')}`;
-    return { topic: topic.name, partition, stream: k, dlq: `${base}:dlq`, dedupePrefix: `${base}:dedupe:` };
+    const base =
+      tag === undefined ? `${prefix}:{${k}}` : `${prefix}:{${tag}}:${k.replace(/[{}]/g, '_')}`;
+    return {
+      topic: topic.name,
+      partition,
+      stream: k,
+      dlq: `${base}:dlq`,
+      dedupePrefix: `${base}:dedupe:`,
+    };
   }
   const base = `${prefix}:{${topic.name}:${partition}}`;
-  return { topic: topic.name, partition, stream: `${base}:stream`, dlq: `${base}:dlq`, dedupePrefix: `${base}:dedupe:` };
+  return {
+    topic: topic.name,
+    partition,
+    stream: `${base}:stream`,
+    dlq: `${base}:dlq`,
+    dedupePrefix: `${base}:dedupe:`,
+  };
 }
 
 export function allPartitionKeys(prefix: string, topic: Topic<unknown>): PartitionKeys[] {

@@ -2,7 +2,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
 import type { Notification, NotifierStatus } from '../core/notifications.ts';
-import { startRedisServer, testRedisUrl, uniquePrefix, waitFor, type RedisServerHandle } from '../testing/redis.ts';
+import {
+  startRedisServer,
+  testRedisUrl,
+  uniquePrefix,
+  waitFor,
+  type RedisServerHandle,
+} from '../testing/redis.ts';
 import { connect, type RedisConnection } from './connection.ts';
 import { RedisNotifier } from './notifications.ts';
 
@@ -14,7 +20,7 @@ function collect(statuses: AsyncIterable<NotifierStatus>): NotifierStatus[] {
   return seen;
 }
 
-describe('RedisNotifier (at-most-once pub/sub)', () => {
+void describe('RedisNotifier (at-most-once pub/sub)', () => {
   let conn: RedisConnection;
   const notifiers: RedisNotifier[] = [];
 
@@ -33,7 +39,7 @@ describe('RedisNotifier (at-most-once pub/sub)', () => {
     await conn.close();
   });
 
-  test('a live listener on a channel receives data, type and time', async () => {
+  void test('a live listener on a channel receives data, type and time', async () => {
     const n = notifier();
     const got: Notification[] = [];
     await n.listen('orders', (m) => void got.push(m));
@@ -48,7 +54,7 @@ describe('RedisNotifier (at-most-once pub/sub)', () => {
     assert.ok(m && !Number.isNaN(Date.parse(m.time)), 'time is RFC 3339');
   });
 
-  test('a pattern listener receives matching channels only, with channel and pattern', async () => {
+  void test('a pattern listener receives matching channels only, with channel and pattern', async () => {
     const n = notifier();
     const got: Notification[] = [];
     await n.listen({ pattern: 'user.*' }, (m) => void got.push(m));
@@ -62,7 +68,7 @@ describe('RedisNotifier (at-most-once pub/sub)', () => {
     );
   });
 
-  test('a listener that is not connected misses what is sent meanwhile (at-most-once)', async () => {
+  void test('a listener that is not connected misses what is sent meanwhile (at-most-once)', async () => {
     const n = notifier();
     const got: unknown[] = [];
     const first = await n.listen('news', (m) => void got.push(m.data));
@@ -74,7 +80,7 @@ describe('RedisNotifier (at-most-once pub/sub)', () => {
     assert.deepEqual(got, ['after listening again']);
   });
 
-  test('closing one listener leaves the others on the same channel', async () => {
+  void test('closing one listener leaves the others on the same channel', async () => {
     const n = notifier();
     const a: unknown[] = [];
     const b: unknown[] = [];
@@ -86,7 +92,7 @@ describe('RedisNotifier (at-most-once pub/sub)', () => {
     assert.deepEqual(a, []);
   });
 
-  test('foreign PUBLISH from a raw client arrives with data = the raw string', async () => {
+  void test('foreign PUBLISH from a raw client arrives with data = the raw string', async () => {
     const prefix = uniquePrefix('notify');
     const n = new RedisNotifier(conn, prefix);
     notifiers.push(n);
@@ -111,7 +117,7 @@ describe('RedisNotifier (at-most-once pub/sub)', () => {
     assert.ok(got.every((m) => typeof m.time === 'string' && m.type === undefined));
   });
 
-  test('handler errors are reported, not thrown, and later notifications still arrive', async () => {
+  void test('handler errors are reported, not thrown, and later notifications still arrive', async () => {
     const reported: string[] = [];
     const n = notifier({ onError: (e, channel) => reported.push(`${channel}: ${e.message}`) });
     const statuses = collect(n.status());
@@ -124,13 +130,15 @@ describe('RedisNotifier (at-most-once pub/sub)', () => {
     await n.notify('boom', 'sync');
     await n.notify('boom', 'async');
     await n.notify('boom', 'fine');
-    await waitFor(() => got.length === 1 && reported.length === 2, { message: 'errors not reported' });
+    await waitFor(() => got.length === 1 && reported.length === 2, {
+      message: 'errors not reported',
+    });
     assert.deepEqual(got, ['fine']);
     assert.deepEqual(reported.sort(), ['boom: async failure', 'boom: sync failure']);
     await waitFor(() => statuses.filter((s) => s.type === 'handler-error').length === 2);
   });
 
-  test('notify after close rejects with ClosedError; bad messages with ValidationError', async () => {
+  void test('notify after close rejects with ClosedError; bad messages with ValidationError', async () => {
     const n = notifier();
     const circular: Record<string, unknown> = {};
     circular.self = circular;
@@ -138,11 +146,14 @@ describe('RedisNotifier (at-most-once pub/sub)', () => {
     await assert.rejects(n.notify('', 1), { code: 'HERALD_CONFIG' });
     await n.close();
     await assert.rejects(n.notify('c', 1), { code: 'HERALD_CLOSED' });
-    await assert.rejects(n.listen('c', () => {}), { code: 'HERALD_CLOSED' });
+    await assert.rejects(
+      n.listen('c', () => {}),
+      { code: 'HERALD_CLOSED' },
+    );
   });
 });
 
-describe('RedisNotifier across a Redis restart', () => {
+void describe('RedisNotifier across a Redis restart', () => {
   let server: RedisServerHandle;
   let conn: RedisConnection;
   let n: RedisNotifier;
@@ -159,7 +170,7 @@ describe('RedisNotifier across a Redis restart', () => {
     await server?.stop();
   });
 
-  test('listening resumes after the server restarts', async () => {
+  void test('listening resumes after the server restarts', async () => {
     const statuses = collect(n.status());
     const got: unknown[] = [];
     await n.listen('resume', (m) => void got.push(m.data));
@@ -176,13 +187,19 @@ describe('RedisNotifier across a Redis restart', () => {
         sent++;
         await n.notify('resume', `after-${sent}`);
         await n.notify('resume.x', `after-${sent}`);
-        return got.some((d) => String(d).startsWith('after-')) && got.some((d) => String(d).startsWith('pattern:after-'));
+        return (
+          got.some((d) => String(d).startsWith('after-')) &&
+          got.some((d) => String(d).startsWith('pattern:after-'))
+        );
       },
       { timeoutMs: 30_000, intervalMs: 50, message: 'no notification arrived after the restart' },
     );
     await waitFor(() => statuses.some((s) => s.type === 'reconnected'), {
       message: 'no reconnected status',
     });
-    assert.ok(statuses.some((s) => s.type === 'disconnected'), 'a disconnected status was reported');
+    assert.ok(
+      statuses.some((s) => s.type === 'disconnected'),
+      'a disconnected status was reported',
+    );
   });
 });

@@ -72,7 +72,8 @@ function escapeGlob(s: string): string {
 }
 
 function checkName(what: string, name: unknown): string {
-  if (typeof name !== 'string' || name === '') throw new ConfigError(`${what} must be a non-empty string`);
+  if (typeof name !== 'string' || name === '')
+    throw new ConfigError(`${what} must be a non-empty string`);
   return name;
 }
 
@@ -100,7 +101,9 @@ export class RedisNotifier implements Notifier {
     try {
       body = JSON.stringify(envelope);
     } catch (e) {
-      throw new ValidationError(`notify '${channel}': the message is not JSON-serialisable`, [], { cause: e });
+      throw new ValidationError(`notify '${channel}': the message is not JSON-serialisable`, [], {
+        cause: e,
+      });
     }
     try {
       return await this.conn.send<number>(['PUBLISH', this.channelPrefix + channel, body]);
@@ -109,9 +112,13 @@ export class RedisNotifier implements Notifier {
     }
   }
 
-  async listen<T = unknown>(target: ListenTarget, handler: NotificationHandler<T>): Promise<Listener> {
+  async listen<T = unknown>(
+    target: ListenTarget,
+    handler: NotificationHandler<T>,
+  ): Promise<Listener> {
     if (typeof handler !== 'function') throw new ConfigError('listen: handler must be a function');
-    const pattern = typeof target === 'string' ? undefined : checkName('listen: pattern', target.pattern);
+    const pattern =
+      typeof target === 'string' ? undefined : checkName('listen: pattern', target.pattern);
     const channel = typeof target === 'string' ? checkName('listen: channel', target) : undefined;
     if (this.closed) throw new ClosedError('listen: the notifier is closed');
     const client = (await this.connection()).raw as PubSubClient;
@@ -132,7 +139,8 @@ export class RedisNotifier implements Notifier {
     };
 
     try {
-      if (pattern !== undefined) await client.pSubscribe(escapeGlob(this.channelPrefix) + pattern, onMessage);
+      if (pattern !== undefined)
+        await client.pSubscribe(escapeGlob(this.channelPrefix) + pattern, onMessage);
       else await client.subscribe(this.channelPrefix + (channel as string), onMessage);
     } catch (e) {
       throw toHeraldError(e, `listen to '${pattern ?? channel}'`);
@@ -148,7 +156,8 @@ export class RedisNotifier implements Notifier {
         if (this.closed) return;
         try {
           // Removes only this handler; Redis is unsubscribed when a channel has none left.
-          if (pattern !== undefined) await client.pUnsubscribe(escapeGlob(this.channelPrefix) + pattern, onMessage);
+          if (pattern !== undefined)
+            await client.pUnsubscribe(escapeGlob(this.channelPrefix) + pattern, onMessage);
           else await client.unsubscribe(this.channelPrefix + (channel as string), onMessage);
         } catch (e) {
           throw toHeraldError(e, `stop listening to '${pattern ?? channel}'`);

@@ -23,7 +23,11 @@ const publishDedupe = loadScript('publish-dedupe');
 export type PublishGuard = (topic: Topic<unknown>, count: number) => void;
 
 /** Runs after the events were written, before publish resolves (replicated durability is one). */
-export type PublishFinisher = (topic: Topic<unknown>, receipts: readonly PublishReceipt[], options: PublishOptions | undefined) => Promise<void>;
+export type PublishFinisher = (
+  topic: Topic<unknown>,
+  receipts: readonly PublishReceipt[],
+  options: PublishOptions | undefined,
+) => Promise<void>;
 
 export interface PublisherDeps {
   readonly conn: RedisConnection;
@@ -40,7 +44,9 @@ export interface PublisherDeps {
    * The connection to write on, when not the shared one. Replicated durability
    * needs its own connection: WAIT counts only the writes of the connection it runs on.
    */
-  readonly connectionFor?: ((topic: Topic<unknown>, options: PublishOptions | undefined) => RedisConnection | undefined) | undefined;
+  readonly connectionFor?:
+    | ((topic: Topic<unknown>, options: PublishOptions | undefined) => RedisConnection | undefined)
+    | undefined;
 }
 
 interface Prepared {
@@ -53,7 +59,11 @@ export class StreamPublisher {
   private readonly keyCache = new Map<string, PartitionKeys[]>();
   constructor(private readonly deps: PublisherDeps) {}
 
-  async publish<T>(topic: Topic<T>, event: OutgoingEvent<T>, options?: PublishOptions): Promise<PublishReceipt> {
+  async publish<T>(
+    topic: Topic<T>,
+    event: OutgoingEvent<T>,
+    options?: PublishOptions,
+  ): Promise<PublishReceipt> {
     const [receipt] = await this.publishBatch(topic, [event], options);
     return receipt as PublishReceipt;
   }
@@ -66,10 +76,10 @@ export class StreamPublisher {
     try {
       if (events.length === 0) return [];
       const prepared = await this.prepare(topic, events);
-      for (const guard of this.deps.guards) guard(topic as Topic<unknown>, events.length);
-      await this.deps.registry.ensure(topic as Topic<unknown>);
-      const receipts = await this.write(topic as Topic<unknown>, prepared, options);
-      for (const finish of this.deps.finishers) await finish(topic as Topic<unknown>, receipts, options);
+      for (const guard of this.deps.guards) guard(topic, events.length);
+      await this.deps.registry.ensure(topic);
+      const receipts = await this.write(topic, prepared, options);
+      for (const finish of this.deps.finishers) await finish(topic, receipts, options);
       this.deps.onPublished?.(topic.name, receipts.length);
       return receipts;
     } catch (e) {
@@ -82,21 +92,32 @@ export class StreamPublisher {
   private keysOf(topic: Topic<unknown>, partition: number): PartitionKeys {
     let all = this.keyCache.get(topic.name);
     if (!all) {
-      all = Array.from({ length: topic.partitions }, (_, p) => partitionKeys(this.deps.prefix, topic, p));
+      all = Array.from({ length: topic.partitions }, (_, p) =>
+        partitionKeys(this.deps.prefix, topic, p),
+      );
       this.keyCache.set(topic.name, all);
     }
     return all[partition] as PartitionKeys;
   }
 
   /** Validates and encodes every event before anything is written. */
-  private async prepare<T>(topic: Topic<T>, events: readonly OutgoingEvent<T>[]): Promise<Prepared[]> {
+  private async prepare<T>(
+    topic: Topic<T>,
+    events: readonly OutgoingEvent<T>[],
+  ): Promise<Prepared[]> {
     const out: Prepared[] = [];
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as OutgoingEvent<T>;
-      const where = events.length > 1 ? `event #${i} for topic '${topic.name}'` : `event for topic '${topic.name}'`;
-      if (event === null || typeof event !== 'object') throw new ValidationError(`${where} must be an object with data`);
+      const where =
+        events.length > 1
+          ? `event #${i} for topic '${topic.name}'`
+          : `event for topic '${topic.name}'`;
+      if (event === null || typeof event !== 'object')
+        throw new ValidationError(`${where} must be an object with data`);
       if (event.id !== undefined && (typeof event.id !== 'string' || event.id === '')) {
-        throw new ValidationError(`${where}: id must be a non-empty string`, [{ message: 'must be a non-empty string', path: ['id'] }]);
+        throw new ValidationError(`${where}: id must be a non-empty string`, [
+          { message: 'must be a non-empty string', path: ['id'] },
+        ]);
       }
       let data = event.data;
       if (topic.schema) {
@@ -104,7 +125,10 @@ export class StreamPublisher {
           data = await validate(topic.schema, event.data, `data of ${where}`);
         } catch (e) {
           if (e instanceof ValidationError) {
-            throw new ValidationError(e.message, e.issues.map((iss) => ({ ...iss, path: ['data', ...iss.path] })));
+            throw new ValidationError(
+              e.message,
+              e.issues.map((iss) => ({ ...iss, path: ['data', ...iss.path] })),
+            );
           }
           throw e;
         }
@@ -115,18 +139,27 @@ export class StreamPublisher {
         try {
           fields = encodeRaw(data);
         } catch (e) {
-          throw new ValidationError(`${where}: ${(e as Error).message}`, [{ message: (e as Error).message, path: ['data'] }]);
+          throw new ValidationError(`${where}: ${(e as Error).message}`, [
+            { message: (e as Error).message, path: ['data'] },
+          ]);
         }
       } else {
-        if (data === undefined) throw new ValidationError(`${where} has no data`, [{ message: 'required', path: ['data'] }]);
+        if (data === undefined)
+          throw new ValidationError(`${where} has no data`, [
+            { message: 'required', path: ['data'] },
+          ]);
         fields = encodeEnvelope(topic, { ...event, data }, { source: this.deps.source });
       }
-      out.push({ keys: this.keysOf(topic as Topic<unknown>, partition), id: event.id, fields });
+      out.push({ keys: this.keysOf(topic, partition), id: event.id, fields });
     }
     return out;
   }
 
-  private async write(topic: Topic<unknown>, prepared: Prepared[], options: PublishOptions | undefined): Promise<PublishReceipt[]> {
+  private async write(
+    topic: Topic<unknown>,
+    prepared: Prepared[],
+    options: PublishOptions | undefined,
+  ): Promise<PublishReceipt[]> {
     const timeoutMs = options?.timeoutMs ?? 5000;
     const maxLen = this.deps.maxLenFor?.(topic);
     const sendOpts = { timeoutMs };
@@ -134,10 +167,13 @@ export class StreamPublisher {
     // All commands are issued in the same tick: node-redis writes them as one pipeline.
     const pending = prepared.map((p) => {
       if (p.id === undefined) {
-        const args: Args = maxLen === undefined
-          ? ['XADD', p.keys.stream, '*', ...p.fields]
-          : ['XADD', p.keys.stream, 'MAXLEN', '~', String(maxLen), '*', ...p.fields];
-        return conn.send<string>(args, { ...sendOpts, key: p.keys.stream }).then((pos) => [1, pos] as const);
+        const args: Args =
+          maxLen === undefined
+            ? ['XADD', p.keys.stream, '*', ...p.fields]
+            : ['XADD', p.keys.stream, 'MAXLEN', '~', String(maxLen), '*', ...p.fields];
+        return conn
+          .send<string>(args, { ...sendOpts, key: p.keys.stream })
+          .then((pos) => [1, pos] as const);
       }
       return runScript<[number, string]>(
         conn,

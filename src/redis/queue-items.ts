@@ -24,7 +24,9 @@ export interface QueueKeys {
 
 export function queueKeys(prefix: string, name: string): QueueKeys {
   if (typeof name !== 'string' || name === '' || /[{}]/.test(name)) {
-    throw new ConfigError(`queue name must be a non-empty string without braces, got '${String(name)}'`);
+    throw new ConfigError(
+      `queue name must be a non-empty string without braces, got '${String(name)}'`,
+    );
   }
   const base = `${prefix}:{q:${name}}`;
   return {
@@ -41,9 +43,12 @@ export function encodeItem(data: unknown, now = Date.now()): string {
   try {
     json = JSON.stringify(data ?? null);
   } catch (e) {
-    throw new ValidationError(`queue item is not JSON-serialisable: ${(e as Error).message}`, [], { cause: e });
+    throw new ValidationError(`queue item is not JSON-serialisable: ${(e as Error).message}`, [], {
+      cause: e,
+    });
   }
-  if (json === undefined) throw new ValidationError(`queue item of type ${typeof data} is not JSON-serialisable`);
+  if (json === undefined)
+    throw new ValidationError(`queue item of type ${typeof data} is not JSON-serialisable`);
   const id = randomBytes(12).toString('hex');
   return `{"id":"${id}","attempt":0,"pushedAt":${now},"data":${json}}`;
 }
@@ -74,7 +79,9 @@ export function decodeItem<T>(queue: string, raw: string): { job: Job<T>; lease:
   try {
     v = parseItem(raw);
   } catch (e) {
-    throw new DecodeError(`queue '${queue}': an item is not valid JSON in Herald's format`, { cause: e });
+    throw new DecodeError(`queue '${queue}': an item is not valid JSON in Herald's format`, {
+      cause: e,
+    });
   }
   return {
     job: {
@@ -91,7 +98,12 @@ export function decodeItem<T>(queue: string, raw: string): { job: Job<T>; lease:
 /** An entry of the dead list; undefined when it cannot be read. */
 export function decodeDead<T>(raw: string): DeadItem<T> | undefined {
   try {
-    const v = JSON.parse(raw) as { reason?: unknown; error?: unknown; at?: unknown; item?: unknown };
+    const v = JSON.parse(raw) as {
+      reason?: unknown;
+      error?: unknown;
+      at?: unknown;
+      item?: unknown;
+    };
     const item = v.item as Partial<StoredItem> | undefined;
     if (typeof item?.id !== 'string' || typeof item.attempt !== 'number') return undefined;
     return {

@@ -9,7 +9,9 @@ import { RedisQueue } from './queue.ts';
 
 const [url, prefix, name, visibility = '500'] = process.argv.slice(2);
 if (url === undefined || prefix === undefined || name === undefined) {
-  process.stderr.write('usage: queue-worker-fixture.ts <redis-url> <prefix> <queue> [visibilityTimeoutMs]\n');
+  process.stderr.write(
+    'usage: queue-worker-fixture.ts <redis-url> <prefix> <queue> [visibilityTimeoutMs]\n',
+  );
   process.exit(2);
 }
 

@@ -42,6 +42,8 @@ const reapScript = loadScript('queue-reap');
 
 /** Leases and stranded items the reaper looks at per run. */
 const REAP_BATCH = 100;
+/** Most items one take asks for (Lua's unpack() has a stack limit of a few thousand). */
+const TAKE_BATCH = 1000;
 const MAX_ERROR_TEXT = 2000;
 
 interface InFlight {
@@ -80,7 +82,13 @@ export class QueueWorker<T> implements Worker {
   private readonly blockMs: number;
   private readonly events = new Broadcast<WorkerStatus>();
   private readonly inFlight = new Map<string, InFlight>();
-  private readonly counters = { succeeded: 0, failed: 0, deadLettered: 0, reaped: 0, leasesLost: 0 };
+  private readonly counters = {
+    succeeded: 0,
+    failed: 0,
+    deadLettered: 0,
+    reaped: 0,
+    leasesLost: 0,
+  };
 
   private running = true;
   /** Set once close() finished: late handler completions are acknowledged once, best effort. */
@@ -104,11 +112,14 @@ export class QueueWorker<T> implements Worker {
     private readonly onClosed: () => void,
   ) {
     this.concurrency = positiveInteger('concurrency', options.concurrency ?? 10);
-    this.visibilityMs = positiveInteger('visibilityTimeoutMs', options.visibilityTimeoutMs ?? 30_000);
+    this.visibilityMs = positiveInteger(
+      'visibilityTimeoutMs',
+      options.visibilityTimeoutMs ?? 30_000,
+    );
     this.maxAttempts = positiveInteger('maxAttempts', options.maxAttempts ?? 5);
     this.blockMs = positiveInteger('blockMs', options.blockMs ?? 2000);
     this.ready = this.start();
-    this.ready.catch(() => {});
+    this.ready.catch((e: unknown) => this.report(e));
   }
 
   status(): AsyncIterable<WorkerStatus> {
@@ -131,20 +142,27 @@ export class QueueWorker<T> implements Worker {
       return;
     }
     await this.reap();
-    this.extendTimer = setInterval(() => void this.extendLeases(), Math.max(20, Math.floor(this.visibilityMs / 3)));
-    this.reapTimer = setInterval(() => void this.reap(), Math.max(50, Math.floor(this.visibilityMs / 2)));
+    this.extendTimer = setInterval(
+      () => void this.extendLeases(),
+      Math.max(20, Math.floor(this.visibilityMs / 3)),
+    );
+    this.reapTimer = setInterval(
+      () => void this.reap(),
+      Math.max(50, Math.floor(this.visibilityMs / 2)),
+    );
     this.loopDone = this.takeLoop();
     this.events.push({ type: 'ready' });
   }
 
   private report(e: unknown): void {
-    if (!this.closed) this.events.push({ type: 'error', error: toHeraldError(e, `queue '${this.queueName}'`) });
+    if (!this.closed)
+      this.events.push({ type: 'error', error: toHeraldError(e, `queue '${this.queueName}'`) });
   }
 
   private async takeLoop(): Promise<void> {
     let errorPause = 50;
     while (this.running) {
-      const free = this.concurrency - this.inFlight.size;
+      const free = Math.min(TAKE_BATCH, this.concurrency - this.inFlight.size);
       if (free <= 0) {
         await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
         continue;
@@ -173,9 +191,12 @@ export class QueueWorker<T> implements Worker {
     const blocking = this.blocking;
     if (!blocking) return;
     const seconds = (this.blockMs / 1000).toFixed(3);
-    await blocking.send(['BLMOVE', this.keys.pending, this.keys.pending, 'RIGHT', 'RIGHT', seconds], {
-      key: this.keys.pending,
-    });
+    await blocking.send(
+      ['BLMOVE', this.keys.pending, this.keys.pending, 'RIGHT', 'RIGHT', seconds],
+      {
+        key: this.keys.pending,
+      },
+    );
   }
 
   private begin(raw: string): void {
@@ -303,7 +324,6 @@ export class QueueWorker<T> implements Worker {
   }
 
   private async reap(): Promise<void> {
-    if (process.env.MUT) return;
     try {
       const [requeued = 0, deadLettered = 0] = await runScript<number[]>(
         this.conn,

@@ -19,7 +19,7 @@ function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
-describe('RedisQueue (at-least-once work queues)', () => {
+void describe('RedisQueue (at-least-once work queues)', () => {
   let conn: RedisConnection;
   const queues: RedisQueue[] = [];
   const children: ChildProcess[] = [];
@@ -41,9 +41,8 @@ describe('RedisQueue (at-least-once work queues)', () => {
     await conn.close();
   });
 
-  test('1,000 items, 4 workers with concurrency 8: every item handled, none lost, no duplicates', async () => {
+  void test('1,000 items, 4 workers with concurrency 8: every item handled, none lost, no duplicates', async () => {
     const q = makeQueues().queues.queue<{ n: number }>('bulk');
-    assert.equal(await q.push(Array.from({ length: 1000 }, (_, n) => ({ n }))), 1000);
     const handled = new Map<number, number>();
     const perWorker = [0, 0, 0, 0];
     const workers = perWorker.map((_, w) =>
@@ -56,6 +55,9 @@ describe('RedisQueue (at-least-once work queues)', () => {
         { concurrency: 8 },
       ),
     );
+    // Pushed once every worker waits, so that all of them compete for the items.
+    await Promise.all(workers.map((w) => w.ready));
+    assert.equal(await q.push(Array.from({ length: 1000 }, (_, n) => ({ n }))), 1000);
     await waitFor(
       async () => {
         const c = await q.counts();
@@ -74,11 +76,14 @@ describe('RedisQueue (at-least-once work queues)', () => {
       workers.reduce((a, w) => a + w.stats().succeeded, 0),
       total,
     );
-    assert.ok(perWorker.filter((n) => n > 0).length >= 2, `work was not shared: ${perWorker.join(',')}`);
+    assert.ok(
+      perWorker.filter((n) => n > 0).length >= 2,
+      `work was not shared: ${perWorker.join(',')}`,
+    );
     assert.deepEqual(await q.counts(), { pending: 0, processing: 0, dead: 0 });
   });
 
-  test('identical payloads are distinct items; jobs carry id, attempt, pushedAt; FIFO order', async () => {
+  void test('identical payloads are distinct items; jobs carry id, attempt, pushedAt; FIFO order', async () => {
     const q = makeQueues().queues.queue<string>('same');
     await q.push(['a', 'a', 'a']);
     await q.push('b');
@@ -91,18 +96,26 @@ describe('RedisQueue (at-least-once work queues)', () => {
       ['a', 'a', 'a', 'b'],
     );
     assert.equal(new Set(jobs.map((j) => j.id)).size, 4);
-    assert.ok(jobs.every((j) => j.attempt === 1 && j.queue === 'same' && !Number.isNaN(Date.parse(j.pushedAt))));
+    assert.ok(
+      jobs.every(
+        (j) => j.attempt === 1 && j.queue === 'same' && !Number.isNaN(Date.parse(j.pushedAt)),
+      ),
+    );
   });
 
-  test('a worker SIGKILLed while handling an item: another worker handles it after the visibility timeout', async () => {
+  void test('a worker SIGKILLed while handling an item: another worker handles it after the visibility timeout', async () => {
     const { queues: qs, prefix } = makeQueues();
     const q = qs.queue<{ n: number }>('killed');
     await q.push(Array.from({ length: 5 }, (_, n) => ({ n })));
 
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, testRedisUrl(), prefix, 'killed', '500'], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fixture, testRedisUrl(), prefix, 'killed', '500'],
+      {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     children.push(child);
     let out = '';
     let err = '';
@@ -110,7 +123,8 @@ describe('RedisQueue (at-least-once work queues)', () => {
     child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
     const took = await waitFor(
       () => {
-        if (child.exitCode !== null) throw new Error(`fixture exited with ${child.exitCode}: ${err}`);
+        if (child.exitCode !== null)
+          throw new Error(`fixture exited with ${child.exitCode}: ${err}`);
         return /TOOK (\w+)/.exec(out)?.[1];
       },
       { timeoutMs: 30_000, message: 'the fixture did not take an item' },
@@ -125,8 +139,8 @@ describe('RedisQueue (at-least-once work queues)', () => {
       timeoutMs: 20_000,
       message: 'the killed worker item was not recovered',
     });
-    assert.equal(recovered.attempt, 2, 'the lost delivery counts as an attempt');
-    assert.equal(recovered.data.n, 0, 'the fixture took the oldest item');
+    assert.equal(recovered?.attempt, 2, 'the lost delivery counts as an attempt');
+    assert.equal(recovered?.data.n, 0, 'the fixture took the oldest item');
     await waitFor(async () => (await q.counts()).processing === 0 && jobs.length === 5);
     await w.close();
     assert.deepEqual(new Set(jobs.map((j) => j.data.n)), new Set([0, 1, 2, 3, 4]), 'lost = 0');
@@ -135,14 +149,15 @@ describe('RedisQueue (at-least-once work queues)', () => {
     assert.deepEqual(await q.counts(), { pending: 0, processing: 0, dead: 0 });
   });
 
-  test('a failing handler is retried, then the item lands in the dead list after maxAttempts', async () => {
+  void test('a failing handler is retried, then the item lands in the dead list after maxAttempts', async () => {
     const q = makeQueues().queues.queue<string>('failing');
     await q.push(['poison', 'flaky']);
     const attempts: string[] = [];
     const w = q.work(
       (job) => {
         attempts.push(`${job.data}#${job.attempt}`);
-        if (job.data === 'poison' || job.attempt === 1) throw new Error(`cannot handle ${job.data}`);
+        if (job.data === 'poison' || job.attempt === 1)
+          throw new Error(`cannot handle ${job.data}`);
       },
       { maxAttempts: 3 },
     );
@@ -163,11 +178,18 @@ describe('RedisQueue (at-least-once work queues)', () => {
     assert.equal(dead?.attempts, 3);
     assert.equal(dead?.reason, 'handler-failed');
     assert.match(dead?.error ?? '', /cannot handle poison/);
-    assert.deepEqual(w.stats(), { inFlight: 0, succeeded: 1, failed: 4, deadLettered: 1, reaped: 0, leasesLost: 0 });
+    assert.deepEqual(w.stats(), {
+      inFlight: 0,
+      succeeded: 1,
+      failed: 4,
+      deadLettered: 1,
+      reaped: 0,
+      leasesLost: 0,
+    });
     assert.deepEqual(await q.counts(), { pending: 0, processing: 0, dead: 1 });
   });
 
-  test('close() lets in-flight handlers finish and acknowledges them; nothing is lost', async () => {
+  void test('close() lets in-flight handlers finish and acknowledges them; nothing is lost', async () => {
     const q = makeQueues().queues.queue<number>('graceful');
     await q.push(Array.from({ length: 20 }, (_, n) => n));
     const release = gate();
@@ -193,10 +215,13 @@ describe('RedisQueue (at-least-once work queues)', () => {
     const w2 = q.work((job) => void rest.push(job.data));
     await waitFor(() => rest.length === 15);
     await w2.close();
-    assert.deepEqual([...finished, ...rest].sort((a, b) => a - b), Array.from({ length: 20 }, (_, n) => n));
+    assert.deepEqual(
+      [...finished, ...rest].sort((a, b) => a - b),
+      Array.from({ length: 20 }, (_, n) => n),
+    );
   });
 
-  test('close() past its deadline leaves the item leased; another worker recovers it', async () => {
+  void test('close() past its deadline leaves the item leased; another worker recovers it', async () => {
     const q = makeQueues().queues.queue<string>('stuck');
     await q.push('slow');
     const hold = gate();
@@ -216,12 +241,14 @@ describe('RedisQueue (at-least-once work queues)', () => {
     await waitFor(() => again.length === 1, { message: 'not recovered' });
     assert.equal(again[0]?.attempt, 2);
     hold.open(); // the first handler ends late: its acknowledgement finds the item gone
-    await waitFor(() => w.stats().leasesLost === 1, { message: 'the late ack did not notice the lost lease' });
+    await waitFor(() => w.stats().leasesLost === 1, {
+      message: 'the late ack did not notice the lost lease',
+    });
     await w2.close();
     assert.deepEqual(await q.counts(), { pending: 0, processing: 0, dead: 0 });
   });
 
-  test('a live worker renews its leases: a handler longer than the visibility timeout is not redelivered', async () => {
+  void test('a live worker renews its leases: a handler longer than the visibility timeout is not redelivered', async () => {
     const { queues: qs, prefix } = makeQueues();
     const q = qs.queue<string>('long');
     const keys = queueKeys(prefix, 'long');
@@ -235,10 +262,10 @@ describe('RedisQueue (at-least-once work queues)', () => {
       },
       { visibilityTimeoutMs: 300 },
     );
-    // A second worker whose reaper would take over an expired lease.
-    const other = q.work(() => void seen.push(-1), { visibilityTimeoutMs: 300 });
     await waitFor(() => seen.length === 1);
-    const member = await waitFor(() => leaseMember(conn, keys.leases));
+    // A second worker whose reaper would take the item over if its lease expired.
+    const other = q.work(() => void seen.push(-1), { visibilityTimeoutMs: 300 });
+    const member = (await waitFor(() => leaseMember(conn, keys.leases))) ?? '';
     const firstDeadline = Number(await conn.send(['ZSCORE', keys.leases, member]));
     // Held until the lease was renewed past three visibility timeouts after its first deadline.
     await waitFor(
@@ -252,7 +279,7 @@ describe('RedisQueue (at-least-once work queues)', () => {
     assert.equal(w.stats().leasesLost + other.stats().reaped, 0);
   });
 
-  test('foreign items pushed by other tools are delivered with data = the raw string', async () => {
+  void test('foreign items pushed by other tools are delivered with data = the raw string', async () => {
     const { queues: qs, prefix } = makeQueues();
     const q = qs.queue('foreign');
     await conn.send(['LPUSH', queueKeys(prefix, 'foreign').pending, 'hello', 'hello']);
@@ -268,7 +295,7 @@ describe('RedisQueue (at-least-once work queues)', () => {
     assert.deepEqual(await q.counts(), { pending: 0, processing: 0, dead: 0 });
   });
 
-  test('bad input is refused before anything is written', async () => {
+  void test('bad input is refused before anything is written', async () => {
     const { queues: qs } = makeQueues();
     assert.throws(() => qs.queue('a{b}'), { code: 'HERALD_CONFIG' });
     const q = qs.queue<unknown>('refused');
@@ -283,4 +310,3 @@ async function leaseMember(conn: RedisConnection, key: string): Promise<string |
   const [member] = await conn.send<string[]>(['ZRANGE', key, '0', '0']);
   return member;
 }
-

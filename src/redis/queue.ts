@@ -87,9 +87,13 @@ export class RedisWorkQueue<T> implements WorkQueue<T> {
   }
 
   async dead(limit = 100): Promise<DeadItem<T>[]> {
-    if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`dead(limit): limit must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new ConfigError(`dead(limit): limit must be a positive integer, got ${limit}`);
     // The dead list grows at the head: its oldest entries are at the tail.
-    const raw = await this.send<string[]>(['LRANGE', this.keys.dead, String(-limit), '-1'], 'dead list of');
+    const raw = await this.send<string[]>(
+      ['LRANGE', this.keys.dead, String(-limit), '-1'],
+      'dead list of',
+    );
     return raw
       .reverse()
       .map((r) => decodeDead<T>(r))
@@ -97,9 +101,15 @@ export class RedisWorkQueue<T> implements WorkQueue<T> {
   }
 
   work(handler: JobHandler<T>, options: WorkOptions = {}): Worker {
-    if (typeof handler !== 'function') throw new ConfigError('work(handler): handler must be a function');
-    const worker: Worker = new QueueWorker<T>(this.conn, this.name, this.keys, handler, options, () =>
-      this.workers.delete(worker),
+    if (typeof handler !== 'function')
+      throw new ConfigError('work(handler): handler must be a function');
+    const worker: Worker = new QueueWorker<T>(
+      this.conn,
+      this.name,
+      this.keys,
+      handler,
+      options,
+      () => this.workers.delete(worker),
     );
     this.workers.add(worker);
     return worker;

@@ -4,5 +4,11 @@ import { RedisBackend } from './backend.ts';
 
 runConformanceSuite('redis', {
   create: () => RedisBackend.connect({ url: testRedisUrl(), prefix: uniquePrefix('conf') }),
-  features: { durable: true, crossProcess: true, deadLetters: true, partitions: true, rawCodec: true },
+  features: {
+    durable: true,
+    crossProcess: true,
+    deadLetters: true,
+    partitions: true,
+    rawCodec: true,
+  },
 });

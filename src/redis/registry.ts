@@ -59,9 +59,15 @@ export class TopicRegistry {
   }
 
   async list(): Promise<TopicRecord[]> {
-    const flat = await this.conn.send<string[]>(['HGETALL', registryKey(this.prefix)]);
-    const out: TopicRecord[] = [];
-    for (let i = 1; i < flat.length; i += 2) out.push(JSON.parse(flat[i] as string) as TopicRecord);
+    // RESP3 answers HGETALL with a map (an object); RESP2 with a flat list.
+    const reply = await this.conn.send<Record<string, string> | string[]>([
+      'HGETALL',
+      registryKey(this.prefix),
+    ]);
+    const values = Array.isArray(reply)
+      ? reply.filter((_, i) => i % 2 === 1)
+      : Object.values(reply);
+    const out = values.map((v) => JSON.parse(v) as TopicRecord);
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 }

@@ -7,6 +7,7 @@
  * own server with startRedisServer().
  */
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 
 export { startRedisServer } from '../embedded/redis-server.ts';
 export type { RedisServerHandle, RedisServerOptions } from '../embedded/redis-server.ts';
@@ -43,10 +44,7 @@ export interface WaitForOptions {
  * If `fn` throws, that counts as "not yet" (so assertions can be used inside); the last
  * error is reported if the timeout is reached.
  */
-export async function waitFor<T>(
-  fn: () => T | Promise<T>,
-  opts: WaitForOptions = {},
-): Promise<T> {
+export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions = {}): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const intervalMs = opts.intervalMs ?? 10;
   const deadline = Date.now() + timeoutMs;
@@ -64,8 +62,8 @@ export async function waitFor<T>(
     if (Date.now() >= deadline) {
       const detail =
         lastError !== undefined
-          ? `last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`
-          : `last value: ${String(lastValue)}`;
+          ? `last error: ${lastError instanceof Error ? lastError.message : inspect(lastError)}`
+          : `last value: ${inspect(lastValue)}`;
       const error = new Error(
         `${opts.message ?? 'waitFor: condition not met'} (timed out after ${timeoutMs} ms; ${detail})`,
       );

@@ -17,7 +17,7 @@
   ARGV[5], ARGV[6]  outbox id and entry announcing the new state
   ARGV[7..] timeline entries to append (JSON)
 
-  Returns {'duplicate' | 'ignored' | 'applied', the order's state afterwards}.
+  Returns {'duplicate', ''} or {'ignored', ''}, or {'applied', the staged outbox id}.
 ]]
 local record = redis.call('GET', KEYS[1])
 if record and string.sub(record, 1, 4) == 'done' then
@@ -34,7 +34,7 @@ redis.call('HINCRBY', KEYS[5], 'processed', 1)
 if not allowed then
   redis.call('HINCRBY', KEYS[5], 'ignored', 1)
   redis.call('SET', KEYS[1], 'done:ignored', 'PX', ARGV[1])
-  return {'ignored', current or ''}
+  return {'ignored', ''}
 end
 redis.call('HSET', KEYS[2], 'state', ARGV[3], 'updated', ARGV[4])
 for i = 7, #ARGV do
@@ -44,4 +44,4 @@ redis.call('HINCRBY', KEYS[6], current, -1)
 redis.call('HINCRBY', KEYS[6], ARGV[3], 1)
 redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
 redis.call('SET', KEYS[1], 'done:applied', 'PX', ARGV[1])
-return {'applied', ARGV[3]}
+return {'applied', ARGV[5]}

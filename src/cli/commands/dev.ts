@@ -63,7 +63,12 @@ function summarizeStartError(err: unknown): string {
 
 async function runDev(opts: DevOptions): Promise<void> {
   const dir = path.resolve(opts.dir);
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(`cannot create the data directory ${dir}: ${reason}`, { cause: err });
+  }
   if (opts.port !== 0) await assertPortFree(opts.port);
 
   let server: RedisServerHandle;
@@ -76,8 +81,7 @@ async function runDev(opts: DevOptions): Promise<void> {
       ...(opts.maxmemory !== undefined ? { maxmemory: opts.maxmemory } : {}),
     });
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new Error(`could not start Redis: ${message}`, { cause: err });
+    throw new Error(`could not start Redis: ${summarizeStartError(err)}`, { cause: err });
   }
 
   console.log(
@@ -89,7 +93,8 @@ async function runDev(opts: DevOptions): Promise<void> {
 
   server.onUnexpectedExit(({ code, signal }) => {
     clearInterval(keepAlive);
-    const last = server.output().split('\n').slice(-5).join('\n');
+    // Killed by a signal: the log says nothing useful. Exited by itself: show why.
+    const last = signal === null ? server.output().split('\n').slice(-5).join('\n') : '';
     process.stderr.write(
       `herald: redis-server exited unexpectedly (code ${String(code)}, signal ${String(signal)})\n` +
         (last ? `${last}\n` : ''),
@@ -129,12 +134,7 @@ export function registerDevCommand(program: Command): void {
   program
     .command('dev')
     .description('run a local Redis for development (AOF on, noeviction), until Ctrl-C')
-    .option(
-      '--port <n>',
-      'port to listen on; 0 picks a free port',
-      parsePort,
-      DEV_DEFAULT_PORT,
-    )
+    .option('--port <n>', 'port to listen on; 0 picks a free port', parsePort, DEV_DEFAULT_PORT)
     .option('--dir <path>', 'data directory (AOF files)', './.herald/redis')
     .option('--maxmemory <size>', 'memory limit, e.g. 256mb (default: none)', parseMemory)
     .addHelpText(

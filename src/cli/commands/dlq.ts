@@ -5,14 +5,7 @@ import { ConfigError, NotFoundError } from '../../core/errors.ts';
 import type { Topic } from '../../core/topic.ts';
 import type { RedisBackend } from '../../redis/backend.ts';
 import { resolveTopic, withBackend } from '../context.ts';
-import {
-  note,
-  parsePositiveInt,
-  printJson,
-  println,
-  renderTable,
-  truncate,
-} from '../output.ts';
+import { note, parsePositiveInt, printJson, println, renderTable, truncate } from '../output.ts';
 
 interface FilterOptions {
   group?: string;
@@ -214,7 +207,11 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-async function purge(cmd: Command, name: string, opts: FilterOptions & { yes?: boolean }): Promise<void> {
+async function purge(
+  cmd: Command,
+  name: string,
+  opts: FilterOptions & { yes?: boolean },
+): Promise<void> {
   await withTopic(cmd, name, async (backend, topic) => {
     const filter = filterOf(opts);
     if (!opts.yes) {

@@ -29,14 +29,17 @@ function printHuman(header: string, results: readonly CheckResult[]): void {
     if (!r.fix || r.verdict === 'PASS') continue;
     const { commands = [], config = [], advice } = r.fix;
     if (advice !== undefined) println(`${indent}what to do: ${advice}`);
-    commands.forEach((c, i) => println(`${indent}${i === 0 ? 'run:       ' : '           '}${c}`));
-    config.forEach((c, i) => println(`${indent}${i === 0 ? 'redis.conf: ' : '            '}${c}`));
+    // Labels padded to one width, so the fixes line up.
+    const label = (name: string, first: boolean): string => (first ? name : '').padEnd(12);
+    commands.forEach((c, i) => println(`${indent}${label('run:', i === 0)}${c}`));
+    config.forEach((c, i) => println(`${indent}${label('redis.conf:', i === 0)}${c}`));
   }
   println();
 }
 
 function summary(results: readonly CheckResult[]): { pass: number; warn: number; fail: number } {
-  const count = (v: CheckResult['verdict']): number => results.filter((r) => r.verdict === v).length;
+  const count = (v: CheckResult['verdict']): number =>
+    results.filter((r) => r.verdict === v).length;
   return { pass: count('PASS'), warn: count('WARN'), fail: count('FAIL') };
 }
 
@@ -46,7 +49,12 @@ export function registerDoctorCommand(program: Command): void {
     .command('doctor')
     .description('check the Redis Herald uses: durability, memory, replicas, consumer groups')
     .option('--sample-interval <duration>', 'time between the two lag samples', parseDuration, 1000)
-    .option('--stuck-after <duration>', 'a pending event idle longer than this is stuck', parseDuration, 300_000)
+    .option(
+      '--stuck-after <duration>',
+      'a pending event idle longer than this is stuck',
+      parseDuration,
+      300_000,
+    )
     .option('--warn-at <percent>', 'memory use (of maxmemory) that is a warning', parsePercent, 80)
     .option('--fail-at <percent>', 'memory use (of maxmemory) that fails', parsePercent, 90)
     .option('--json', 'print the results as JSON')
@@ -93,7 +101,10 @@ Examples:
         });
       } else {
         const version = report.redisVersion !== undefined ? ` (Redis ${report.redisVersion})` : '';
-        printHuman(`herald doctor: ${displayUrl(url)}${version}, prefix '${prefix}'`, report.results);
+        printHuman(
+          `herald doctor: ${displayUrl(url)}${version}, prefix '${prefix}'`,
+          report.results,
+        );
         println(`${counts.fail} FAIL, ${counts.warn} WARN, ${counts.pass} PASS`);
       }
       if (counts.fail > 0) process.exitCode = 1;

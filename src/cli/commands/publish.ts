@@ -62,12 +62,17 @@ function toEvent(text: string, where: string, opts: PublishOptions): OutgoingEve
   if (opts.subject !== undefined) defaults.subject = opts.subject;
   const headers = parseHeaders(opts.header);
   if (headers !== undefined) defaults.headers = headers;
-  if (!opts.event) return { ...defaults, data: parsed } as OutgoingEvent;
+  if (!opts.event) return { ...defaults, data: parsed };
 
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || !('data' in parsed)) {
+  if (
+    parsed === null ||
+    typeof parsed !== 'object' ||
+    Array.isArray(parsed) ||
+    !('data' in parsed)
+  ) {
     throw new ValidationError(`${where}: with --event each JSON must be an object with "data"`);
   }
-  const event: Record<string, unknown> = { ...defaults, data: (parsed as { data: unknown }).data };
+  const event: Record<string, unknown> = { ...defaults, data: parsed.data };
   for (const attr of EVENT_ATTRIBUTES) {
     const v = (parsed as Record<string, unknown>)[attr];
     if (v !== undefined && v !== null) event[attr] = v;
@@ -76,8 +81,15 @@ function toEvent(text: string, where: string, opts: PublishOptions): OutgoingEve
 }
 
 async function topicFor(backend: RedisBackend, name: string, opts: PublishOptions): Promise<Topic> {
+  if (opts.partitions !== undefined && !opts.create) {
+    throw new ConfigError(
+      '--partitions only applies with --create (a topic keeps the partitions it has)',
+    );
+  }
   if (!opts.create) return resolveTopic(backend, name);
-  const record = (await listTopicRecords(backend.conn, backend.prefix)).find((r) => r.name === name);
+  const record = (await listTopicRecords(backend.conn, backend.prefix)).find(
+    (r) => r.name === name,
+  );
   // An existing topic keeps its declaration; publishing checks that --partitions agrees.
   if (record && opts.partitions === undefined) return topicFromRecord(record);
   return defineTopic({ name, partitions: opts.partitions ?? 1 });
@@ -89,7 +101,9 @@ function printReceipt(r: PublishReceipt, topic: string, json: boolean): void {
     return;
   }
   const dup = r.duplicate ? ' (duplicate: already stored, nothing written)' : '';
-  println(`published ${r.id} to '${topic}' (partition ${r.partition}, position ${r.position})${dup}`);
+  println(
+    `published ${r.id} to '${topic}' (partition ${r.partition}, position ${r.position})${dup}`,
+  );
 }
 
 /** Reads stdin line by line and publishes in batches; a bad line stops after what came before it. */
@@ -99,7 +113,9 @@ async function publishStdin(
   opts: PublishOptions,
 ): Promise<void> {
   if (opts.id !== undefined) {
-    throw new ConfigError('--id names one event; with stdin put an "id" in each line and use --event');
+    throw new ConfigError(
+      '--id names one event; with stdin put an "id" in each line and use --event',
+    );
   }
   if (process.stdin.isTTY) note('reading events from stdin, one JSON per line (Ctrl-D to end)');
   let published = 0;
@@ -126,7 +142,10 @@ async function publishStdin(
         event = toEvent(line, `line ${lineNo}`, opts);
       } catch (e) {
         await flush();
-        const before = `${published} event(s) before it ${published === 1 ? 'was' : 'were'} published`;
+        const before =
+          published === 1
+            ? '1 event before it was published'
+            : `${published} events before it were published`;
         throw new ValidationError(`${(e as Error).message}; ${before}`, [], { cause: e });
       }
       batch.push(event);
@@ -154,9 +173,16 @@ export function registerPublishCommand(program: Command): void {
     .option('--id <id>', 'event id: publishing the same id again is deduplicated')
     .option('--subject <subject>', 'CloudEvents subject')
     .option('--header <name=value>', 'a header to carry (repeatable)', collectHeader, [])
-    .option('--event', 'the JSON is a whole event {data, type, id, key, headers, ...}, not only data')
+    .option(
+      '--event',
+      'the JSON is a whole event {data, type, id, key, headers, ...}, not only data',
+    )
     .option('--create', 'register the topic if it does not exist yet')
-    .option('--partitions <n>', 'partitions of a topic created with --create (default 1)', parsePositiveInt)
+    .option(
+      '--partitions <n>',
+      'partitions of a topic created with --create (default 1)',
+      parsePositiveInt,
+    )
     .option('--batch <n>', 'events per round trip when reading stdin', parsePositiveInt, 100)
     .option('--json', 'print each receipt as a JSON line')
     .configureHelp({ showGlobalOptions: true })

@@ -1,12 +1,20 @@
-import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { decodeEnvelope, decodeRaw, pairs } from '../../core/codec.ts';
 import type { HeraldEvent } from '../../core/event.ts';
 import type { Topic } from '../../core/topic.ts';
+import { sendAll } from '../../ops/inspect.ts';
 import type { RedisConnection } from '../../redis/connection.ts';
 import { allPartitionKeys, type PartitionKeys } from '../../redis/keys.ts';
 import { resolveTopic, withBackend } from '../context.ts';
-import { note, parseDuration, parsePositiveInt, printJsonLine, println } from '../output.ts';
+import { compareIds, idBefore } from '../stream-ids.ts';
+import {
+  formatDuration,
+  note,
+  parseDuration,
+  parsePositiveInt,
+  printJsonLine,
+  println,
+} from '../output.ts';
 
 interface TailOptions {
   from?: string;
@@ -21,18 +29,6 @@ type ReadReply = Record<string, RawEntry[]> | [string, RawEntry[]][] | null;
 
 const BLOCK_MS = 5000;
 const COUNT = 200;
-const STREAM_ID = /^(\d+)(?:-(\d+))?$/;
-
-/** The id just before `id`, so that XREAD (which is exclusive) starts at `id` itself. */
-export function idBefore(id: string): string {
-  const m = STREAM_ID.exec(id);
-  if (!m) throw new InvalidArgumentError(`'${id}' is not a stream id (ms or ms-seq)`);
-  const ms = BigInt(m[1] ?? '0');
-  const seq = BigInt(m[2] ?? '0');
-  if (seq > 0n) return `${ms}-${seq - 1n}`;
-  if (ms > 0n) return `${ms - 1n}-18446744073709551615`;
-  return '0-0';
-}
 
 function parseFrom(value: string): string {
   if (value === 'now' || value === 'beginning' || value === '0') return value;
@@ -40,16 +36,15 @@ function parseFrom(value: string): string {
   return value;
 }
 
-function compareIds(a: string, b: string): number {
-  const [am = '0', as = '0'] = a.split('-');
-  const [bm = '0', bs = '0'] = b.split('-');
-  const d = BigInt(am) - BigInt(bm) || BigInt(as) - BigInt(bs);
-  return d < 0n ? -1 : d > 0n ? 1 : 0;
-}
-
 /** The last id each partition holds now ('0-0' when empty): "from now" without a gap. */
-async function currentEnds(conn: RedisConnection, parts: readonly PartitionKeys[]): Promise<string[]> {
-  const replies = await conn.pipeline(parts.map((p) => ['XREVRANGE', p.stream, '+', '-', 'COUNT', '1']));
+async function currentEnds(
+  conn: RedisConnection,
+  parts: readonly PartitionKeys[],
+): Promise<string[]> {
+  const replies = await sendAll(
+    conn,
+    parts.map((p) => ({ args: ['XREVRANGE', p.stream, '+', '-', 'COUNT', '1'], key: p.stream })),
+  );
   return replies.map((r) => {
     if (r instanceof Error) throw r;
     const last = (r as RawEntry[])[0];
@@ -62,7 +57,8 @@ async function startIds(
   parts: readonly PartitionKeys[],
   opts: TailOptions,
 ): Promise<string[]> {
-  if (opts.since !== undefined) return parts.map(() => `${Date.now() - opts.since!}-0`);
+  const { since } = opts;
+  if (since !== undefined) return parts.map(() => `${Date.now() - since}-0`);
   const from = opts.from ?? 'now';
   if (from === 'now') return currentEnds(conn, parts);
   if (from === 'beginning' || from === '0') return parts.map(() => '0-0');
@@ -81,7 +77,8 @@ function decode(topic: Topic, p: PartitionKeys, position: string, flat: string[]
   const fields = pairs(flat);
   const ctx = { topic: topic.name, partition: p.partition, position };
   try {
-    const event = topic.codec === 'raw' ? decodeRaw(fields, ctx, topic) : decodeEnvelope(fields, ctx);
+    const event =
+      topic.codec === 'raw' ? decodeRaw(fields, ctx, topic) : decodeEnvelope(fields, ctx);
     return { partition: p.partition, position, event, fields };
   } catch (e) {
     return { partition: p.partition, position, fields, error: (e as Error).message };
@@ -92,7 +89,9 @@ function print(topic: Topic, item: Printed, json: boolean): void {
   const { event } = item;
   if (json) {
     const where = { topic: topic.name, partition: item.partition, position: item.position };
-    printJsonLine(event ? { ...where, ...event } : { ...where, fields: item.fields, error: item.error });
+    printJsonLine(
+      event ? { ...where, ...event } : { ...where, fields: item.fields, error: item.error },
+    );
     return;
   }
   const where = `${item.partition}/${item.position}`;
@@ -110,10 +109,17 @@ export function registerTailCommand(program: Command): void {
     .command('tail')
     .description("print a topic's events as they arrive, like tail -f (Ctrl-C to stop)")
     .argument('<topic>', 'topic name')
-    .option('--from <id>', "'now' (default), 'beginning', or a position such as 1718000000000-0 (inclusive)", parseFrom)
+    .option(
+      '--from <id>',
+      "'now' (default), 'beginning', or a position such as 1718000000000-0 (inclusive)",
+      parseFrom,
+    )
     .option('--since <duration>', 'start this long ago, e.g. 10m', parseDuration)
     .option('--count <n>', 'exit after printing n events', parsePositiveInt)
-    .option('--json', 'one JSON object per event and line: the CloudEvent plus topic, partition, position')
+    .option(
+      '--json',
+      'one JSON object per event and line: the CloudEvent plus topic, partition, position',
+    )
     .configureHelp({ showGlobalOptions: true })
     .addHelpText(
       'after',
@@ -159,7 +165,8 @@ async function tail(
   process.stdout.on('error', stop); // e.g. `herald tail | head` closed the pipe
   const byStream = new Map(parts.map((p, i) => [p.stream, i]));
   let printed = 0;
-  const from = opts.since !== undefined ? `the last ${opts.since} ms` : (opts.from ?? 'now');
+  const from =
+    opts.since !== undefined ? `${formatDuration(opts.since)} ago` : (opts.from ?? 'now');
   note(`tailing '${topic.name}' (${parts.length} partition(s)) from ${from}; Ctrl-C to stop`);
   try {
     while (!stopping) {

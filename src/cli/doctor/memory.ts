@@ -1,15 +1,31 @@
 /**
  * Memory: a limit must be set and the eviction policy must be noeviction, so
  * Redis refuses writes (Herald's capacity error) instead of silently deleting
- * streams; and the memory in use must leave headroom below the limit.
+ * streams; and the memory in use must leave headroom below the limit. The
+ * verdicts come from the capacity guard's own rules (src/ops/capacity.ts), so
+ * doctor and the guard agree.
  */
+import {
+  capacityVerdict,
+  checkMemoryPolicy,
+  type MemoryPolicyProblem,
+} from '../../ops/capacity.ts';
 import { formatBytes } from '../output.ts';
-import { result, type DoctorCheck, type DoctorContext } from './check.ts';
+import {
+  result,
+  type CheckResult,
+  type DoctorCheck,
+  type DoctorContext,
+  type Fix,
+} from './check.ts';
 
-function limits(ctx: DoctorContext): { maxmemory: number; policy: string | undefined; used: number } {
-  const maxmemory = Number(ctx.config?.maxmemory ?? ctx.info.maxmemory ?? 0);
-  const policy = ctx.config?.['maxmemory-policy'] ?? ctx.info.maxmemory_policy;
-  return { maxmemory, policy, used: Number(ctx.info.used_memory ?? 0) };
+/** INFO's memory figures, with CONFIG's values where INFO lacks them (older Redis). */
+function memoryInfo(ctx: DoctorContext): Record<string, string> {
+  return {
+    used_memory: ctx.info.used_memory ?? '0',
+    maxmemory: ctx.info.maxmemory ?? ctx.config?.maxmemory ?? '0',
+    maxmemory_policy: ctx.info.maxmemory_policy ?? ctx.config?.['maxmemory-policy'] ?? 'unknown',
+  };
 }
 
 /** A limit to suggest: three quarters of the machine's memory, in whole megabytes. */
@@ -19,33 +35,39 @@ function suggestedLimit(ctx: DoctorContext): string {
   return `${Math.max(64, Math.floor((total * 0.75) / 1024 / 1024))}mb`;
 }
 
+function fixFor(problem: MemoryPolicyProblem, ctx: DoctorContext): Fix {
+  if (problem.code === 'no-maxmemory') {
+    const size = suggestedLimit(ctx);
+    return {
+      commands: [`CONFIG SET maxmemory ${size}`, 'CONFIG REWRITE'],
+      config: [`maxmemory ${size}`],
+    };
+  }
+  return {
+    commands: ['CONFIG SET maxmemory-policy noeviction', 'CONFIG REWRITE'],
+    config: ['maxmemory-policy noeviction'],
+  };
+}
+
 export const memoryPolicyCheck: DoctorCheck = {
   id: 'memory-policy',
   title: 'maxmemory and eviction policy',
   run(ctx) {
-    const { maxmemory, policy } = limits(ctx);
-    const out = [];
-    if (!(maxmemory > 0)) {
-      const size = suggestedLimit(ctx);
+    const info = memoryInfo(ctx);
+    const { problems } = checkMemoryPolicy(info);
+    const out: CheckResult[] = problems.map((p) => result(this, 'FAIL', p.message, fixFor(p, ctx)));
+    if (info.maxmemory_policy === 'unknown') {
       out.push(
-        result(this, 'FAIL', 'no maxmemory: Redis grows until the OS kills it, and Herald cannot refuse publishes in time', {
-          commands: [`CONFIG SET maxmemory ${size}`, 'CONFIG REWRITE'],
-          config: [`maxmemory ${size}`],
-        }),
-      );
-    }
-    if (policy === undefined) {
-      out.push(result(this, 'WARN', 'cannot read maxmemory-policy (CONFIG GET is not allowed)'));
-    } else if (policy !== 'noeviction') {
-      out.push(
-        result(this, 'FAIL', `maxmemory-policy is ${policy}: under memory pressure Redis silently deletes keys (streams, dedupe records)`, {
-          commands: ['CONFIG SET maxmemory-policy noeviction', 'CONFIG REWRITE'],
-          config: ['maxmemory-policy noeviction'],
-        }),
+        result(
+          this,
+          'WARN',
+          'cannot read maxmemory-policy (neither INFO nor CONFIG GET report it)',
+        ),
       );
     }
     if (out.length === 0) {
-      out.push(result(this, 'PASS', `maxmemory ${formatBytes(maxmemory)}, policy noeviction`));
+      const max = formatBytes(Number(info.maxmemory));
+      out.push(result(this, 'PASS', `maxmemory ${max}, policy ${info.maxmemory_policy}`));
     }
     return out;
   },
@@ -55,24 +77,37 @@ export const headroomCheck: DoctorCheck = {
   id: 'memory-headroom',
   title: 'memory headroom',
   run(ctx) {
-    const { maxmemory, used } = limits(ctx);
-    if (!(maxmemory > 0)) {
+    const v = capacityVerdict(memoryInfo(ctx), ctx.options.failRatio);
+    if (v.ratio === undefined) {
       return [
-        result(this, 'WARN', `${formatBytes(used)} used, no limit set: headroom unknown (see maxmemory above)`),
+        result(
+          this,
+          'WARN',
+          `${formatBytes(v.usedBytes)} used, no limit set: headroom unknown (see maxmemory above)`,
+        ),
       ];
     }
-    const ratio = used / maxmemory;
-    const figures = `${formatBytes(used)} of ${formatBytes(maxmemory)} used (${(ratio * 100).toFixed(1)}%)`;
+    const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+    const figures = `${formatBytes(v.usedBytes)} of ${formatBytes(v.limitBytes)} used (${(v.ratio * 100).toFixed(1)}%)`;
+    const raiseTo = Math.ceil(((v.usedBytes / ctx.options.warnRatio) * 1.25) / 1024 / 1024);
     const fix = {
       advice:
         'let consumers catch up, trim topics (herald trim <topic>), purge dead letters, or raise the limit',
-      commands: [`CONFIG SET maxmemory ${Math.ceil((used / ctx.options.warnRatio) * 1.25 / 1024 / 1024)}mb`],
+      commands: [`CONFIG SET maxmemory ${raiseTo}mb`, 'CONFIG REWRITE'],
+      config: [`maxmemory ${raiseTo}mb`],
     };
-    if (ratio >= ctx.options.failRatio) {
-      return [result(this, 'FAIL', `${figures}: at or above ${ctx.options.failRatio * 100}%, publishing is refused`, fix)];
+    if (!v.ok) {
+      return [
+        result(
+          this,
+          'FAIL',
+          `${figures}: at or above ${pct(v.threshold)}, publishes are refused`,
+          fix,
+        ),
+      ];
     }
-    if (ratio >= ctx.options.warnRatio) {
-      return [result(this, 'WARN', `${figures}: above ${ctx.options.warnRatio * 100}%`, fix)];
+    if (v.ratio >= ctx.options.warnRatio) {
+      return [result(this, 'WARN', `${figures}: above ${pct(ctx.options.warnRatio)}`, fix)];
     }
     return [result(this, 'PASS', figures)];
   },

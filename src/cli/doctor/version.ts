@@ -21,7 +21,9 @@ export const versionCheck: DoctorCheck = {
       return [result(this, 'FAIL', `Redis ${v}: Herald needs 6.2+ (XAUTOCLAIM)`, upgrade)];
     }
     if (major < 7) {
-      return [result(this, 'WARN', `Redis ${v}: consumer-group lag is only reported from 7.0`, upgrade)];
+      return [
+        result(this, 'WARN', `Redis ${v}: consumer-group lag is only reported from 7.0`, upgrade),
+      ];
     }
     return [result(this, 'PASS', `Redis ${v}`)];
   },

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Make sure the project can run: npm packages, redis-server, and optional Debian packages.
+#
+#   scripts/ensure-deps.sh                       # npm deps + redis-server (unless REDIS_URL is set)
+#   scripts/ensure-deps.sh redis-server          # redis-server always required (tests)
+#   scripts/ensure-deps.sh prometheus chromium   # also these Debian packages
+#
+# Idempotent and silent when there is nothing to do. Installs Debian packages with apt-get
+# when run as root; otherwise prints what to run and exits 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# --- npm packages ------------------------------------------------------------------------
+if [[ ! -d node_modules ]] ||
+  { [[ -f package-lock.json ]] && [[ package-lock.json -nt node_modules/.package-lock.json ]]; }; then
+  if [[ -f package-lock.json ]]; then
+    echo "ensure-deps: installing npm packages (npm ci)..."
+    npm ci --no-audit --no-fund --loglevel=error
+  else
+    echo "ensure-deps: installing npm packages (npm install)..."
+    npm install --no-audit --no-fund --loglevel=error
+  fi
+  # npm may write package-lock.json after its hidden lockfile; keep the next run quiet.
+  if [[ -f node_modules/.package-lock.json ]]; then touch node_modules/.package-lock.json; fi
+fi
+
+# --- Debian packages -----------------------------------------------------------------------
+binary_for() {
+  case "$1" in
+    prometheus) echo promtool ;;
+    chromium) echo chromium ;;
+    redis-server) echo redis-server ;;
+    *) echo "$1" ;;
+  esac
+}
+
+have_binary() {
+  command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/bin/$1" || -x "/usr/sbin/$1" ]]
+}
+
+packages=("$@")
+# redis-server is needed to start Herald locally, unless REDIS_URL points at a Redis.
+if [[ -z "${REDIS_URL:-}" ]] && [[ " ${packages[*]} " != *" redis-server "* ]]; then
+  packages+=(redis-server)
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! have_binary "$(binary_for "$pkg")"; then missing+=("$pkg"); fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then exit 0; fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  if [[ ${#missing[@]} -eq 1 && ${missing[0]} == redis-server ]]; then
+    echo "redis-server is not installed: run 'sudo apt-get install redis-server', or set REDIS_URL to a Redis you run" >&2
+  else
+    echo "missing system packages: run 'sudo apt-get install ${missing[*]}'" >&2
+  fi
+  exit 1
+fi
+
+echo "ensure-deps: installing Debian packages: ${missing[*]}..."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# The redis-server package may start a system service on 6379; Herald does not use it.
+if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \
+  >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "ensure-deps: apt-get install ${missing[*]} failed" >&2
+  exit 1
+fi
+for pkg in "${missing[@]}"; do
+  if ! have_binary "$(binary_for "$pkg")"; then
+    echo "ensure-deps: installed $pkg but $(binary_for "$pkg") is still not found" >&2
+    exit 1
+  fi
+done

@@ -1,0 +1,93 @@
+import type { Command } from 'commander';
+import { groupStats, type GroupInfo } from '../../ops/inspect.ts';
+import { resolveTopic, withBackend } from '../context.ts';
+import { formatDuration, printJson, println, renderTable } from '../output.ts';
+
+interface GroupsOptions {
+  json?: boolean;
+  byPartition?: boolean;
+}
+
+const seconds = (s: number | null): string | undefined =>
+  s === null ? undefined : formatDuration(s * 1000);
+const lagText = (lag: number | null): string => (lag === null ? 'unknown' : String(lag));
+
+function printGroups(groups: readonly GroupInfo[], byPartition: boolean): void {
+  if (byPartition) {
+    const rows = groups.flatMap((g) => g.partitions.map((p) => ({ group: g.group, ...p })));
+    println(
+      renderTable(rows, [
+        { header: 'GROUP', value: (r) => r.group },
+        { header: 'PART', value: (r) => r.partition, align: 'right' },
+        { header: 'LAG', value: (r) => lagText(r.lag), align: 'right' },
+        { header: 'PENDING', value: (r) => r.pending, align: 'right' },
+        {
+          header: 'OLDEST PENDING',
+          value: (r) => seconds(r.oldestPendingAgeSeconds),
+          align: 'right',
+        },
+        { header: 'LAST DELIVERED', value: (r) => r.lastDeliveredId },
+        { header: 'CONSUMERS', value: (r) => r.consumers.length, align: 'right' },
+      ]),
+    );
+  } else {
+    println(
+      renderTable(groups, [
+        { header: 'GROUP', value: (g) => g.group },
+        { header: 'LAG', value: (g) => lagText(g.lag), align: 'right' },
+        { header: 'PENDING', value: (g) => g.pending, align: 'right' },
+        {
+          header: 'OLDEST PENDING',
+          value: (g) => seconds(g.oldestPendingAgeSeconds),
+          align: 'right',
+        },
+        { header: 'CONSUMERS', value: (g) => g.consumers.length, align: 'right' },
+      ]),
+    );
+  }
+  const consumers = groups.flatMap((g) => g.consumers.map((c) => ({ group: g.group, ...c })));
+  if (consumers.length === 0) return;
+  println();
+  println(
+    renderTable(consumers, [
+      { header: 'GROUP', value: (c) => c.group },
+      { header: 'CONSUMER', value: (c) => c.name },
+      { header: 'PENDING', value: (c) => c.pending, align: 'right' },
+      { header: 'IDLE', value: (c) => formatDuration(c.idleSeconds * 1000), align: 'right' },
+    ]),
+  );
+}
+
+/** Adds `herald groups`. */
+export function registerGroupsCommand(program: Command): void {
+  program
+    .command('groups')
+    .description("show a topic's consumer groups: lag, pending, oldest pending age, consumers")
+    .argument('<topic>', 'topic name')
+    .option('--by-partition', 'one row per group and partition')
+    .option('--json', 'print JSON (with per-partition figures and consumers)')
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText(
+      'after',
+      `
+Columns:
+  LAG             events not yet delivered to the group ("unknown" when Redis cannot tell)
+  PENDING         delivered, not yet acknowledged
+  OLDEST PENDING  age of the oldest pending event, since it was published
+  CONSUMERS       consumers registered in the group (listed below with their idle time)
+
+Examples:
+  $ herald groups orders
+  $ herald groups orders --by-partition
+  $ herald groups orders --json | jq '.[] | {group, lag, pending}'`,
+    )
+    .action(async (name: string, opts: GroupsOptions, cmd: Command) => {
+      await withBackend(cmd, async (backend) => {
+        const topic = await resolveTopic(backend, name);
+        const groups = await groupStats(backend.conn, backend.prefix, topic);
+        if (opts.json) printJson(groups);
+        else if (groups.length === 0) println(`topic '${topic.name}' has no consumer groups`);
+        else printGroups(groups, opts.byPartition === true);
+      });
+    });
+}

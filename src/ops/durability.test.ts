@@ -1,0 +1,127 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, DurabilityError } from '../core/errors.ts';
+import { defineTopic, type Topic } from '../core/topic.ts';
+import { RedisBackend } from '../redis/backend.ts';
+import { connect, type RedisConnection } from '../redis/connection.ts';
+import { partitionKeys } from '../redis/keys.ts';
+import {
+  startRedisServer,
+  uniquePrefix,
+  waitFor,
+  type RedisServerHandle,
+} from '../testing/redis.ts';
+import { parseInfo } from './inspect.ts';
+import { enableDurability, type DurabilityHandle } from './durability.ts';
+
+void describe('replicated durability against a real replica', () => {
+  let primary: RedisServerHandle;
+  let replica: RedisServerHandle;
+  let replicaConn: RedisConnection;
+  let backend: RedisBackend;
+  let durability: DurabilityHandle;
+
+  const replicated = defineTopic({
+    name: 'payments',
+    durability: { mode: 'replicated', replicas: 1, timeoutMs: 500 },
+  });
+  const plain = defineTopic({ name: 'clicks', partitions: 2 });
+
+  before(async () => {
+    primary = await startRedisServer({ appendonly: false });
+    replica = await startRedisServer({
+      appendonly: false,
+      replicaOf: { host: '127.0.0.1', port: primary.port },
+    });
+    replicaConn = await connect({ url: replica.url });
+    await waitFor(
+      async () =>
+        parseInfo(String(await replicaConn.send(['INFO', 'replication']))).master_link_status ===
+        'up',
+      { message: 'the replica did not connect to the primary' },
+    );
+    backend = await RedisBackend.connect({ url: primary.url, prefix: uniquePrefix('durability') });
+    durability = await enableDurability(backend);
+  });
+  after(async () => {
+    await durability.stop();
+    await backend.close();
+    replicaConn.destroy();
+    await replica.stop();
+    await primary.stop();
+  });
+
+  const onReplica = (t: Topic<unknown>, partition = 0): Promise<number> =>
+    replicaConn.send<number>(['XLEN', partitionKeys(backend.prefix, t, partition).stream]);
+
+  void test('succeeds while the replica is up: the events are on the replica when publish resolves', async () => {
+    const receipts = await backend.publishBatch(replicated, [
+      { data: { n: 1 } },
+      { data: { n: 2 } },
+    ]);
+    assert.equal(receipts.length, 2);
+    assert.equal(await onReplica(replicated), 2);
+    // Concurrent replicated publishes share WAITs and all succeed.
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => backend.publish(replicated, { data: { n: i } })),
+    );
+    assert.equal(await onReplica(replicated), 52);
+  });
+
+  void test('a publish can ask for replication on a topic that does not, on any partition', async () => {
+    const receipts = await backend.publishBatch(
+      plain,
+      Array.from({ length: 10 }, (_, i) => ({ data: { i }, key: `k${i}` })),
+      { durability: { mode: 'replicated', replicas: 1 } },
+    );
+    assert.deepEqual([...new Set(receipts.map((r) => r.partition))].sort(), [0, 1]);
+    const copies = (await onReplica(plain, 0)) + (await onReplica(plain, 1));
+    assert.equal(copies, 10);
+  });
+
+  void test('impossible durability settings are refused before anything is written', async () => {
+    await assert.rejects(
+      backend.publish(plain, { data: {} }, { durability: { mode: 'replicated', replicas: 0 } }),
+      ConfigError,
+    );
+    await assert.rejects(
+      backend.publish(
+        plain,
+        { data: {} },
+        { durability: { mode: 'replicated', replicas: 1, timeoutMs: 0 } },
+      ),
+      ConfigError,
+    );
+  });
+
+  void test('with the replica stopped, fails with DurabilityError (outcome unknown) within the timeout', async () => {
+    await replica.stop();
+    const t0 = performance.now();
+    const attempts = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => backend.publish(replicated, { data: { lost: i } })),
+    );
+    const elapsed = performance.now() - t0;
+    for (const a of attempts) {
+      assert.equal(a.status, 'rejected');
+      const e = a.reason as DurabilityError;
+      assert.ok(e instanceof DurabilityError, String(e));
+      assert.equal(e.code, 'HERALD_DURABILITY');
+      assert.equal(e.acknowledgedReplicas, 0);
+      assert.equal(e.requiredReplicas, 1);
+      assert.match(e.message, /0 of 1 replica confirmed within 500 ms.*outcome is unknown/);
+    }
+    // Five concurrent publishes share WAITs: about two timeouts, not five.
+    console.log(
+      `durability: 5 concurrent replicated publishes with the replica down failed in ${elapsed.toFixed(0)} ms`,
+    );
+    assert.ok(elapsed < 2 * 500 + 1500, `took ${elapsed} ms`);
+    // The events were written on the primary all the same (the outcome was unknown, not failed).
+    const xlen = await backend.conn.send<number>([
+      'XLEN',
+      partitionKeys(backend.prefix, replicated, 0).stream,
+    ]);
+    assert.equal(xlen, 52 + 5);
+    // Primary-only publishes are unaffected.
+    await backend.publish(plain, { data: { ok: true } });
+  });
+});

@@ -1,0 +1,244 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { Registry } from 'prom-client';
+import { pino } from 'pino';
+import { defineTopic, type Topic } from '../core/topic.ts';
+import { RedisBackend } from '../redis/backend.ts';
+import { connect } from '../redis/connection.ts';
+import { partitionKeys } from '../redis/keys.ts';
+import { startRedisServer, testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { createExporter, EXPORTER_METRICS, serveExporter } from './exporter.ts';
+import { instrument } from './metrics.ts';
+
+/** Exposition text as `name{labels}` → value. */
+function parse(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
+/** Runs `promtool check metrics` on the text; returns its complaints ('' when clean). */
+function promtoolCheck(text: string): string {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  assert.equal(r.error, undefined, 'promtool is missing: apt-get install prometheus');
+  return `${r.stdout}${r.stderr}`.trim() + (r.status === 0 ? '' : `\n(exit ${r.status})`);
+}
+
+const quiet = pino({ level: 'silent' });
+
+void describe('exporter', () => {
+  let backend: RedisBackend;
+  const orders = defineTopic({ name: 'orders' });
+  const clicks = defineTopic({ name: 'clicks', partitions: 3 });
+  const stream = (t: Topic<unknown>, p = 0) => partitionKeys(backend.prefix, t, p).stream;
+  const send = (...args: string[]) => backend.conn.send(args);
+
+  before(async () => {
+    backend = await RedisBackend.connect({ url: testRedisUrl(), prefix: uniquePrefix('exporter') });
+    // 100 published; group A read 60 and acknowledged 40 → lag 40, pending 20. Group B starts at the end.
+    await backend.publishBatch(
+      orders,
+      Array.from({ length: 100 }, (_, i) => ({ data: { i } })),
+    );
+    await send('XGROUP', 'CREATE', stream(orders), 'A', '0');
+    await send('XGROUP', 'CREATE', stream(orders), 'B', '$');
+    await send(
+      'XREADGROUP',
+      'GROUP',
+      'A',
+      'worker-1',
+      'COUNT',
+      '60',
+      'STREAMS',
+      stream(orders),
+      '>',
+    );
+    const ids = (
+      await backend.conn.send<[string][]>(['XRANGE', stream(orders), '-', '+', 'COUNT', '40'])
+    ).map((e) => e[0]);
+    await send('XACK', stream(orders), 'A', ...ids);
+    // 30 clicks over 3 partitions, one dead letter on partition 2, a group on every partition.
+    await backend.publishBatch(
+      clicks,
+      Array.from({ length: 30 }, (_, i) => ({ data: { i }, key: `k${i}` })),
+    );
+    for (let p = 0; p < 3; p++) await send('XGROUP', 'CREATE', stream(clicks, p), 'stats', '0');
+    await send(
+      'XADD',
+      partitionKeys(backend.prefix, clicks, 2).dlq,
+      '*',
+      'herald-dlq-group',
+      'stats',
+    );
+  });
+  after(async () => {
+    await backend.close();
+  });
+
+  void test('lag and pending match XINFO for a constructed scenario (100 published, A read 60, acked 40)', async () => {
+    const exporter = createExporter({ conn: backend.conn, prefix: backend.prefix, cacheMs: 0 });
+    const m = parse(await exporter.metrics());
+    const key = (name: string, group: string) =>
+      `${name}{topic="orders",partition="0",group="${group}"}`;
+    assert.equal(m.get(key('herald_group_lag', 'A')), 40);
+    assert.equal(m.get(key('herald_group_pending', 'A')), 20);
+    assert.equal(m.get(key('herald_group_lag', 'B')), 0);
+    assert.equal(m.get(key('herald_group_pending', 'B')), 0);
+    const xinfo = (await backend.conn.send<{ name: string; lag: number; pending: number }[]>([
+      'XINFO',
+      'GROUPS',
+      stream(orders),
+    ])) as { name: string; lag: number; pending: number }[];
+    for (const g of xinfo) {
+      assert.equal(m.get(key('herald_group_lag', g.name)), g.lag);
+      assert.equal(m.get(key('herald_group_pending', g.name)), g.pending);
+    }
+    assert.equal(m.get(key('herald_group_consumers', 'A')), 1);
+    assert.equal(m.get(key('herald_group_consumers', 'B')), 0);
+    const age = m.get(key('herald_group_oldest_pending_age_seconds', 'A')) ?? -1;
+    assert.ok(age >= 0 && age < 120, `oldest pending age ${age}`);
+    assert.equal(m.get(key('herald_group_oldest_pending_age_seconds', 'B')), 0);
+    assert.ok(
+      (m.get('herald_consumer_idle_seconds{topic="orders",group="A",consumer="worker-1"}') ?? -1) >=
+        0,
+    );
+    assert.equal(
+      m.get('herald_consumer_pending{topic="orders",group="A",consumer="worker-1"}'),
+      20,
+    );
+    assert.equal(m.get('herald_stream_length{topic="orders",partition="0"}'), 100);
+    assert.ok((m.get('herald_stream_memory_bytes{topic="orders",partition="0"}') ?? 0) > 1000);
+    assert.equal(m.get('herald_topic_partitions{topic="clicks"}'), 3);
+    const clickLengths = [0, 1, 2].map(
+      (p) => m.get(`herald_stream_length{topic="clicks",partition="${p}"}`) ?? 0,
+    );
+    assert.equal(
+      clickLengths.reduce((a, b) => a + b),
+      30,
+    );
+    assert.equal(m.get('herald_dead_letters{topic="clicks",partition="2"}'), 1);
+    assert.equal(m.get('herald_dead_letters{topic="clicks",partition="0"}'), 0);
+    assert.equal(m.get('herald_redis_up'), 1);
+    assert.ok((m.get('herald_redis_memory_used_bytes') ?? 0) > 0);
+    assert.equal(m.get('herald_capacity_ok'), 1); // the suite's Redis has no maxmemory
+    // Bounded work: 3 + 4 per partition + 2 per (partition, group).
+    assert.equal(m.get('herald_exporter_redis_commands'), 3 + 4 * 4 + 2 * (2 + 3));
+  });
+
+  void test('every metric family it declares is emitted, and promtool check metrics passes', async () => {
+    const exporter = createExporter({ conn: backend.conn, prefix: backend.prefix, cacheMs: 0 });
+    const text = await exporter.metrics();
+    for (const name of Object.values(EXPORTER_METRICS)) {
+      assert.match(text, new RegExp(`^# TYPE ${name} gauge$`, 'm'), `${name} missing`);
+    }
+    assert.equal(promtoolCheck(text), '');
+    // The library's own metrics pass too.
+    const registry = new Registry();
+    const inst = instrument(backend, { registry });
+    await backend.publish(defineTopic({ name: 'instrumented' }), { data: { more: true } });
+    backend.consumerHooks.onHandled?.('orders', 'A', 0.02, false);
+    assert.equal(promtoolCheck(await registry.metrics()), '');
+    inst.stop();
+  });
+
+  void test('collections are cached for cacheMs and shared between concurrent scrapes', async () => {
+    const t = defineTopic({ name: 'cached' });
+    await backend.publish(t, { data: 1 });
+    const exporter = createExporter({
+      conn: backend.conn,
+      prefix: backend.prefix,
+      cacheMs: 60_000,
+    });
+    const [a, b] = await Promise.all([exporter.metrics(), exporter.metrics()]);
+    assert.equal(a, b);
+    await backend.publish(t, { data: 2 });
+    assert.equal(await exporter.metrics(), a, 'served from the cache');
+    const fresh = createExporter({ conn: backend.conn, prefix: backend.prefix, cacheMs: 0 });
+    assert.equal(
+      parse(await fresh.metrics()).get('herald_stream_length{topic="cached",partition="0"}'),
+      2,
+    );
+  });
+
+  void test('maxTopics bounds the topics exported and says how many were left out', async () => {
+    const exporter = createExporter({
+      conn: backend.conn,
+      prefix: backend.prefix,
+      cacheMs: 0,
+      maxTopics: 1,
+    });
+    const m = parse(await exporter.metrics());
+    assert.equal(m.get('herald_exporter_topics'), 1);
+    assert.ok((m.get('herald_exporter_topics_omitted') ?? 0) >= 2);
+    assert.equal([...m.keys()].filter((k) => k.startsWith('herald_topic_partitions{')).length, 1);
+  });
+
+  void test('hundreds of topics: one collection costs a bounded number of commands in three round trips', async () => {
+    const many = await RedisBackend.connect({
+      url: testRedisUrl(),
+      prefix: uniquePrefix('exporter-many'),
+    });
+    try {
+      const topics = Array.from({ length: 300 }, (_, i) => defineTopic({ name: `topic-${i}` }));
+      await Promise.all(topics.map((t) => many.publishBatch(t, [{ data: 1 }, { data: 2 }])));
+      await Promise.all(
+        topics.map((t) =>
+          many.conn.send(['XGROUP', 'CREATE', partitionKeys(many.prefix, t, 0).stream, 'g', '0']),
+        ),
+      );
+      const exporter = createExporter({ conn: many.conn, prefix: many.prefix, cacheMs: 0 });
+      await exporter.metrics(); // warm up
+      const t0 = performance.now();
+      const m = parse(await exporter.metrics());
+      const ms = performance.now() - t0;
+      assert.equal(m.get('herald_exporter_topics'), 300);
+      assert.equal(m.get('herald_exporter_redis_commands'), 3 + 4 * 300 + 2 * 300);
+      assert.equal(m.get('herald_group_lag{topic="topic-299",partition="0",group="g"}'), 2);
+      console.log(
+        `exporter: 300 topics, 300 groups: ${m.get('herald_exporter_redis_commands')} commands, scrape ${ms.toFixed(0)} ms`,
+      );
+      assert.ok(ms < 5000, `scrape took ${ms} ms`);
+    } finally {
+      await many.close();
+    }
+  });
+
+  void test('serves /metrics and /healthz over HTTP', async () => {
+    const exporter = createExporter({ conn: backend.conn, prefix: backend.prefix });
+    const served = await serveExporter({ exporter, port: 0 });
+    try {
+      const res = await fetch(`${served.url}/metrics`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      assert.equal(
+        parse(await res.text()).get('herald_group_lag{topic="orders",partition="0",group="A"}'),
+        40,
+      );
+      const health = await fetch(`${served.url}/healthz`);
+      assert.equal(await health.text(), 'ok\n');
+      assert.equal((await fetch(`${served.url}/other`)).status, 404);
+      assert.equal((await fetch(`${served.url}/metrics`, { method: 'POST' })).status, 405);
+    } finally {
+      await served.close();
+    }
+  });
+
+  void test('reports herald_redis_up 0 when Redis cannot be read', async () => {
+    const server = await startRedisServer({ appendonly: false });
+    const conn = await connect({ url: server.url });
+    try {
+      await server.stop();
+      const exporter = createExporter({ conn, cacheMs: 0, timeoutMs: 300, logger: quiet });
+      const m = parse(await exporter.metrics());
+      assert.equal(m.get('herald_redis_up'), 0);
+      assert.equal(m.has('herald_group_lag'), false);
+    } finally {
+      conn.destroy();
+    }
+  });
+});

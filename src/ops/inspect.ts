@@ -1,0 +1,594 @@
+/**
+ * Read-only queries over Herald's topics, shared by the exporter and the CLI
+ * (`herald topics`, `herald groups`). Every query is a fixed number of round
+ * trips whatever the number of topics: each round sends all its commands at
+ * once (one per partition, or per partition and group), each routed by its own
+ * key so the same code works on Redis Cluster.
+ */
+import { NotFoundError } from '../core/errors.ts';
+import { defineTopic, type Topic } from '../core/topic.ts';
+import type { Args, RedisConnection } from '../redis/connection.ts';
+import {
+  DEFAULT_PREFIX,
+  allPartitionKeys,
+  registryKey,
+  type PartitionKeys,
+} from '../redis/keys.ts';
+import type { TopicRecord } from '../redis/registry.ts';
+
+// ---- Redis replies ---------------------------------------------------------
+
+/** One command and the key it is routed by. */
+interface Command {
+  readonly args: Args;
+  readonly key?: string | undefined;
+}
+
+/** Sends every command in the same tick (one pipeline per node); replies or Errors, in order. */
+export async function sendAll(
+  conn: RedisConnection,
+  commands: readonly Command[],
+  timeoutMs?: number,
+): Promise<unknown[]> {
+  const settled = await Promise.allSettled(
+    commands.map((c) => conn.send(c.args, { key: c.key, timeoutMs })),
+  );
+  return settled.map((s) =>
+    s.status === 'fulfilled'
+      ? s.value
+      : s.reason instanceof Error
+        ? s.reason
+        : new Error(String(s.reason)),
+  );
+}
+
+/** A RESP3 map (object) or a RESP2 flat list of pairs as a plain record. */
+function mapOf(row: unknown): Record<string, unknown> {
+  if (Array.isArray(row)) {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < row.length; i += 2) out[String(row[i])] = row[i + 1];
+    return out;
+  }
+  return row !== null && typeof row === 'object' ? (row as Record<string, unknown>) : {};
+}
+
+function numberOrNull(v: unknown): number | null {
+  if (v === null || v === undefined || v instanceof Error) return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** `INFO` text as a record of its `field:value` lines. */
+export function parseInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && !line.startsWith('#'))
+      out[line.slice(0, colon)] = line.slice(colon + 1).trim();
+  }
+  return out;
+}
+
+/** The millisecond part of a stream id (`1700000000000-3` → 1700000000000). */
+export function idMs(id: string): number {
+  const dash = id.indexOf('-');
+  return Number(dash < 0 ? id : id.slice(0, dash));
+}
+
+/** Redis's clock in ms (stream ids are stamped with it, so ages are measured against it). */
+export function timeOfReply(reply: unknown): number | undefined {
+  if (!Array.isArray(reply) || reply.length < 2) return undefined;
+  return Number(reply[0]) * 1000 + Math.floor(Number(reply[1]) / 1000);
+}
+
+// ---- topics ----------------------------------------------------------------
+
+/** Parses the registry hash (a RESP3 map or a RESP2 flat list). */
+export function parseRegistry(reply: unknown): TopicRecord[] {
+  const out: TopicRecord[] = [];
+  for (const value of Object.values(mapOf(reply))) {
+    try {
+      out.push(JSON.parse(String(value)) as TopicRecord);
+    } catch {
+      // a foreign or damaged record: not ours to show
+    }
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Every topic recorded in the registry, by name. */
+export async function readTopicRecords(
+  conn: RedisConnection,
+  prefix = DEFAULT_PREFIX,
+): Promise<TopicRecord[]> {
+  return parseRegistry(
+    await conn.send(['HGETALL', registryKey(prefix)], { key: registryKey(prefix) }),
+  );
+}
+
+/** A topic declaration rebuilt from its registry record (enough to compute its keys). */
+export function topicOfRecord(record: TopicRecord): Topic<unknown> {
+  return defineTopic({
+    name: record.name,
+    partitions: record.partitions,
+    codec: record.codec,
+    ...(record.streamKey ? { streamKey: record.streamKey } : {}),
+  });
+}
+
+/** What `trimTopic`, `groupStats`… accept: a declaration, a registry record, or a name to look up. */
+export type TopicRef = Topic<unknown> | TopicRecord | string;
+
+/** Resolves a topic reference; a name is looked up in the registry (NotFoundError when absent). */
+export async function resolveTopic(
+  conn: RedisConnection,
+  prefix: string,
+  ref: TopicRef,
+): Promise<Topic<unknown>> {
+  if (typeof ref !== 'string') return 'dedupeWindowMs' in ref ? ref : topicOfRecord(ref);
+  const raw = await conn.send<unknown>(['HGET', registryKey(prefix), ref], {
+    key: registryKey(prefix),
+  });
+  if (typeof raw !== 'string') {
+    throw new NotFoundError(
+      `topic '${ref}' is not known under prefix '${prefix}' (nothing was ever published to it)`,
+    );
+  }
+  return topicOfRecord(JSON.parse(raw) as TopicRecord);
+}
+
+export interface PartitionInfo {
+  readonly partition: number;
+  readonly stream: string;
+  /** Entries in the stream (XLEN). */
+  readonly length: number;
+  /** MEMORY USAGE of the stream (sampled), when asked for; null when the stream does not exist. */
+  readonly memoryBytes: number | null;
+  /** Entries in the partition's dead-letter stream. */
+  readonly deadLetters: number;
+  /** Consumer groups on this partition. */
+  readonly groups: readonly string[];
+}
+
+export interface TopicInfo {
+  readonly name: string;
+  readonly partitions: number;
+  readonly codec: Topic['codec'];
+  readonly streamKey: string | undefined;
+  /** Sum over partitions. */
+  readonly length: number;
+  /** Sum over partitions; null when memory was not measured. */
+  readonly memoryBytes: number | null;
+  readonly deadLetters: number;
+  /** Groups found on any partition, by name. */
+  readonly groups: readonly string[];
+  readonly partitionInfo: readonly PartitionInfo[];
+}
+
+export interface ListTopicsOptions {
+  /** Measure each stream with MEMORY USAGE (costs a little per partition). Default true. */
+  readonly memory?: boolean;
+  /** MEMORY USAGE's SAMPLES: stream nodes measured to estimate the whole. Default 5. */
+  readonly memorySamples?: number;
+  /** Only the first N topics by name. Default: all. */
+  readonly maxTopics?: number;
+}
+
+interface GroupRow {
+  readonly name: string;
+  readonly consumers: number;
+  readonly pending: number;
+  readonly lastDeliveredId: string;
+  readonly entriesRead: number | null;
+  readonly lag: number | null;
+}
+
+function parseGroups(reply: unknown): GroupRow[] {
+  if (!Array.isArray(reply)) return []; // ERR no such key: the stream does not exist yet
+  return reply.map((row) => {
+    const m = mapOf(row);
+    return {
+      name: String(m.name),
+      consumers: numberOrNull(m.consumers) ?? 0,
+      pending: numberOrNull(m.pending) ?? 0,
+      lastDeliveredId: typeof m['last-delivered-id'] === 'string' ? m['last-delivered-id'] : '0-0',
+      entriesRead: numberOrNull(m['entries-read']),
+      lag: numberOrNull(m.lag),
+    };
+  });
+}
+
+interface PartitionRead {
+  readonly keys: PartitionKeys;
+  readonly length: number;
+  readonly memoryBytes: number | null;
+  readonly deadLetters: number;
+  readonly groups: GroupRow[];
+}
+
+/** One round trip: length, dead letters, groups and (optionally) memory of every partition. */
+async function readPartitions(
+  conn: RedisConnection,
+  parts: readonly PartitionKeys[],
+  memory: { readonly samples: number } | undefined,
+  timeoutMs?: number,
+): Promise<PartitionRead[]> {
+  const perPart = memory ? 4 : 3;
+  const commands: Command[] = [];
+  for (const p of parts) {
+    commands.push(
+      { args: ['XLEN', p.stream], key: p.stream },
+      { args: ['XLEN', p.dlq], key: p.dlq },
+      { args: ['XINFO', 'GROUPS', p.stream], key: p.stream },
+    );
+    if (memory)
+      commands.push({
+        args: ['MEMORY', 'USAGE', p.stream, 'SAMPLES', String(memory.samples)],
+        key: p.stream,
+      });
+  }
+  const replies = await sendAll(conn, commands, timeoutMs);
+  return parts.map((keys, i) => {
+    const at = i * perPart;
+    const length = replies[at];
+    if (length instanceof Error) throw length; // Redis is down: nothing else would answer either
+    return {
+      keys,
+      length: numberOrNull(length) ?? 0,
+      deadLetters: numberOrNull(replies[at + 1]) ?? 0,
+      groups: parseGroups(replies[at + 2]),
+      memoryBytes: memory ? numberOrNull(replies[at + 3]) : null,
+    };
+  });
+}
+
+function summarize(
+  topic: Topic<unknown>,
+  reads: readonly PartitionRead[],
+  measured: boolean,
+): TopicInfo {
+  const groups = new Set<string>();
+  let length = 0;
+  let memoryBytes = 0;
+  let deadLetters = 0;
+  const partitionInfo = reads.map((r) => {
+    for (const g of r.groups) groups.add(g.name);
+    length += r.length;
+    memoryBytes += r.memoryBytes ?? 0;
+    deadLetters += r.deadLetters;
+    return {
+      partition: r.keys.partition,
+      stream: r.keys.stream,
+      length: r.length,
+      memoryBytes: r.memoryBytes,
+      deadLetters: r.deadLetters,
+      groups: r.groups.map((g) => g.name),
+    };
+  });
+  return {
+    name: topic.name,
+    partitions: topic.partitions,
+    codec: topic.codec,
+    streamKey: topic.streamKey,
+    length,
+    memoryBytes: measured ? memoryBytes : null,
+    deadLetters,
+    groups: [...groups].sort(),
+    partitionInfo,
+  };
+}
+
+/** Topics in the registry with their partitions, lengths, memory, dead letters and groups. Two round trips. */
+export async function listTopics(
+  conn: RedisConnection,
+  prefix = DEFAULT_PREFIX,
+  options: ListTopicsOptions = {},
+): Promise<TopicInfo[]> {
+  let records = await readTopicRecords(conn, prefix);
+  if (options.maxTopics !== undefined) records = records.slice(0, options.maxTopics);
+  const topics = records.map(topicOfRecord);
+  const measured = options.memory ?? true;
+  const reads = await readPartitions(
+    conn,
+    topics.flatMap((t) => allPartitionKeys(prefix, t)),
+    measured ? { samples: options.memorySamples ?? 5 } : undefined,
+  );
+  let at = 0;
+  return topics.map((t) => {
+    const mine = reads.slice(at, at + t.partitions);
+    at += t.partitions;
+    return summarize(t, mine, measured);
+  });
+}
+
+// ---- groups ----------------------------------------------------------------
+
+export interface ConsumerInfo {
+  readonly name: string;
+  /** Events this consumer holds (delivered, not yet acknowledged). */
+  readonly pending: number;
+  /** Seconds since the consumer last read or claimed (the smallest over partitions). */
+  readonly idleSeconds: number;
+}
+
+export interface GroupPartitionInfo {
+  readonly partition: number;
+  readonly stream: string;
+  /** Entries not yet delivered to the group (XINFO GROUPS `lag`); null when Redis cannot tell. */
+  readonly lag: number | null;
+  /** Delivered, not yet acknowledged. */
+  readonly pending: number;
+  readonly lastDeliveredId: string;
+  readonly entriesRead: number | null;
+  readonly oldestPendingId: string | null;
+  /** Age of the oldest pending event (since it was published); null when nothing is pending. */
+  readonly oldestPendingAgeSeconds: number | null;
+  readonly consumers: readonly ConsumerInfo[];
+}
+
+export interface GroupInfo {
+  readonly topic: string;
+  readonly group: string;
+  /** Sum over partitions; null when some partition's lag is unknown. */
+  readonly lag: number | null;
+  readonly pending: number;
+  /** The largest over partitions; null when nothing is pending. */
+  readonly oldestPendingAgeSeconds: number | null;
+  /** Consumers of any partition (pending summed, idle the smallest), most idle first. */
+  readonly consumers: readonly ConsumerInfo[];
+  readonly partitions: readonly GroupPartitionInfo[];
+}
+
+export interface GroupStatsOptions {
+  /** Now, in ms, to measure ages against. Default: Redis's clock (TIME). */
+  readonly now?: number;
+}
+
+interface GroupTarget {
+  readonly topic: Topic<unknown>;
+  readonly keys: PartitionKeys;
+  readonly row: GroupRow;
+}
+
+/** One round trip: XPENDING summary and XINFO CONSUMERS of every (partition, group). */
+async function readGroupDetails(
+  conn: RedisConnection,
+  targets: readonly GroupTarget[],
+  now: number,
+  timeoutMs?: number,
+): Promise<Map<GroupTarget, GroupPartitionInfo>> {
+  const commands: Command[] = [];
+  for (const t of targets) {
+    commands.push(
+      { args: ['XPENDING', t.keys.stream, t.row.name], key: t.keys.stream },
+      { args: ['XINFO', 'CONSUMERS', t.keys.stream, t.row.name], key: t.keys.stream },
+    );
+  }
+  const replies = await sendAll(conn, commands, timeoutMs);
+  const out = new Map<GroupTarget, GroupPartitionInfo>();
+  targets.forEach((t, i) => {
+    const summary = replies[2 * i];
+    const oldest = Array.isArray(summary) && typeof summary[1] === 'string' ? summary[1] : null;
+    const rows = replies[2 * i + 1];
+    const consumers = Array.isArray(rows)
+      ? rows.map((row) => {
+          const m = mapOf(row);
+          return {
+            name: String(m.name),
+            pending: numberOrNull(m.pending) ?? 0,
+            idleSeconds: (numberOrNull(m.idle) ?? 0) / 1000,
+          };
+        })
+      : [];
+    out.set(t, {
+      partition: t.keys.partition,
+      stream: t.keys.stream,
+      lag: t.row.lag,
+      pending: Array.isArray(summary) ? (numberOrNull(summary[0]) ?? t.row.pending) : t.row.pending,
+      lastDeliveredId: t.row.lastDeliveredId,
+      entriesRead: t.row.entriesRead,
+      oldestPendingId: oldest,
+      oldestPendingAgeSeconds: oldest === null ? null : Math.max(0, (now - idMs(oldest)) / 1000),
+      consumers,
+    });
+  });
+  return out;
+}
+
+function mergeConsumers(lists: readonly (readonly ConsumerInfo[])[]): ConsumerInfo[] {
+  const byName = new Map<string, { pending: number; idleSeconds: number }>();
+  for (const list of lists) {
+    for (const c of list) {
+      const prev = byName.get(c.name);
+      byName.set(
+        c.name,
+        prev
+          ? {
+              pending: prev.pending + c.pending,
+              idleSeconds: Math.min(prev.idleSeconds, c.idleSeconds),
+            }
+          : { pending: c.pending, idleSeconds: c.idleSeconds },
+      );
+    }
+  }
+  return [...byName]
+    .map(([name, v]) => ({ name, ...v }))
+    .sort((a, b) => b.idleSeconds - a.idleSeconds || a.name.localeCompare(b.name));
+}
+
+/** Builds one GroupInfo per group from its per-partition details. */
+function aggregate(
+  topic: string,
+  group: string,
+  partitions: readonly GroupPartitionInfo[],
+): GroupInfo {
+  let lag: number | null = 0;
+  let pending = 0;
+  let oldest: number | null = null;
+  for (const p of partitions) {
+    lag = lag === null || p.lag === null ? null : lag + p.lag;
+    pending += p.pending;
+    if (p.oldestPendingAgeSeconds !== null)
+      oldest = Math.max(oldest ?? 0, p.oldestPendingAgeSeconds);
+  }
+  return {
+    topic,
+    group,
+    lag,
+    pending,
+    oldestPendingAgeSeconds: oldest,
+    consumers: mergeConsumers(partitions.map((p) => p.consumers)),
+    partitions,
+  };
+}
+
+/** Collects per-group figures for the given partitions' reads. One round trip (plus TIME when `now` is not given). */
+async function statsOf(
+  conn: RedisConnection,
+  reads: readonly { readonly topic: Topic<unknown>; readonly read: PartitionRead }[],
+  now: number,
+  timeoutMs?: number,
+): Promise<GroupInfo[]> {
+  const targets: GroupTarget[] = [];
+  for (const { topic, read } of reads)
+    for (const row of read.groups) targets.push({ topic, keys: read.keys, row });
+  const details = await readGroupDetails(conn, targets, now, timeoutMs);
+  const byGroup = new Map<
+    string,
+    { topic: string; group: string; partitions: GroupPartitionInfo[] }
+  >();
+  for (const t of targets) {
+    const id = `${t.topic.name}\u0000${t.row.name}`;
+    let entry = byGroup.get(id);
+    if (!entry) {
+      entry = { topic: t.topic.name, group: t.row.name, partitions: [] };
+      byGroup.set(id, entry);
+    }
+    entry.partitions.push(details.get(t) as GroupPartitionInfo);
+  }
+  return [...byGroup.values()]
+    .map((g) => aggregate(g.topic, g.group, g.partitions))
+    .sort((a, b) => a.topic.localeCompare(b.topic) || a.group.localeCompare(b.group));
+}
+
+/**
+ * Every consumer group of a topic: lag, pending, age of the oldest pending
+ * event and consumers, per partition and summed. Throws NotFoundError for an
+ * unknown topic name. Two or three round trips.
+ */
+export async function groupStats(
+  conn: RedisConnection,
+  prefix: string,
+  topic: TopicRef,
+  options: GroupStatsOptions = {},
+): Promise<GroupInfo[]> {
+  const t = await resolveTopic(conn, prefix, topic);
+  const [reads, now] = await Promise.all([
+    readPartitions(conn, allPartitionKeys(prefix, t), undefined),
+    options.now ?? redisTime(conn),
+  ]);
+  return statsOf(
+    conn,
+    reads.map((read) => ({ topic: t, read })),
+    now,
+  );
+}
+
+/** Redis's clock, in ms. */
+export async function redisTime(conn: RedisConnection): Promise<number> {
+  return timeOfReply(await conn.send(['TIME'])) ?? Date.now();
+}
+
+// ---- everything at once (the exporter) -------------------------------------
+
+export interface MemoryInfo {
+  readonly usedBytes: number;
+  /** 0 when Redis has no maxmemory. */
+  readonly maxBytes: number;
+  readonly policy: string;
+}
+
+/** Memory figures of an `INFO memory` reply (text or parsed). */
+export function memoryOfInfo(info: string | Record<string, string>): MemoryInfo {
+  const i = typeof info === 'string' ? parseInfo(info) : info;
+  return {
+    usedBytes: Number(i.used_memory ?? 0),
+    maxBytes: Number(i.maxmemory ?? 0),
+    policy: i.maxmemory_policy ?? 'unknown',
+  };
+}
+
+export interface Snapshot {
+  /** Redis's clock when the snapshot was taken, in ms. */
+  readonly time: number;
+  readonly memory: MemoryInfo;
+  readonly topics: readonly TopicInfo[];
+  readonly groups: readonly GroupInfo[];
+  /** Topics left out because of maxTopics. */
+  readonly omittedTopics: number;
+  /** Redis commands the snapshot cost. */
+  readonly commands: number;
+}
+
+export interface SnapshotOptions {
+  readonly maxTopics?: number;
+  readonly memorySamples?: number;
+  /** Per-command timeout. Default 5000 ms. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Everything the exporter shows, in three round trips: registry + INFO memory +
+ * TIME; then per partition XLEN ×2, XINFO GROUPS, MEMORY USAGE; then per
+ * (partition, group) XPENDING summary and XINFO CONSUMERS.
+ */
+export async function snapshot(
+  conn: RedisConnection,
+  prefix = DEFAULT_PREFIX,
+  options: SnapshotOptions = {},
+): Promise<Snapshot> {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const [registry, info, time] = await sendAll(
+    conn,
+    [
+      { args: ['HGETALL', registryKey(prefix)], key: registryKey(prefix) },
+      { args: ['INFO', 'memory'] },
+      { args: ['TIME'] },
+    ],
+    timeoutMs,
+  );
+  for (const r of [registry, info]) if (r instanceof Error) throw r;
+  const all = parseRegistry(registry);
+  const records = options.maxTopics === undefined ? all : all.slice(0, options.maxTopics);
+  const topics = records.map(topicOfRecord);
+  const parts = topics.flatMap((t) =>
+    allPartitionKeys(prefix, t).map((keys) => ({ topic: t, keys })),
+  );
+  const reads = await readPartitions(
+    conn,
+    parts.map((p) => p.keys),
+    { samples: options.memorySamples ?? 5 },
+    timeoutMs,
+  );
+  const now = timeOfReply(time) ?? Date.now();
+  const withTopic = reads.map((read, i) => ({
+    topic: (parts[i] as (typeof parts)[number]).topic,
+    read,
+  }));
+  const groups = await statsOf(conn, withTopic, now, timeoutMs);
+  let at = 0;
+  const topicInfo = topics.map((t) => {
+    const mine = reads.slice(at, at + t.partitions);
+    at += t.partitions;
+    return summarize(t, mine, true);
+  });
+  const groupTargets = reads.reduce((n, r) => n + r.groups.length, 0);
+  return {
+    time: now,
+    memory: memoryOfInfo(String(info)),
+    topics: topicInfo,
+    groups,
+    omittedTopics: all.length - records.length,
+    commands: 3 + 4 * reads.length + 2 * groupTargets,
+  };
+}

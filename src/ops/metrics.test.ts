@@ -1,0 +1,161 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
+import { z } from 'zod';
+import { ValidationError } from '../core/errors.ts';
+import { defineTopic } from '../core/topic.ts';
+import { RedisBackend } from '../redis/backend.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { instrument, LIBRARY_METRICS } from './metrics.ts';
+
+interface Sample {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
+
+void describe('instrument', () => {
+  let backend: RedisBackend;
+  before(async () => {
+    backend = await RedisBackend.connect({ url: testRedisUrl(), prefix: uniquePrefix('metrics') });
+  });
+  after(async () => {
+    await backend.close();
+  });
+
+  async function samples(registry: Registry, name: string): Promise<Sample[]> {
+    const all = (await registry.getMetricsAsJSON()) as unknown as {
+      name: string;
+      values: Sample[];
+    }[];
+    return all.find((m) => m.name === name || `${m.name}_count` === name)?.values ?? [];
+  }
+  async function value(
+    registry: Registry,
+    name: string,
+    labels: Record<string, string>,
+  ): Promise<number> {
+    const match = (await samples(registry, name)).filter(
+      (s) =>
+        (s.metricName === undefined || s.metricName === name) &&
+        Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+    );
+    return match.reduce((n, s) => n + s.value, 0);
+  }
+
+  void test('records publishes, publish errors, handling, retries, dead letters and trims, per topic and group', async () => {
+    const registry = new Registry();
+    const seen: string[] = [];
+    backend.consumerHooks.onDeadLettered = (_t, _g, reason) => void seen.push(reason); // an earlier observer
+    const inst = instrument(backend, { registry });
+    const topic = defineTopic({
+      name: 'orders',
+      schema: z.object({ n: z.number() }),
+    });
+    const sub = backend.subscribe(
+      topic,
+      {
+        group: 'billing',
+        startFrom: 'beginning',
+        maxAttempts: 2,
+        backoff: { initialMs: 1, maxMs: 5 },
+      },
+      (e) => {
+        if (e.data.n === 13) throw new Error('unlucky');
+      },
+    );
+    try {
+      await sub.ready;
+      await backend.publishBatch(
+        topic,
+        Array.from({ length: 20 }, (_, n) => ({ data: { n } })),
+      );
+      await assert.rejects(
+        backend.publish(topic, { data: { n: 'x' } as unknown as { n: number } }),
+        ValidationError,
+      );
+      await waitFor(
+        async () =>
+          (await value(registry, LIBRARY_METRICS.deadLettered, { topic: 'orders' })) === 1,
+      );
+      await waitFor(
+        async () =>
+          (await value(registry, 'herald_handler_duration_seconds_count', {
+            topic: 'orders',
+            group: 'billing',
+          })) === 21,
+      );
+      backend.consumerHooks.onTrimmedBeforeAck?.('orders', 'billing', 3);
+
+      assert.equal(await value(registry, LIBRARY_METRICS.published, { topic: 'orders' }), 20);
+      assert.equal(
+        await value(registry, LIBRARY_METRICS.publishErrors, {
+          topic: 'orders',
+          code: 'HERALD_VALIDATION',
+        }),
+        1,
+      );
+      assert.equal(
+        await value(registry, LIBRARY_METRICS.handlerFailures, {
+          topic: 'orders',
+          group: 'billing',
+        }),
+        2,
+      );
+      assert.equal(
+        await value(registry, LIBRARY_METRICS.retries, { topic: 'orders', group: 'billing' }),
+        1,
+      );
+      assert.equal(
+        await value(registry, LIBRARY_METRICS.deadLettered, {
+          topic: 'orders',
+          group: 'billing',
+          reason: 'handler-failed',
+        }),
+        1,
+      );
+      assert.equal(
+        await value(registry, LIBRARY_METRICS.trimmedUnacked, {
+          topic: 'orders',
+          group: 'billing',
+        }),
+        3,
+      );
+      assert.deepEqual(seen, ['handler-failed'], 'the earlier hook still runs');
+
+      const text = await registry.metrics();
+      for (const name of Object.values(LIBRARY_METRICS))
+        assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'));
+      assert.match(text, /^herald_events_published_total\{topic="orders"\} 20$/m);
+      assert.match(
+        text,
+        /^herald_handler_duration_seconds_bucket\{le="0\.001",topic="orders",group="billing"\} \d+$/m,
+      );
+    } finally {
+      await sub.close();
+      inst.stop();
+      delete backend.consumerHooks.onDeadLettered;
+    }
+    // Stopped: hooks restored, nothing more is recorded.
+    assert.equal(backend.publisherHooks.onPublished, undefined);
+    await backend.publish(topic, { data: { n: 99 } });
+    assert.equal(await value(registry, LIBRARY_METRICS.published, { topic: 'orders' }), 20);
+  });
+
+  void test('two backends can share one registry', async () => {
+    const registry = new Registry();
+    const other = await RedisBackend.connect({ url: testRedisUrl(), prefix: backend.prefix });
+    try {
+      const a = instrument(backend, { registry });
+      const b = instrument(other, { registry });
+      const t = defineTopic({ name: 'shared' });
+      await backend.publish(t, { data: 1 });
+      await other.publish(t, { data: 2 });
+      assert.equal(await value(registry, LIBRARY_METRICS.published, { topic: 'shared' }), 2);
+      a.stop();
+      b.stop();
+    } finally {
+      await other.close();
+    }
+  });
+});
