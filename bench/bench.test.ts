@@ -28,7 +28,16 @@ describe('npm run bench -- --quick', () => {
   before(async () => {
     const run = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', path.join(here, 'main.ts'), '--quick', '--url', testRedisUrl(), '--out', out],
+      [
+        '--import',
+        'tsx',
+        path.join(here, 'main.ts'),
+        '--quick',
+        '--url',
+        testRedisUrl(),
+        '--out',
+        out,
+      ],
       { cwd: path.join(here, '..'), timeout: 110_000, maxBuffer: 16 * 1024 * 1024 },
     );
     stdout = run.stdout;
@@ -56,14 +65,22 @@ describe('npm run bench -- --quick', () => {
         assert.ok(p50 > 0 && p99 >= p50 && max >= p99, `${s.id}: p50 ${p50} p99 ${p99} max ${max}`);
       }
       if (s.kind === 'memory') {
-        for (const v of Object.values(run.memory ?? {})) assert.ok(v > 0, `${s.id}: ${JSON.stringify(run.memory)}`);
+        for (const v of Object.values(run.memory ?? {}))
+          assert.ok(v > 0, `${s.id}: ${JSON.stringify(run.memory)}`);
       }
     }
   });
 
   test('Herald is compared with the raw loop and both peers, and the targets are checked', () => {
     const ids = results.comparisons.map((c) => c.id);
-    for (const id of ['e2e-vs-raw', 'cpu-vs-raw', 'batch-vs-raw', 'e2e-vs-bullmq', 'cpu-vs-smq', 'memory-vs-raw']) {
+    for (const id of [
+      'e2e-vs-raw',
+      'cpu-vs-raw',
+      'batch-vs-raw',
+      'e2e-vs-bullmq',
+      'cpu-vs-smq',
+      'memory-vs-raw',
+    ]) {
       assert.ok(ids.includes(id), `comparison ${id} missing from ${ids.join(', ')}`);
     }
     for (const c of results.comparisons) assert.ok(c.value.median > 0, c.id);
@@ -86,7 +103,14 @@ describe('npm run bench -- --quick', () => {
         const found: string[] = [];
         let cursor = '0';
         do {
-          const [next, keys] = (await c.sendCommand(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000'])) as [string, string[]];
+          const [next, keys] = await c.sendCommand<[string, string[]]>([
+            'SCAN',
+            cursor,
+            'MATCH',
+            pattern,
+            'COUNT',
+            '1000',
+          ]);
           cursor = next;
           found.push(...keys);
         } while (cursor !== '0');

@@ -35,10 +35,19 @@ interface Row {
 }
 
 function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
 }
 
-function panel(title: string, note: string, rows: readonly Row[], y0: number): { svg: string; height: number } {
+function panel(
+  title: string,
+  note: string,
+  rows: readonly Row[],
+  y0: number,
+): { svg: string; height: number } {
   if (rows.length === 0) return { svg: '', height: 0 };
   const plotW = WIDTH - LABEL_W - VALUE_W - 20;
   const maxV = Math.max(...rows.map((r) => r.value.max), 1e-9);
@@ -50,10 +59,16 @@ function panel(title: string, note: string, rows: readonly Row[], y0: number): {
   let y = y0 + 44;
   for (const r of rows) {
     const color = COLORS[r.library];
-    parts.push(`<text x="${LABEL_W - 8}" y="${y + BAR_H - 5}" class="label" text-anchor="end">${esc(r.label)}</text>`);
-    parts.push(`<rect x="${LABEL_W}" y="${y}" width="${Math.max(1, x(r.value.median) - LABEL_W).toFixed(1)}" height="${BAR_H}" fill="${color}" fill-opacity="0.55"/>`);
+    parts.push(
+      `<text x="${LABEL_W - 8}" y="${y + BAR_H - 5}" class="label" text-anchor="end">${esc(r.label)}</text>`,
+    );
+    parts.push(
+      `<rect x="${LABEL_W}" y="${y}" width="${Math.max(1, x(r.value.median) - LABEL_W).toFixed(1)}" height="${BAR_H}" fill="${color}" fill-opacity="0.55"/>`,
+    );
     if (r.inner) {
-      parts.push(`<rect x="${LABEL_W}" y="${y + 4}" width="${Math.max(1, x(r.inner.median) - LABEL_W).toFixed(1)}" height="${BAR_H - 8}" fill="${color}"/>`);
+      parts.push(
+        `<rect x="${LABEL_W}" y="${y + 4}" width="${Math.max(1, x(r.inner.median) - LABEL_W).toFixed(1)}" height="${BAR_H - 8}" fill="${color}"/>`,
+      );
     }
     if (r.value.max > r.value.min) {
       const cy = y + BAR_H / 2;
@@ -61,7 +76,9 @@ function panel(title: string, note: string, rows: readonly Row[], y0: number): {
         `<path d="M${x(r.value.min).toFixed(1)} ${cy}H${x(r.value.max).toFixed(1)}M${x(r.value.min).toFixed(1)} ${cy - 5}v10M${x(r.value.max).toFixed(1)} ${cy - 5}v10" class="whisker"/>`,
       );
     }
-    parts.push(`<text x="${WIDTH - VALUE_W}" y="${y + BAR_H - 5}" class="value">${esc(r.text)}</text>`);
+    parts.push(
+      `<text x="${WIDTH - VALUE_W}" y="${y + BAR_H - 5}" class="value">${esc(r.text)}</text>`,
+    );
     y += BAR_H + GAP;
   }
   return { svg: parts.join('\n'), height: y - y0 + 14 };
@@ -87,14 +104,53 @@ const short = (s: ScenarioRecord): string => s.title.replace(/\s*\(.*\)$/, '');
 
 export function renderChart(results: BenchResults): string {
   const recs = results.scenarios;
-  const e2e = ['raw-e2e', 'herald-e2e', 'herald-e2e-4', 'herald-e2e-1kb', 'herald-e2e-schema', 'herald-e2e-fanout3', 'bullmq-e2e', 'bullmq-process', 'smq-e2e', 'smq-consume'];
-  const publish = ['raw-publish', 'herald-publish', 'herald-publish-batch', 'bullmq-add', 'smq-produce'];
-  const lat = ['raw-latency-1k', 'herald-latency-1k', 'raw-latency-10k', 'herald-latency-10k', 'herald-latency-1kb', 'herald-latency-schema', 'herald-latency-fanout3', 'raw-pubsub-latency', 'herald-notify-latency'];
+  const e2e = [
+    'raw-e2e',
+    'herald-e2e',
+    'herald-e2e-4',
+    'herald-e2e-1kb',
+    'herald-e2e-schema',
+    'herald-e2e-fanout3',
+    'bullmq-e2e',
+    'bullmq-process',
+    'smq-e2e',
+    'smq-consume',
+  ];
+  const publish = [
+    'raw-publish',
+    'herald-publish',
+    'herald-publish-batch',
+    'bullmq-add',
+    'smq-produce',
+  ];
+  const lat = [
+    'raw-latency-1k',
+    'herald-latency-1k',
+    'raw-latency-10k',
+    'herald-latency-10k',
+    'herald-latency-1kb',
+    'herald-latency-schema',
+    'herald-latency-fanout3',
+    'raw-pubsub-latency',
+    'herald-notify-latency',
+  ];
   const evs = (v: Spread): string => `${num(v.median)} ev/s`;
   const panels: { title: string; note: string; rows: Row[] }[] = [
-    { title: 'End-to-end throughput (publish → handler → ack)', note: 'events/s, median of the runs; whiskers: min–max; higher is better', rows: rowsOf(recs, e2e, 'rate', short, evs) },
-    { title: 'Node CPU per event, end to end', note: 'µs of Node CPU (user + system) per event; lower is better', rows: rowsOf(recs, e2e, 'nodeCpuUsPerEvent', short, (v) => `${auto(v.median)} µs`) },
-    { title: 'Publish throughput', note: 'events/s stored in Redis; higher is better', rows: rowsOf(recs, publish, 'rate', short, evs) },
+    {
+      title: 'End-to-end throughput (publish → handler → ack)',
+      note: 'events/s, median of the runs; whiskers: min–max; higher is better',
+      rows: rowsOf(recs, e2e, 'rate', short, evs),
+    },
+    {
+      title: 'Node CPU per event, end to end',
+      note: 'µs of Node CPU (user + system) per event; lower is better',
+      rows: rowsOf(recs, e2e, 'nodeCpuUsPerEvent', short, (v) => `${auto(v.median)} µs`),
+    },
+    {
+      title: 'Publish throughput',
+      note: 'events/s stored in Redis; higher is better',
+      rows: rowsOf(recs, publish, 'rate', short, evs),
+    },
   ];
   const latencyRows: Row[] = [];
   for (const id of lat) {
@@ -102,10 +158,20 @@ export function renderChart(results: BenchResults): string {
     const p99 = s?.summary.p99;
     const p50 = s?.summary.p50;
     if (s && p99 && p50) {
-      latencyRows.push({ label: short(s).replace(' latency', ''), library: s.library, value: p99, inner: p50, text: `p50 ${auto(p50.median)} · p99 ${auto(p99.median)} ms` });
+      latencyRows.push({
+        label: short(s).replace(' latency', ''),
+        library: s.library,
+        value: p99,
+        inner: p50,
+        text: `p50 ${auto(p50.median)} · p99 ${auto(p99.median)} ms`,
+      });
     }
   }
-  panels.push({ title: 'Latency, publish → handler, open loop', note: 'ms; dark bar p50, light bar p99 (whiskers: p99 min–max); lower is better', rows: latencyRows });
+  panels.push({
+    title: 'Latency, publish → handler, open loop',
+    note: 'ms; dark bar p50, light bar p99 (whiskers: p99 min–max); lower is better',
+    rows: latencyRows,
+  });
 
   const body: string[] = [];
   let y = 56;
@@ -116,7 +182,10 @@ export function renderChart(results: BenchResults): string {
   }
   const m = results.machine;
   const legend = (Object.entries(COLORS) as [Library, string][])
-    .map(([lib, color], i) => `<rect x="${10 + i * 120}" y="${y + 4}" width="12" height="12" fill="${color}"/><text x="${28 + i * 120}" y="${y + 14}" class="note">${lib}</text>`)
+    .map(
+      ([lib, color], i) =>
+        `<rect x="${10 + i * 120}" y="${y + 4}" width="12" height="12" fill="${color}"/><text x="${28 + i * 120}" y="${y + 14}" class="note">${lib}</text>`,
+    )
     .join('');
   const height = y + 30;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">
@@ -141,7 +210,8 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
-  const [input = 'bench/results/latest.json', output = 'bench/results/latest.svg'] = process.argv.slice(2);
+  const [input = 'bench/results/latest.json', output = 'bench/results/latest.svg'] =
+    process.argv.slice(2);
   writeFileSync(output, renderChart(JSON.parse(readFileSync(input, 'utf8')) as BenchResults));
   process.stderr.write(`wrote ${output}\n`);
 }

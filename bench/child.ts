@@ -39,7 +39,14 @@ async function deleteKeys(url: string, token: string): Promise<void> {
   try {
     let cursor = '0';
     do {
-      const [next, keys] = (await c.sendCommand(['SCAN', cursor, 'MATCH', `*${token}*`, 'COUNT', '1000'])) as [string, string[]];
+      const [next, keys] = await c.sendCommand<[string, string[]]>([
+        'SCAN',
+        cursor,
+        'MATCH',
+        `*${token}*`,
+        'COUNT',
+        '1000',
+      ]);
       cursor = next;
       const ours = keys.filter((k) => !k.startsWith('redis-smq-'));
       if (ours.length > 0) await c.sendCommand(['UNLINK', ...ours]);
@@ -70,9 +77,15 @@ async function runAll(req: ChildRequest): Promise<void> {
         await send({ type: 'result', id, result });
       } catch (e) {
         const err = e as Error & { code?: string };
-        const missing = err.code === 'ERR_MODULE_NOT_FOUND' ? ' (install the dev dependencies: npm install)' : '';
-        await send({ type: 'error', id, message: `${err.message || err.name || String(e)}${missing}` });
-        if (process.env.HERALD_BENCH_DEBUG === '1') process.stderr.write(`${err.stack ?? String(e)}\n`);
+        const missing =
+          err.code === 'ERR_MODULE_NOT_FOUND' ? ' (install the dev dependencies: npm install)' : '';
+        await send({
+          type: 'error',
+          id,
+          message: `${err.message || err.name || String(e)}${missing}`,
+        });
+        if (process.env.HERALD_BENCH_DEBUG === '1')
+          process.stderr.write(`${err.stack ?? String(e)}\n`);
       } finally {
         await deleteKeys(req.url, token).catch(() => {});
       }

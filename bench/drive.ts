@@ -64,7 +64,11 @@ export async function publishAll(
   }
 }
 
-export function runResult(events: number, cost: SectionCost, extra: Partial<RunResult> = {}): RunResult {
+export function runResult(
+  events: number,
+  cost: SectionCost,
+  extra: Partial<RunResult> = {},
+): RunResult {
   return { events, rate: cost.seconds > 0 ? events / cost.seconds : 0, ...cost, ...extra };
 }
 
@@ -85,7 +89,9 @@ export async function endToEnd(
     await publishAll((f, n) => pipe.publishBatch(f, n), warm, ctx.events, options.batch);
     await until(() => drained(target), 300_000, `${ctx.events} events delivered and acknowledged`);
   });
-  return runResult(ctx.events, cost, { detail: { deliveries: ctx.events * fanout, batch: options.batch } });
+  return runResult(ctx.events, cost, {
+    detail: { deliveries: ctx.events * fanout, batch: options.batch },
+  });
 }
 
 /** Publishing only: `ctx.events` events, `batch` per round trip, after a warm-up. */
@@ -154,7 +160,8 @@ async function openLoop(
   const lastSend = performance.now();
   const expected = base + total * fanout;
   const deadline = lastSend + drainTimeoutMs;
-  while (pipe.delivered() < expected && failed === 0 && performance.now() < deadline) await sleep(1);
+  while (pipe.delivered() < expected && failed === 0 && performance.now() < deadline)
+    await sleep(1);
   const drainMs = performance.now() - lastSend;
   pipe.onDelivery = undefined;
   if (failed > 0) throw new Error(`${failed} publishes failed during the open-loop run`);
@@ -186,11 +193,18 @@ export async function latencyAt(
 ): Promise<RunResult> {
   const windowMs = ctx.quick ? 300 : 3000;
   await openLoop(pipe, rate, ctx.quick ? 100 : 500, fanout, 30_000);
-  const { value: o, cost } = await ctx.probe.measure(() => openLoop(pipe, rate, windowMs, fanout, 30_000));
+  const { value: o, cost } = await ctx.probe.measure(() =>
+    openLoop(pipe, rate, windowMs, fanout, 30_000),
+  );
   if (o.fromSend.length < o.sent * fanout) {
-    throw new Error(`only ${o.fromSend.length} of ${o.sent * fanout} deliveries arrived within 30 s`);
+    throw new Error(
+      `only ${o.fromSend.length} of ${o.sent * fanout} deliveries arrived within 30 s`,
+    );
   }
-  return runResult(o.sent, cost, { latency: latencyOf(o, rate), detail: { deliveries: o.fromSend.length } });
+  return runResult(o.sent, cost, {
+    latency: latencyOf(o, rate),
+    detail: { deliveries: o.fromSend.length },
+  });
 }
 
 /**
@@ -213,8 +227,14 @@ export async function highestSustained(
       const o = await openLoop(pipe, rate, stepMs, 1, 10_000);
       sentInRamp += o.sent;
       const l = latencyOf(o, rate);
-      const ok = l.achievedRate >= 0.95 * rate && o.drainMs <= 250 && l.p99 <= 20 && o.fromSend.length === o.sent;
-      ctx.progress(`${rate} ev/s: p99 ${l.p99.toFixed(2)} ms, drain ${o.drainMs.toFixed(0)} ms ${ok ? 'ok' : 'not sustained'}`);
+      const ok =
+        l.achievedRate >= 0.95 * rate &&
+        o.drainMs <= 250 &&
+        l.p99 <= 20 &&
+        o.fromSend.length === o.sent;
+      ctx.progress(
+        `${rate} ev/s: p99 ${l.p99.toFixed(2)} ms, drain ${o.drainMs.toFixed(0)} ms ${ok ? 'ok' : 'not sustained'}`,
+      );
       // --quick checks the shape only: its one short, cold step is reported whatever it shows.
       if (!ok && !ctx.quick) break;
       best = { rate, o };

@@ -4,7 +4,10 @@ import type { Spread } from './stats.ts';
 /** 52341 → "52,341"; small values keep `digits` decimals. */
 export function num(v: number, digits = 0): string {
   if (!Number.isFinite(v)) return '–';
-  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return v.toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
 }
 
 /** Sensible decimals for a figure of this size. */

@@ -58,11 +58,16 @@ export async function redisInfo(url: string, embedded: boolean): Promise<RedisIn
   c.on('error', () => {});
   await c.connect();
   try {
-    const text = String(await c.sendCommand(['INFO', 'server', 'persistence']));
-    const field = (name: string): string => new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim() ?? 'unknown';
+    const text = await c.sendCommand<string>(['INFO', 'server', 'persistence']);
+    const field = (name: string): string =>
+      new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim() ?? 'unknown';
     let appendfsync = 'unknown';
     try {
-      const reply = (await c.sendCommand(['CONFIG', 'GET', 'appendfsync'])) as Record<string, string> | string[];
+      const reply = await c.sendCommand<Record<string, string> | string[]>([
+        'CONFIG',
+        'GET',
+        'appendfsync',
+      ]);
       appendfsync = (Array.isArray(reply) ? reply[1] : reply.appendfsync) ?? 'unknown';
     } catch {
       /* CONFIG may be disabled on a managed Redis */

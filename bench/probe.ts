@@ -45,8 +45,7 @@ export class RedisProbe {
   }
 
   async sample(): Promise<RedisSample> {
-    const text = await this.client.sendCommand(['INFO', 'cpu', 'commandstats']);
-    return parseInfo(String(text));
+    return parseInfo(await this.client.sendCommand<string>(['INFO', 'cpu', 'commandstats']));
   }
 
   /** Runs `section` and reports what it cost. */

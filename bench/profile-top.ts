@@ -58,11 +58,15 @@ for (const file of positionals) {
 const pct = (v: number): string => `${((100 * v) / all).toFixed(1).padStart(5)}%`;
 console.log(`total sampled: ${(all / 1000).toFixed(0)} ms`);
 console.log('\nself time:');
-for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(v)}  ${k}`);
+for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top))
+  console.log(`${pct(v)}  ${k}`);
 if (values.match) {
   const m = values.match;
   console.log(`\ninclusive time, frames matching '${m}':`);
-  for (const [k, v] of [...total].filter(([k]) => k.includes(m)).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+  for (const [k, v] of [...total]
+    .filter(([k]) => k.includes(m))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)) {
     console.log(`${pct(v)}  ${k}`);
   }
 }

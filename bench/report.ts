@@ -5,7 +5,11 @@ import type { BenchResults } from './runner.ts';
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
+  return [
+    line(header),
+    line(header.map((_, i) => (i === 0 ? '---' : '---:'))),
+    ...rows.map(line),
+  ].join('\n');
 }
 
 function failures(s: ScenarioRecord): string {
@@ -29,7 +33,13 @@ export function renderMarkdown(r: BenchResults): string {
     out.push('', '### Throughput', '');
     out.push(
       table(
-        ['Scenario', 'events/s', 'Node CPU µs/event', 'redis-server CPU % of a core', 'Redis commands/event'],
+        [
+          'Scenario',
+          'events/s',
+          'Node CPU µs/event',
+          'redis-server CPU % of a core',
+          'Redis commands/event',
+        ],
         through.map((s) => [
           `${s.title} \`${s.id}\`${failures(s)}`,
           spreadText(s.summary.rate, (v) => num(v)),
@@ -45,7 +55,16 @@ export function renderMarkdown(r: BenchResults): string {
     out.push('', '### Latency, publish call → handler (ms), open loop', '');
     out.push(
       table(
-        ['Scenario', 'offered ev/s', 'p50', 'p90', 'p99', 'max', 'Node CPU µs/event', 'redis-server CPU %'],
+        [
+          'Scenario',
+          'offered ev/s',
+          'p50',
+          'p90',
+          'p99',
+          'max',
+          'Node CPU µs/event',
+          'redis-server CPU %',
+        ],
         latency.map((s) => [
           `${s.title} \`${s.id}\`${failures(s)}`,
           spreadText(s.summary.rate, (v) => num(v)),
@@ -67,22 +86,42 @@ export function renderMarkdown(r: BenchResults): string {
       table(
         ['Payload', 'Herald envelope, bytes', 'raw XADD, bytes', 'Herald / raw'],
         [
-          ['~100 B JSON', spreadText(s.heraldBytesPerEvent), spreadText(s.rawBytesPerEvent), spreadText(s.memoryRatio)],
-          ['~1 KB JSON', spreadText(s.heraldBytesPerEvent1k), spreadText(s.rawBytesPerEvent1k), spreadText(s.memoryRatio1k)],
+          [
+            '~100 B JSON',
+            spreadText(s.heraldBytesPerEvent),
+            spreadText(s.rawBytesPerEvent),
+            spreadText(s.memoryRatio),
+          ],
+          [
+            '~1 KB JSON',
+            spreadText(s.heraldBytesPerEvent1k),
+            spreadText(s.rawBytesPerEvent1k),
+            spreadText(s.memoryRatio1k),
+          ],
         ],
       ),
     );
   }
   if (r.comparisons.length > 0) {
     out.push('', '### Herald against the raw loop and the peers (ratios taken run by run)', '');
-    out.push(table(['Comparison', 'ratio', 'reading'], r.comparisons.map((c) => [c.title, spreadText(c.value), c.unit])));
+    out.push(
+      table(
+        ['Comparison', 'ratio', 'reading'],
+        r.comparisons.map((c) => [c.title, spreadText(c.value), c.unit]),
+      ),
+    );
   }
   if (r.targets.length > 0) {
     out.push('', '### Targets (issue #5)', '');
     out.push(
       table(
         ['Target', 'limit', 'measured (median)', ''],
-        r.targets.map((t) => [t.title, t.limit, `${auto(t.measured)} ${t.unit}`, t.pass ? 'met' : '**missed**']),
+        r.targets.map((t) => [
+          t.title,
+          t.limit,
+          `${auto(t.measured)} ${t.unit}`,
+          t.pass ? 'met' : '**missed**',
+        ]),
       ),
     );
   }

@@ -10,7 +10,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer, type RedisServerHandle } from '../src/embedded/redis-server.ts';
-import { checkTargets, compare, summarize, type Comparison, type RunOutcome, type ScenarioRecord, type TargetCheck } from './aggregate.ts';
+import {
+  checkTargets,
+  compare,
+  summarize,
+  type Comparison,
+  type RunOutcome,
+  type ScenarioRecord,
+  type TargetCheck,
+} from './aggregate.ts';
 import { selectScenarios, type ScenarioDef } from './catalogue.ts';
 import { renderChart } from './chart.ts';
 import type { ChildMessage, ChildRequest } from './child.ts';
@@ -40,7 +48,12 @@ export interface BenchResults {
   readonly version: 1;
   readonly startedAt: string;
   readonly finishedAt: string;
-  readonly options: { readonly quick: boolean; readonly runs: number; readonly events: number; readonly only: readonly string[] | null };
+  readonly options: {
+    readonly quick: boolean;
+    readonly runs: number;
+    readonly events: number;
+    readonly only: readonly string[] | null;
+  };
   readonly machine: MachineInfo;
   readonly redis: RedisInfo;
   readonly scenarios: ScenarioRecord[];
@@ -65,15 +78,23 @@ function formatRun(r: RunResult): string {
 /** Runs scenarios in one child process; resolves with one outcome per scenario. */
 function runChild(
   request: ChildRequest,
-  options: { profileDir?: string | undefined; onMessage: (m: ChildMessage) => void; log: (line: string) => void },
+  options: {
+    profileDir?: string | undefined;
+    onMessage: (m: ChildMessage) => void;
+    log: (line: string) => void;
+  },
 ): Promise<Map<string, RunOutcome>> {
   const execArgv = ['--import', import.meta.resolve('tsx')];
   if (options.profileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.profileDir}`);
-  const child = fork(path.join(here, 'child.ts'), [], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child = fork(path.join(here, 'child.ts'), [], {
+    execArgv,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
   const outcomes = new Map<string, RunOutcome>();
   // Whatever a library prints goes to stderr, so stdout stays the report.
   const forward = (chunk: Buffer): void => {
-    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) options.log(`      | ${line}`);
+    for (const line of chunk.toString('utf8').split('\n'))
+      if (line.trim()) options.log(`      | ${line}`);
   };
   child.stdout?.on('data', forward);
   child.stderr?.on('data', forward);
@@ -87,7 +108,10 @@ function runChild(
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       for (const id of request.scenarios) {
-        if (!outcomes.has(id)) outcomes.set(id, { error: `scenario process exited (code ${String(code)}, signal ${String(signal)})` });
+        if (!outcomes.has(id))
+          outcomes.set(id, {
+            error: `scenario process exited (code ${String(code)}, signal ${String(signal)})`,
+          });
       }
       resolve(outcomes);
     });
@@ -96,7 +120,9 @@ function runChild(
 }
 
 /** Runs the benchmark and writes latest.json, latest.md and latest.svg to the output directory. */
-export async function runBenchmark(options: BenchOptions = {}): Promise<{ results: BenchResults; markdown: string }> {
+export async function runBenchmark(
+  options: BenchOptions = {},
+): Promise<{ results: BenchResults; markdown: string }> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const quick = options.quick ?? false;
   const runs = options.runs ?? (quick ? 1 : 3);
@@ -111,7 +137,11 @@ export async function runBenchmark(options: BenchOptions = {}): Promise<{ result
   if (given) {
     url = given;
   } else {
-    server = await startRedisServer({ appendonly: true, appendfsync: 'everysec', extraArgs: ['--loglevel', 'warning'] });
+    server = await startRedisServer({
+      appendonly: true,
+      appendfsync: 'everysec',
+      extraArgs: ['--loglevel', 'warning'],
+    });
     url = server.url;
   }
   try {
@@ -124,25 +154,36 @@ export async function runBenchmark(options: BenchOptions = {}): Promise<{ result
     const outcomes = new Map<string, RunOutcome[]>(defs.map((d) => [d.id, []]));
     const titleOf = new Map(defs.map((d, i) => [d.id, `[${i + 1}/${defs.length}] ${d.title}`]));
     // --quick runs each library's scenarios in one process (it checks shape, not speed); otherwise one process per scenario.
-    const groups: ScenarioDef[][] = quick ? groupByLibrary(defs) : defs.map((d) => [d]);
+    // Slowest first, so the parallel --quick run ends sooner.
+    const groups: ScenarioDef[][] = quick ? groupByLibrary(defs).reverse() : defs.map((d) => [d]);
+    // --quick (shape, not speed) also runs three of those processes at a time.
+    const parallel = quick ? 3 : 1;
     for (let run = 1; run <= runs; run++) {
-      for (const group of groups) {
-        const result = await runChild(
-          { url, scenarios: group.map((d) => d.id), events, quick },
-          {
-            profileDir: options.profileDir,
-            log,
-            onMessage: (m) => {
-              const title = titleOf.get(m.id) ?? m.id;
-              if (m.type === 'start') log(`${title} · run ${run}/${runs} …`);
-              else if (m.type === 'progress') log(`      ${m.message}`);
-              else if (m.type === 'result') log(`      → ${formatRun(m.result)}`);
-              else log(`      ✗ ${m.message}`);
+      const queue = [...groups];
+      const worker = async (): Promise<void> => {
+        for (let group = queue.shift(); group; group = queue.shift()) {
+          const result = await runChild(
+            { url, scenarios: group.map((d) => d.id), events, quick },
+            {
+              profileDir: options.profileDir,
+              log,
+              onMessage: (m) => {
+                const title = titleOf.get(m.id) ?? m.id;
+                if (m.type === 'start') log(`${title} · run ${run}/${runs} …`);
+                else if (m.type === 'progress') log(`      ${m.message}`);
+                else if (m.type === 'result')
+                  log(`      → ${title.replace(/ .*/, '')} ${formatRun(m.result)}`);
+                else log(`      ✗ ${title.replace(/ .*/, '')} ${m.message}`);
+              },
             },
-          },
-        );
-        for (const [id, outcome] of result) outcomes.get(id)?.push(outcome);
-      }
+          );
+          for (const [id, outcome] of result) runOutcomes.set(id, outcome);
+        }
+      };
+      const runOutcomes = new Map<string, RunOutcome>();
+      await Promise.all(Array.from({ length: parallel }, worker));
+      for (const d of defs)
+        outcomes.get(d.id)?.push(runOutcomes.get(d.id) ?? { error: 'did not run' });
     }
     const scenarios = defs.map((d) => summarize(d, outcomes.get(d.id) ?? []));
     const comparisons = compare(scenarios);
@@ -150,7 +191,12 @@ export async function runBenchmark(options: BenchOptions = {}): Promise<{ result
       version: 1,
       startedAt,
       finishedAt: new Date().toISOString(),
-      options: { quick, runs, events, only: options.only && options.only.length > 0 ? [...options.only] : null },
+      options: {
+        quick,
+        runs,
+        events,
+        only: options.only && options.only.length > 0 ? [...options.only] : null,
+      },
       machine,
       redis,
       scenarios,

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 step "ensure deps"
-bash scripts/ensure-deps.sh redis-server
+bash scripts/ensure-deps.sh redis-server prometheus chromium
 
 step "typecheck: tsc --noEmit -p ."
 npx tsc --noEmit -p .

@@ -13,7 +13,14 @@ import { BATCH } from './raw.ts';
 const CONCURRENCY = 50;
 const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: true } as const;
 
-function connectionOf(url: string): { host: string; port: number; username?: string; password?: string; db?: number; maxRetriesPerRequest: null } {
+function connectionOf(url: string): {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  db?: number;
+  maxRetriesPerRequest: null;
+} {
   const u = new URL(url);
   return {
     host: u.hostname,
@@ -27,10 +34,10 @@ function connectionOf(url: string): { host: string; port: number; username?: str
 
 interface Bull {
   queue: Queue;
-  add(from: number, n: number): Promise<void>;
+  add: (from: number, n: number) => Promise<void>;
   /** A running worker. */
-  worker(): Promise<{ worker: Worker; completed: () => number }>;
-  close(): Promise<void>;
+  worker: () => Promise<{ worker: Worker; completed: () => number }>;
+  close: () => Promise<void>;
 }
 
 async function open(ctx: ScenarioContext): Promise<Bull> {
@@ -43,7 +50,8 @@ async function open(ctx: ScenarioContext): Promise<Bull> {
     queue,
     add: async (from, n) => {
       const jobs = [];
-      for (let i = 0; i < n; i++) jobs.push({ name: 'order', data: makePayload(from + i, SMALL), opts: JOB_OPTIONS });
+      for (let i = 0; i < n; i++)
+        jobs.push({ name: 'order', data: makePayload(from + i, SMALL), opts: JOB_OPTIONS });
       await queue.addBulk(jobs);
     },
     worker: async () => {
@@ -71,7 +79,10 @@ async function open(ctx: ScenarioContext): Promise<Bull> {
   };
 }
 
-async function withBull(ctx: ScenarioContext, run: (b: Bull) => Promise<RunResult>): Promise<RunResult> {
+async function withBull(
+  ctx: ScenarioContext,
+  run: (b: Bull) => Promise<RunResult>,
+): Promise<RunResult> {
   const b = await open(ctx);
   try {
     return await run(b);
@@ -89,7 +100,10 @@ export const bullAdd = (ctx: ScenarioContext): Promise<RunResult> =>
   });
 
 /** A worker warmed up with jobs, then idle. */
-async function warmWorker(ctx: ScenarioContext, b: Bull): Promise<{ worker: Worker; completed: () => number }> {
+async function warmWorker(
+  ctx: ScenarioContext,
+  b: Bull,
+): Promise<{ worker: Worker; completed: () => number }> {
   const w = await b.worker();
   const warm = Math.max(BATCH, Math.floor(ctx.events / 10));
   await publishAll(b.add, 0, warm, BATCH);
@@ -106,7 +120,7 @@ export const bullProcess = (ctx: ScenarioContext): Promise<RunResult> =>
     await w.worker.pause();
     await publishAll(b.add, 1e9, ctx.events, BATCH);
     const { cost } = await ctx.probe.measure(async () => {
-      w.worker.resume();
+      void w.worker.resume();
       await until(() => w.completed() >= target, 600_000, `${ctx.events} jobs completed`);
     });
     return runResult(ctx.events, cost, { detail: { concurrency: CONCURRENCY } });

@@ -52,21 +52,28 @@ export class HeraldPipe implements Pipe {
   ) {}
 
   static async open(ctx: ScenarioContext, setup: HeraldSetup = {}): Promise<HeraldPipe> {
-    const backend = await RedisBackend.connect({ url: ctx.url, prefix: ctx.keyPrefix, source: 'bench' });
-    const topic = defineTopic({
-      name: 'orders',
-      ...(setup.schema ? { schema: await orderSchema() } : {}),
-    }) as Topic<OrderPayload>;
+    const backend = await RedisBackend.connect({
+      url: ctx.url,
+      prefix: ctx.keyPrefix,
+      source: 'bench',
+    });
+    const topic: Topic<OrderPayload> = setup.schema
+      ? defineTopic({ name: 'orders', schema: await orderSchema() })
+      : (defineTopic({ name: 'orders' }) as Topic<OrderPayload>);
     const pipe = new HeraldPipe(backend, topic, setup.size ?? SMALL);
     for (let g = 0; g < (setup.groups ?? 1); g++) {
       const group = `g${g}`;
       pipe.groups.push(group);
       for (let c = 0; c < (setup.consumers ?? 1); c++) {
         pipe.subs.push(
-          backend.subscribe(topic, { group, consumer: `c${c}`, startFrom: 'new', ...CONSUMER }, (event) => {
-            pipe.count++;
-            pipe.onDelivery?.(event.data);
-          }),
+          backend.subscribe(
+            topic,
+            { group, consumer: `c${c}`, startFrom: 'new', ...CONSUMER },
+            (event) => {
+              pipe.count++;
+              pipe.onDelivery?.(event.data);
+            },
+          ),
         );
       }
     }
@@ -89,8 +96,10 @@ export class HeraldPipe implements Pipe {
   }
 
   async settled(): Promise<boolean> {
-    const stream = partitionKeys(this.backend.prefix, this.topic as Topic<unknown>, 0).stream;
-    const replies = await this.backend.conn.pipeline(this.groups.map((g) => ['XPENDING', stream, g]));
+    const stream = partitionKeys(this.backend.prefix, this.topic, 0).stream;
+    const replies = await this.backend.conn.pipeline(
+      this.groups.map((g) => ['XPENDING', stream, g]),
+    );
     return replies.every((r) => Array.isArray(r) && Number(r[0]) === 0);
   }
 
@@ -127,12 +136,16 @@ export const heraldPublishSingle = (ctx: ScenarioContext): Promise<RunResult> =>
   );
 
 export const heraldPublishBatch = (ctx: ScenarioContext): Promise<RunResult> =>
-  withPipe(ctx, { groups: 0 }, (pipe) => publishOnly(ctx, (f, n) => pipe.publishBatch(f, n), BATCH));
+  withPipe(ctx, { groups: 0 }, (pipe) =>
+    publishOnly(ctx, (f, n) => pipe.publishBatch(f, n), BATCH),
+  );
 
 export const heraldEndToEnd =
   (setup: HeraldSetup) =>
   (ctx: ScenarioContext): Promise<RunResult> =>
-    withPipe(ctx, setup, (pipe) => endToEnd(ctx, pipe, { batch: BATCH, fanout: setup.groups ?? 1 }));
+    withPipe(ctx, setup, (pipe) =>
+      endToEnd(ctx, pipe, { batch: BATCH, fanout: setup.groups ?? 1 }),
+    );
 
 export const heraldLatency =
   (rate: number, setup: HeraldSetup = {}) =>
@@ -141,4 +154,3 @@ export const heraldLatency =
 
 export const heraldLatencyMax = (ctx: ScenarioContext): Promise<RunResult> =>
   withPipe(ctx, {}, (pipe) => highestSustained(ctx, pipe, ctx.quick ? 2000 : 10_000));
-

@@ -13,7 +13,11 @@ import { BATCH, client, xadd } from './raw.ts';
 export async function memoryPerEvent(ctx: ScenarioContext): Promise<RunResult> {
   const count = ctx.quick ? 2000 : 20_000;
   const raw = await client(ctx.url);
-  const herald = await RedisBackend.connect({ url: ctx.url, prefix: ctx.keyPrefix, source: 'bench' });
+  const herald = await RedisBackend.connect({
+    url: ctx.url,
+    prefix: ctx.keyPrefix,
+    source: 'bench',
+  });
   const bytesPerEvent = async (key: string): Promise<number> => {
     const [usage, len] = await Promise.all([
       raw.sendCommand(['MEMORY', 'USAGE', key, 'SAMPLES', '0']),
@@ -24,17 +28,29 @@ export async function memoryPerEvent(ctx: ScenarioContext): Promise<RunResult> {
   try {
     const { value, cost } = await ctx.probe.measure(async () => {
       const out: Record<string, number> = {};
-      for (const [label, size] of [['', SMALL], ['1k', LARGE]] as const) {
-        const topic = defineTopic({ name: `mem${label}` }) as Topic<unknown>;
+      for (const [label, size] of [
+        ['', SMALL],
+        ['1k', LARGE],
+      ] as const) {
+        const topic: Topic<unknown> = defineTopic({ name: `mem${label}` });
         const stream = `${ctx.keyPrefix}:raw-mem${label}`;
         await publishAll(
-          (from, n) => herald.publishBatch(topic, Array.from({ length: n }, (_, i) => ({ data: makePayload(from + i, size) }))).then(() => undefined),
+          (from, n) =>
+            herald
+              .publishBatch(
+                topic,
+                Array.from({ length: n }, (_, i) => ({ data: makePayload(from + i, size) })),
+              )
+              .then(() => undefined),
           0,
           count,
           BATCH,
         );
         await publishAll(
-          (from, n) => Promise.all(Array.from({ length: n }, (_, i) => xadd(raw, stream, makePayload(from + i, size)))).then(() => undefined),
+          (from, n) =>
+            Promise.all(
+              Array.from({ length: n }, (_, i) => xadd(raw, stream, makePayload(from + i, size))),
+            ).then(() => undefined),
           0,
           count,
           BATCH,

@@ -56,7 +56,11 @@ class RawPubSub extends NotifyPipe {
   }
 
   publishOne(seq: number, t: number): Promise<unknown> {
-    return this.pub.sendCommand(['PUBLISH', this.channel, JSON.stringify(makePayload(seq, SMALL, t))]);
+    return this.pub.sendCommand([
+      'PUBLISH',
+      this.channel,
+      JSON.stringify(makePayload(seq, SMALL, t)),
+    ]);
   }
 
   async close(): Promise<void> {
@@ -66,7 +70,10 @@ class RawPubSub extends NotifyPipe {
 }
 
 class HeraldNotify extends NotifyPipe {
-  private constructor(private readonly notifier: RedisNotifier, private readonly close_: () => Promise<void>) {
+  private constructor(
+    private readonly notifier: RedisNotifier,
+    private readonly close_: () => Promise<void>,
+  ) {
     super();
   }
 
@@ -90,7 +97,10 @@ class HeraldNotify extends NotifyPipe {
   }
 }
 
-async function withPipe(open: () => Promise<NotifyPipe>, run: (p: NotifyPipe) => Promise<RunResult>): Promise<RunResult> {
+async function withPipe(
+  open: () => Promise<NotifyPipe>,
+  run: (p: NotifyPipe) => Promise<RunResult>,
+): Promise<RunResult> {
   const pipe = await open();
   try {
     return await run(pipe);
@@ -102,9 +112,15 @@ async function withPipe(open: () => Promise<NotifyPipe>, run: (p: NotifyPipe) =>
 export const rawPubSubLatency =
   (rate: number) =>
   (ctx: ScenarioContext): Promise<RunResult> =>
-    withPipe(() => RawPubSub.open(ctx.url, `${ctx.keyPrefix}:orders`), (p) => latencyAt(ctx, p, rate));
+    withPipe(
+      () => RawPubSub.open(ctx.url, `${ctx.keyPrefix}:orders`),
+      (p) => latencyAt(ctx, p, rate),
+    );
 
 export const heraldNotifyLatency =
   (rate: number) =>
   (ctx: ScenarioContext): Promise<RunResult> =>
-    withPipe(() => HeraldNotify.open(ctx), (p) => latencyAt(ctx, p, rate));
+    withPipe(
+      () => HeraldNotify.open(ctx),
+      (p) => latencyAt(ctx, p, rate),
+    );

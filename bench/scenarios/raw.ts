@@ -64,9 +64,19 @@ export class RawPipe implements Pipe {
     while (this.running) {
       let reply: ReadReply;
       try {
-        reply = (await reader.sendCommand([
-          'XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(RAW_COUNT), 'BLOCK', '1000', 'STREAMS', stream, '>',
-        ])) as ReadReply;
+        reply = await reader.sendCommand<ReadReply>([
+          'XREADGROUP',
+          'GROUP',
+          group,
+          consumer,
+          'COUNT',
+          String(RAW_COUNT),
+          'BLOCK',
+          '1000',
+          'STREAMS',
+          stream,
+          '>',
+        ]);
       } catch (e) {
         if (!this.running) return;
         throw e;
@@ -101,7 +111,7 @@ export class RawPipe implements Pipe {
   }
 
   async settled(): Promise<boolean> {
-    const summary = (await this.pub.sendCommand(['XPENDING', this.stream, this.group])) as unknown[];
+    const summary = await this.pub.sendCommand<unknown[]>(['XPENDING', this.stream, this.group]);
     return Number(summary[0]) === 0;
   }
 
@@ -131,7 +141,10 @@ export async function rawPublish(ctx: ScenarioContext): Promise<RunResult> {
   }
 }
 
-async function withPipe(ctx: ScenarioContext, run: (pipe: RawPipe) => Promise<RunResult>): Promise<RunResult> {
+async function withPipe(
+  ctx: ScenarioContext,
+  run: (pipe: RawPipe) => Promise<RunResult>,
+): Promise<RunResult> {
   const pipe = await RawPipe.open(ctx.url, `${ctx.keyPrefix}:raw`);
   try {
     return await run(pipe);

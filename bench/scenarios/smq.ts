@@ -34,9 +34,9 @@ interface Consumers {
 }
 
 interface Smq {
-  produce(from: number, n: number): Promise<void>;
-  startConsumers(): Promise<Consumers>;
-  close(): Promise<void>;
+  produce: (from: number, n: number) => Promise<void>;
+  startConsumers: () => Promise<Consumers>;
+  close: () => Promise<void>;
 }
 
 function optionsOf(url: string): Record<string, unknown> {
@@ -77,7 +77,11 @@ async function open(ctx: ScenarioContext): Promise<Smq> {
     logger: { enabled: false },
   });
   const queue = new Queue();
-  await promisify(queue.save.bind(queue))(QUEUE, EQueueType.FIFO_QUEUE, EQueueDeliveryModel.POINT_TO_POINT);
+  await promisify(queue.save.bind(queue))(
+    QUEUE,
+    EQueueType.FIFO_QUEUE,
+    EQueueDeliveryModel.POINT_TO_POINT,
+  );
   const producer = new Producer();
   await promisify(producer.run.bind(producer))();
   const produce = promisify(producer.produce.bind(producer));
@@ -86,7 +90,9 @@ async function open(ctx: ScenarioContext): Promise<Smq> {
     produce: async (from, n) => {
       const all: Promise<unknown>[] = [];
       for (let i = 0; i < n; i++) {
-        all.push(produce(new ProducibleMessage().setQueue(QUEUE).setBody(makePayload(from + i, SMALL))));
+        all.push(
+          produce(new ProducibleMessage().setQueue(QUEUE).setBody(makePayload(from + i, SMALL))),
+        );
       }
       await Promise.all(all);
     },
@@ -125,7 +131,9 @@ async function open(ctx: ScenarioContext): Promise<Smq> {
       const messages = new QueueMessages();
       const count = (): Promise<number> =>
         new Promise((resolve, reject) =>
-          queue.getProperties(QUEUE, (err, p) => (err ? reject(err) : resolve(p?.messagesCount ?? 0))),
+          queue.getProperties(QUEUE, (err, p) =>
+            err ? reject(err) : resolve(p?.messagesCount ?? 0),
+          ),
         );
       for (let i = 0; i < 20 && (await count()) > 0; i++) {
         await promisify(messages.purge.bind(messages))(QUEUE);
@@ -139,7 +147,10 @@ async function open(ctx: ScenarioContext): Promise<Smq> {
   };
 }
 
-async function withSmq(ctx: ScenarioContext, run: (s: Smq) => Promise<RunResult>): Promise<RunResult> {
+async function withSmq(
+  ctx: ScenarioContext,
+  run: (s: Smq) => Promise<RunResult>,
+): Promise<RunResult> {
   const s = await open(ctx);
   try {
     return await run(s);

@@ -28,28 +28,21 @@ export class Broadcast<T> {
       wake: undefined,
     };
     this.listeners.add(listener);
-    const self = this;
-    return {
-      [Symbol.asyncIterator](): AsyncIterator<T> {
-        return {
-          async next(): Promise<IteratorResult<T>> {
-            for (;;) {
-              if (listener.buffer.length > 0)
-                return { value: listener.buffer.shift() as T, done: false };
-              if (self.ended) {
-                self.listeners.delete(listener);
-                return { value: undefined, done: true };
-              }
-              await new Promise<void>((resolve) => (listener.wake = resolve));
-              listener.wake = undefined;
-            }
-          },
-          return(): Promise<IteratorResult<T>> {
-            self.listeners.delete(listener);
-            return Promise.resolve({ value: undefined, done: true });
-          },
-        };
-      },
+    const next = async (): Promise<IteratorResult<T>> => {
+      for (;;) {
+        if (listener.buffer.length > 0) return { value: listener.buffer.shift() as T, done: false };
+        if (this.ended) {
+          this.listeners.delete(listener);
+          return { value: undefined, done: true };
+        }
+        await new Promise<void>((resolve) => (listener.wake = resolve));
+        listener.wake = undefined;
+      }
     };
+    const stop = (): Promise<IteratorResult<T>> => {
+      this.listeners.delete(listener);
+      return Promise.resolve({ value: undefined, done: true });
+    };
+    return { [Symbol.asyncIterator]: () => ({ next, return: stop }) };
   }
 }

@@ -75,12 +75,18 @@ export type SubscriptionStatus =
   | { readonly type: 'reclaimed'; readonly count: number }
   | {
       readonly type: 'retry';
-      readonly id: string;
+      /** The event's position in its partition. */
+      readonly position: string;
       readonly attempt: number;
       readonly delayMs: number;
       readonly error: Error;
     }
-  | { readonly type: 'dead-lettered'; readonly id: string; readonly reason: string }
+  | {
+      readonly type: 'dead-lettered';
+      /** The event's position in its partition (before it was dead-lettered). */
+      readonly position: string;
+      readonly reason: string;
+    }
   | { readonly type: 'error'; readonly error: Error }
   | { readonly type: 'closed' };
 

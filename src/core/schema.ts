@@ -31,5 +31,5 @@ export async function validate<S extends StandardSchemaV1>(
     const issues = result.issues.map((i) => ({ message: i.message, path: pathOf(i) }));
     throw new ValidationError(`${what} is invalid: ${describe(issues)}`, issues);
   }
-  return result.value as StandardSchemaV1.InferOutput<S>;
+  return result.value;
 }

@@ -62,8 +62,7 @@ export class MemoryBackend implements Backend {
     _options?: PublishOptions,
   ): Promise<PublishReceipt[]> {
     this.assertOpen(`publish to '${topic.name}'`);
-    const receipts = await this.publisher.publishBatch(topic, events);
-    return receipts;
+    return await this.publisher.publishBatch(topic, events);
   }
 
   subscribe<T>(topic: Topic<T>, options: SubscribeOptions<T>, handler: Handler<T>): Subscription {

@@ -34,6 +34,7 @@ describe('MemoryBackend', () => {
         const r = await b.publish(topic, { id: 'a', data: 1 });
         return r.duplicate ? undefined : r;
       });
+      assert.ok(later);
       assert.notEqual(later.position, first.position);
     } finally {
       await b.close();

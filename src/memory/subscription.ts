@@ -234,7 +234,7 @@ export class MemorySubscription<T> implements Subscription {
     const position = job.pending.entry.position;
     this.emit({
       type: 'retry',
-      id: position,
+      position,
       attempt: job.attempt,
       delayMs,
       error: asError(error),
@@ -259,7 +259,7 @@ export class MemorySubscription<T> implements Subscription {
     if (moved) {
       this.emit({
         type: 'dead-lettered',
-        id: job.pending.entry.position,
+        position: job.pending.entry.position,
         reason: `${reason}: ${errorText(error)}`,
       });
     }

@@ -55,15 +55,22 @@ void describe('replicated durability against a real replica', () => {
     replicaConn.send<number>(['XLEN', partitionKeys(backend.prefix, t, partition).stream]);
 
   void test('succeeds while the replica is up: the events are on the replica when publish resolves', async () => {
-    const receipts = await backend.publishBatch(replicated, [
-      { data: { n: 1 } },
-      { data: { n: 2 } },
-    ]);
+    // A generous timeout here: this machine may be loaded; the 500 ms bound is tested below.
+    const generous = {
+      durability: { mode: 'replicated', replicas: 1, timeoutMs: 10_000 },
+    } as const;
+    const receipts = await backend.publishBatch(
+      replicated,
+      [{ data: { n: 1 } }, { data: { n: 2 } }],
+      generous,
+    );
     assert.equal(receipts.length, 2);
     assert.equal(await onReplica(replicated), 2);
     // Concurrent replicated publishes share WAITs and all succeed.
     await Promise.all(
-      Array.from({ length: 50 }, (_, i) => backend.publish(replicated, { data: { n: i } })),
+      Array.from({ length: 50 }, (_, i) =>
+        backend.publish(replicated, { data: { n: i } }, generous),
+      ),
     );
     assert.equal(await onReplica(replicated), 52);
   });

@@ -104,7 +104,7 @@ describe('idempotent()', () => {
     await assert.rejects(
       async () => guard(() => {})(delivery('stuck')),
       (e: Error & { code?: string }) =>
-        e.name === 'IdempotencyLeaseError' && e.code === 'HERALD_TIMEOUT',
+        e.name === 'IdempotencyLeaseError' && e.code === 'HERALD_BUSY',
     );
     await conn.send(['DEL', key]);
   });

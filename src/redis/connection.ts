@@ -65,6 +65,62 @@ function hosts(list: string, what: string): { host: string; port: number }[] {
   });
 }
 
+/** Commands without keys: in a cluster they go to any node. */
+const KEYLESS = new Set([
+  'PING',
+  'ECHO',
+  'INFO',
+  'WAIT',
+  'WAITAOF',
+  'TIME',
+  'DBSIZE',
+  'SCAN',
+  'CLUSTER',
+  'CLIENT',
+  'CONFIG',
+  'COMMAND',
+  'SCRIPT',
+  'FUNCTION',
+  'PUBLISH',
+  'PUBSUB',
+  'MEMORY',
+  'LATENCY',
+  'SLOWLOG',
+  'HELLO',
+  'ROLE',
+]);
+
+/**
+ * The first key of a command, found from the command's own layout, so a cluster can
+ * route commands whose caller gave no key (a pipeline over several partitions, the
+ * registry's hash). Without it node-redis sends them to a random node and follows the
+ * MOVED reply, rediscovering the slot map each time.
+ */
+export function firstKeyOf(args: Args): string | undefined {
+  const name = args[0]?.toUpperCase();
+  if (name === undefined || KEYLESS.has(name)) return undefined;
+  switch (name) {
+    case 'EVAL':
+    case 'EVALSHA':
+    case 'EVAL_RO':
+    case 'EVALSHA_RO':
+    case 'FCALL':
+    case 'FCALL_RO':
+      return Number(args[2]) > 0 ? args[3] : undefined;
+    case 'XREAD':
+    case 'XREADGROUP': {
+      const at = args.findIndex((a) => a.toUpperCase() === 'STREAMS');
+      return at < 0 ? undefined : args[at + 1];
+    }
+    case 'XGROUP':
+    case 'XINFO':
+    case 'OBJECT':
+      return args[2];
+    default:
+      return args[1];
+  }
+}
+
 /**
  * Rejects with a ReplyTimeoutError when `reply` has not settled within `timeoutMs`. The command
  * itself cannot be recalled: Redis may still run it, so the outcome is unknown to the caller.
@@ -108,7 +164,8 @@ class Connection implements RedisConnection {
       sendCommand(...a: unknown[]): Promise<T>;
     };
     let reply: Promise<T>;
-    if (this.kind === 'cluster') reply = c.sendCommand(options?.key, false, args, cmdOptions);
+    if (this.kind === 'cluster')
+      reply = c.sendCommand(options?.key ?? firstKeyOf(args), false, args, cmdOptions);
     else if (this.kind === 'sentinel') reply = c.sendCommand(false, args, cmdOptions);
     else reply = c.sendCommand(args, cmdOptions);
     return timeoutMs === undefined ? reply : withReplyTimeout(reply, String(args[0]), timeoutMs);
@@ -117,7 +174,16 @@ class Connection implements RedisConnection {
   async pipeline(commands: readonly Args[], options?: SendOptions): Promise<unknown[]> {
     // node-redis writes commands issued in the same tick in one batch, so
     // sending them together is a pipeline; each reply settles on its own.
-    const settled = await Promise.allSettled(commands.map((c) => this.send<unknown>(c, options)));
+    // In a cluster each command is routed by its own key (a pipeline may span
+    // partitions, hence nodes); `options.key` only serves commands without one.
+    const settled = await Promise.allSettled(
+      commands.map((c) =>
+        this.send<unknown>(
+          c,
+          this.kind === 'cluster' ? { ...options, key: firstKeyOf(c) ?? options?.key } : options,
+        ),
+      ),
+    );
     return settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as unknown)));
   }
 

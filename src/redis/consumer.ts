@@ -57,6 +57,7 @@ import type { TopicRegistry } from './registry.ts';
 import { loadScript, runScript } from './scripts.ts';
 
 const deadLetterScript = loadScript('dead-letter');
+const groupCreateScript = loadScript('group-create');
 
 /** Observers for metrics (handler duration, failures, retries, dead letters, reclaims). */
 export interface ConsumerHooks {
@@ -196,12 +197,11 @@ export class StreamSubscription<T> implements Subscription {
 
   /** Creates the group on every partition where it does not exist yet, starting at `id`. */
   private async ensureGroups(id = this.startId()): Promise<void> {
-    const replies = await this.deps.conn.pipeline(
-      this.parts.map((p) => ['XGROUP', 'CREATE', p.stream, this.group, id, 'MKSTREAM']),
+    await Promise.all(
+      this.parts.map((p) =>
+        runScript(this.deps.conn, groupCreateScript, [p.stream], [this.group, id]),
+      ),
     );
-    for (const r of replies) {
-      if (r instanceof Error && !r.message.startsWith('BUSYGROUP')) throw r;
-    }
   }
 
   private async start(): Promise<void> {
@@ -381,6 +381,18 @@ export class StreamSubscription<T> implements Subscription {
         this.ack(entry); // a dead letter replayed for another group
         return;
       }
+      if (entry.attempt > this.maxAttempts) {
+        // Delivered more often than allowed without ever failing in a handler: its consumers
+        // died or hung on it (a poison event that crashes the process). Stop the cycle.
+        await this.deadLetter(
+          entry,
+          'handler-failed',
+          new Error(
+            `delivered ${entry.attempt} times (maxAttempts ${this.maxAttempts}) without finishing: its consumers crashed or timed out`,
+          ),
+        );
+        return;
+      }
       let event: HeraldEvent;
       try {
         event = this.decode(entry);
@@ -448,7 +460,7 @@ export class StreamSubscription<T> implements Subscription {
     this.deps.hooks.onRetry?.(this.topic, this.group);
     this.emit({
       type: 'retry',
-      id: entry.position,
+      position: entry.position,
       attempt: entry.attempt,
       delayMs,
       error: error instanceof Error ? error : new Error(String(error)),
@@ -509,7 +521,7 @@ export class StreamSubscription<T> implements Subscription {
       this.deps.hooks.onDeadLettered?.(this.topic, this.group, reason);
       this.emit({
         type: 'dead-lettered',
-        id: entry.position,
+        position: entry.position,
         reason: `${reason}: ${errorText(error)}`,
       });
     }

@@ -70,7 +70,7 @@ export class RedisDeadLetters implements DeadLetters {
   async list<T>(topic: Topic<T>, filter?: DeadLetterFilter): Promise<DeadLetter[]> {
     const out: DeadLetter[] = [];
     const limit = filter?.limit ?? Infinity;
-    for await (const d of this.scan(topic as Topic<unknown>, filter)) {
+    for await (const d of this.scan(topic, filter)) {
       if (out.length >= limit) break;
       out.push(d);
     }
@@ -84,7 +84,7 @@ export class RedisDeadLetters implements DeadLetters {
     const targets = await this.list(topic, filter);
     let done = 0;
     for (const d of targets) {
-      const p = allPartitionKeys(this.prefix, topic as Topic<unknown>)[d.partition];
+      const p = allPartitionKeys(this.prefix, topic)[d.partition];
       if (!p) continue;
       const id =
         topic.codec === 'raw' ? '' : derivedId(topic.name, d.partition, d.originalPosition);
@@ -104,7 +104,7 @@ export class RedisDeadLetters implements DeadLetters {
   async purge<T>(topic: Topic<T>, filter?: DeadLetterFilter): Promise<number> {
     const targets = await this.list(topic, filter);
     let removed = 0;
-    const parts = allPartitionKeys(this.prefix, topic as Topic<unknown>);
+    const parts = allPartitionKeys(this.prefix, topic);
     for (let i = 0; i < targets.length; i += PAGE) {
       const slice = targets.slice(i, i + PAGE);
       const byPart = new Map<number, string[]>();

@@ -78,7 +78,16 @@ void describe('a consumer killed with SIGKILL mid-batch', () => {
     }
 
     const killed = 'doomed-consumer';
-    child = await startChild([url, prefix, topic.name, group, killed, handledKey, '5']);
+    child = await startChild([
+      url,
+      prefix,
+      topic.name,
+      group,
+      killed,
+      handledKey,
+      '--delay-ms',
+      '5',
+    ]);
     // Kill once it has handled some events but not all: its read-ahead is still pending.
     await waitFor(async () => Number(await backend.conn.send(['SCARD', handledKey])) >= 100, {
       timeoutMs: 30_000,

@@ -121,7 +121,13 @@ void describe('redis-server restarted while publishing and consuming', () => {
     const faults = [
       { at: total * 0.3, fault: () => server.restart() },
       { at: total * 0.55, fault: () => server.restart() },
-      { at: total * 0.8, fault: async () => (await server.kill(), await server.restart()) },
+      {
+        at: total * 0.8,
+        fault: async () => {
+          await server.kill();
+          await server.restart(); // starts it again on the same port and dir
+        },
+      },
     ];
     for (const { at, fault } of faults) {
       await waitFor(() => acknowledged >= at, {

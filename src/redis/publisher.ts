@@ -56,7 +56,7 @@ interface Prepared {
 }
 
 export class StreamPublisher {
-  private readonly keyCache = new Map<string, PartitionKeys[]>();
+  private readonly keyCache = new WeakMap<Topic<unknown>, PartitionKeys[]>();
   constructor(private readonly deps: PublisherDeps) {}
 
   async publish<T>(
@@ -90,12 +90,12 @@ export class StreamPublisher {
   }
 
   private keysOf(topic: Topic<unknown>, partition: number): PartitionKeys {
-    let all = this.keyCache.get(topic.name);
+    let all = this.keyCache.get(topic);
     if (!all) {
       all = Array.from({ length: topic.partitions }, (_, p) =>
         partitionKeys(this.deps.prefix, topic, p),
       );
-      this.keyCache.set(topic.name, all);
+      this.keyCache.set(topic, all);
     }
     return all[partition] as PartitionKeys;
   }

@@ -23,8 +23,16 @@ export function registerBench(program: Command): void {
     .description('measure Herald against the raw client loop, BullMQ and redis-smq on your Redis')
     .option('--quick', 'small counts, one run: checks that everything works (seconds)')
     .option('--runs <n>', 'runs per scenario (default 3; --quick 1)', parsePositiveInt)
-    .option('--events <n>', 'events per throughput run (default 50000; peers run a fraction)', parsePositiveInt)
-    .option('--only <ids>', "scenario ids, comma-separated, or a prefix ending in * (e.g. 'herald-*'); repeatable", collect)
+    .option(
+      '--events <n>',
+      'events per throughput run (default 50000; peers run a fraction)',
+      parsePositiveInt,
+    )
+    .option(
+      '--only <ids>',
+      "scenario ids, comma-separated, or a prefix ending in * (e.g. 'herald-*'); repeatable",
+      collect,
+    )
     .option('--out <dir>', 'where latest.json, latest.md and latest.svg go', 'bench-results')
     .option('--profile <dir>', 'write V8 CPU profiles of the scenario processes (node --cpu-prof)')
     .configureHelp({ showGlobalOptions: true })

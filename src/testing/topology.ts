@@ -1,0 +1,342 @@
+/**
+ * Real multi-process Redis topologies for tests: a Sentinel setup (master, replicas,
+ * sentinels) and a small Redis Cluster, each started from real `redis-server`
+ * processes and torn down by `stop()` (and SIGKILLed when the test process exits,
+ * should a test forget).
+ *
+ * Sentinels run as `redis-server <sentinel.conf> --sentinel`: Sentinel rewrites its
+ * config file (it records the replicas and sentinels it discovers), so each one gets
+ * a writable file in a temp dir of its own.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createClient } from 'redis';
+import {
+  findRedisServerBinary,
+  getFreePort,
+  startRedisServer,
+  type RedisServerHandle,
+} from '../embedded/redis-server.ts';
+import { waitFor } from './redis.ts';
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+const children = new Set<ChildProcess>();
+const dirs = new Set<string>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of children) child.kill('SIGKILL');
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+function tempDir(name: string): string {
+  installExitHook();
+  const dir = mkdtempSync(path.join(os.tmpdir(), `herald-${name}-`));
+  dirs.add(dir);
+  return dir;
+}
+
+function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  dirs.delete(dir);
+}
+
+/** Sends one command to the server at `port` on a short-lived connection. */
+export async function commandAt<T = unknown>(port: number, args: string[]): Promise<T> {
+  const client = createClient({
+    socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 2000 },
+  });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return (await client.sendCommand(args)) as T;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** `INFO <section>` (or CLUSTER INFO) as a record of its `field:value` lines. */
+function parseInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\r\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
+}
+
+export async function infoAt(port: number, section: string): Promise<Record<string, string>> {
+  return parseInfo(String(await commandAt(port, ['INFO', section])));
+}
+
+// ---------------------------------------------------------------------------
+// Sentinel
+
+/** One sentinel process. */
+export interface SentinelProcess {
+  readonly port: number;
+  readonly pid: number;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+}
+
+async function startSentinelProcess(config: string): Promise<SentinelProcess> {
+  const binary = findRedisServerBinary();
+  if (binary === undefined) throw new Error('redis-server is not installed');
+  const dir = tempDir('sentinel');
+  const port = await getFreePort();
+  const file = path.join(dir, 'sentinel.conf');
+  writeFileSync(
+    file,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      'protected-mode no',
+      'daemonize no',
+      `dir ${dir}`,
+      config,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(binary, [file, '--sentinel'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let output = '';
+  const append = (c: Buffer): void => {
+    output = (output + c.toString()).slice(-16_000);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      children.delete(child);
+      resolve();
+    }),
+  );
+  // A forgotten sentinel must not keep the test process alive; the exit hook kills it.
+  child.unref();
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    removeDir(dir);
+  };
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`sentinel exited: ${output}`);
+        return (await commandAt(port, ['PING'])) === 'PONG';
+      },
+      { timeoutMs: 10_000, intervalMs: 50, message: `sentinel on port ${port} did not start` },
+    );
+  } catch (e) {
+    await kill();
+    throw e;
+  }
+  return { port, pid: child.pid ?? -1, kill };
+}
+
+export interface SentinelSetupOptions {
+  /** Default 'mymaster'. */
+  readonly masterName?: string;
+  /** Default 1. */
+  readonly replicas?: number;
+  /** Default 1; quorum is 1 whatever the number. */
+  readonly sentinels?: number;
+  /** Default 1000. */
+  readonly downAfterMs?: number;
+  /** Default 2000. */
+  readonly failoverTimeoutMs?: number;
+}
+
+export interface SentinelSetup {
+  readonly masterName: string;
+  /** redis+sentinel://127.0.0.1:<port>[,…]/<masterName> */
+  readonly url: string;
+  /** The master at start; after a failover, one of `replicas` is the master. */
+  readonly master: RedisServerHandle;
+  readonly replicas: readonly RedisServerHandle[];
+  readonly sentinels: readonly SentinelProcess[];
+  /** The port the sentinels name as master now. */
+  masterPort(): Promise<number>;
+  /** Waits until the sentinels name another master than `oldPort` and it answers as a master. */
+  waitForFailover(oldPort: number, timeoutMs?: number): Promise<number>;
+  /** Kills every process and removes the temp dirs. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A master, its replicas and sentinels monitoring it with quorum 1. Resolves once
+ * every sentinel knows every replica, so a failover can start at once.
+ */
+export async function startSentinelSetup(options: SentinelSetupOptions = {}): Promise<SentinelSetup> {
+  const masterName = options.masterName ?? 'mymaster';
+  const servers: RedisServerHandle[] = [];
+  const sentinels: SentinelProcess[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all([...sentinels.map((s) => s.kill()), ...servers.map((s) => s.kill())]);
+  };
+  try {
+    const master = await startRedisServer({ appendonly: false });
+    servers.push(master);
+    const replicas = await Promise.all(
+      Array.from({ length: options.replicas ?? 1 }, () =>
+        startRedisServer({
+          appendonly: false,
+          replicaOf: { host: '127.0.0.1', port: master.port },
+        }),
+      ),
+    );
+    servers.push(...replicas);
+    await waitFor(
+      async () => Number((await infoAt(master.port, 'replication')).connected_slaves) === replicas.length,
+      { timeoutMs: 20_000, intervalMs: 50, message: 'the replicas did not connect to the master' },
+    );
+    const config = [
+      `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`,
+      `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
+      `sentinel failover-timeout ${masterName} ${options.failoverTimeoutMs ?? 2000}`,
+      `sentinel parallel-syncs ${masterName} 1`,
+    ].join('\n');
+    for (let i = 0; i < (options.sentinels ?? 1); i++) {
+      sentinels.push(await startSentinelProcess(config));
+    }
+    await waitFor(
+      async () => {
+        for (const s of sentinels) {
+          const known = await commandAt<unknown[]>(s.port, ['SENTINEL', 'REPLICAS', masterName]);
+          if (known.length < replicas.length) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, message: 'the sentinels did not discover the replicas' },
+    );
+    const masterPort = async (): Promise<number> => {
+      const reply = await commandAt<[string, string]>(sentinels[0]?.port ?? 0, [
+        'SENTINEL',
+        'GET-MASTER-ADDR-BY-NAME',
+        masterName,
+      ]);
+      return Number(reply[1]);
+    };
+    return {
+      masterName,
+      url: `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${masterName}`,
+      master,
+      replicas,
+      sentinels,
+      masterPort,
+      async waitForFailover(oldPort, timeoutMs = 30_000) {
+        return await waitFor(
+          async () => {
+            const port = await masterPort();
+            if (port === oldPort) return 0;
+            return (await infoAt(port, 'replication')).role === 'master' ? port : 0;
+          },
+          { timeoutMs, intervalMs: 100, message: 'the sentinels did not promote a replica' },
+        );
+      },
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Cluster
+
+export interface ClusterOptions {
+  /** Default 3. */
+  readonly masters?: number;
+  /** Default 2000. */
+  readonly nodeTimeoutMs?: number;
+}
+
+export interface RedisClusterSetup {
+  /** redis+cluster://127.0.0.1:<first node port> */
+  readonly url: string;
+  readonly nodes: readonly RedisServerHandle[];
+  /** Kills every node and removes the temp dirs. */
+  stop(): Promise<void>;
+}
+
+const SLOTS = 16384;
+
+/**
+ * A cluster of `masters` nodes without replicas, the 16384 slots split evenly. Built
+ * with CLUSTER ADDSLOTSRANGE and CLUSTER MEET, which is what `redis-cli --cluster create`
+ * does, minus its fixed one-second waits. Resolves once every node reports
+ * cluster_state:ok and knows every slot's owner.
+ */
+export async function startCluster(options: ClusterOptions = {}): Promise<RedisClusterSetup> {
+  const count = options.masters ?? 3;
+  const nodes: RedisServerHandle[] = [];
+  const nodeDirs: string[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map((n) => n.kill()));
+    for (const dir of nodeDirs) removeDir(dir);
+  };
+  try {
+    const started = await Promise.all(
+      Array.from({ length: count }, () => {
+        const dir = tempDir('cluster');
+        nodeDirs.push(dir);
+        return startRedisServer({
+          dir,
+          appendonly: false,
+          extraArgs: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            path.join(dir, 'nodes.conf'),
+            '--cluster-node-timeout',
+            String(options.nodeTimeoutMs ?? 2000),
+          ],
+        });
+      }),
+    );
+    nodes.push(...started);
+    const per = Math.ceil(SLOTS / count);
+    await Promise.all(
+      nodes.map((n, i) =>
+        commandAt(n.port, [
+          'CLUSTER',
+          'ADDSLOTSRANGE',
+          String(i * per),
+          String(Math.min(SLOTS, (i + 1) * per) - 1),
+        ]),
+      ),
+    );
+    const first = nodes[0] as RedisServerHandle;
+    for (const n of nodes.slice(1)) {
+      await commandAt(first.port, ['CLUSTER', 'MEET', '127.0.0.1', String(n.port)]);
+    }
+    await waitFor(
+      async () => {
+        for (const n of nodes) {
+          const info = parseInfo(String(await commandAt(n.port, ['CLUSTER', 'INFO'])));
+          if (
+            info.cluster_state !== 'ok' ||
+            Number(info.cluster_known_nodes) !== count ||
+            Number(info.cluster_slots_ok) !== SLOTS
+          )
+            return false;
+        }
+        return true;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, message: 'the cluster did not reach cluster_state:ok' },
+    );
+    return { url: `redis+cluster://127.0.0.1:${first.port}`, nodes, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
