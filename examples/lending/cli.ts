@@ -11,7 +11,7 @@
  */
 import { Command } from 'commander';
 import { RedisBackend, type Topic } from '../../src/index.ts';
-import { toRecord } from '../../src/redis/consumer.ts';
+import { toRecord } from '../../src/redis/replies.ts';
 import { waitFor } from '../../src/testing/redis.ts';
 import { lendingKeys, lendingTopics, outcomeOf, type LendingEntry } from './service.ts';
 

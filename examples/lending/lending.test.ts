@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectRedis, RedisBackend, type RedisConnection } from '../../src/index.ts';
-import { toRecord } from '../../src/redis/consumer.ts';
+import { toRecord } from '../../src/redis/replies.ts';
 import { startRedisServer, testRedisUrl, uniquePrefix, waitFor } from '../../src/testing/redis.ts';
 import type { RunningService } from '../saga/runtime.ts';
 import { spawnService, until } from '../saga/test-support.ts';

@@ -23,7 +23,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Delivery, RedisConnection } from '../../src/index.ts';
-import { toRecord } from '../../src/redis/consumer.ts';
+import { toRecord } from '../../src/redis/replies.ts';
 import { runScript } from '../../src/redis/scripts.ts';
 import {
   fulfillmentTopic,

@@ -66,7 +66,15 @@ export interface Topic<T = unknown> {
 
 export const TOPIC_NAME = /^[A-Za-z0-9._-]{1,200}$/;
 
-/** Declares a topic. Throws ConfigError for options that cannot work. */
+/**
+ * Declares a topic. Throws ConfigError for options that cannot work.
+ * With a schema, the data type is the schema's output; without one, name it:
+ * `defineTopic<{ orderId: string }>({ name: 'orders' })`.
+ */
+export function defineTopic<S extends StandardSchemaV1>(
+  options: TopicOptions<S> & { readonly schema: S },
+): Topic<StandardSchemaV1.InferOutput<S>>;
+export function defineTopic<T = unknown>(options: TopicOptions): Topic<T>;
 export function defineTopic<S extends StandardSchemaV1 | undefined = undefined>(
   options: TopicOptions<S>,
 ): Topic<DataOf<S>> {

@@ -52,6 +52,16 @@ type AnyClient = {
   duplicate(): AnyClient;
 };
 
+/** Destroys a client that may be closed already (a sentinel's destroy() is async). */
+function destroyQuietly(client: AnyClient): void {
+  try {
+    const done = client.destroy() as unknown;
+    if (done instanceof Promise) done.catch(() => {});
+  } catch {
+    /* already closed */
+  }
+}
+
 function reconnectStrategy(retries: number): number {
   // 50 ms, 100 ms, … capped at 2 s, with jitter; never gives up.
   return Math.min(2000, 50 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 50);
@@ -207,11 +217,7 @@ class Connection implements RedisConnection {
   }
 
   destroy(): void {
-    try {
-      this.client.destroy();
-    } catch {
-      /* already closed */
-    }
+    destroyQuietly(this.client);
   }
 }
 
@@ -252,6 +258,11 @@ function build(options: ConnectionOptions): {
           name,
           sentinelRootNodes,
           nodeClientOptions: { socket, ...extra },
+          // The sentinels themselves: the same connect timeout (node-redis's default is 5 s per
+          // sentinel tried). Credentials in clientOptions are the data nodes', not the sentinels'.
+          sentinelClientOptions: {
+            socket: { connectTimeout: socket.connectTimeout, noDelay: true },
+          },
         }),
     };
   }
@@ -262,31 +273,68 @@ function build(options: ConnectionOptions): {
   };
 }
 
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /**
  * Connects `client` (node-redis retries by itself meanwhile), giving up after `timeoutMs`:
- * then the client is destroyed and a ConnectionError thrown.
+ * then the client is destroyed and a ConnectionError thrown, naming the last error seen.
  */
 async function connectWithin(client: AnyClient, timeoutMs: number, what: string): Promise<void> {
   // Errors are reported through the subscriptions' status and the commands' rejections; a listener
-  // must exist or node-redis would throw on every reconnect attempt.
-  client.on('error', () => {});
+  // must exist or node-redis would throw on every reconnect attempt. The last one explains a timeout.
+  let lastError: unknown;
+  client.on('error', (e) => (lastError = e));
   let timer: NodeJS.Timeout | undefined;
+  let gaveUp = false;
+  const attempt = async (): Promise<void> => {
+    for (let retries = 0; ; retries++) {
+      try {
+        await client.connect();
+        return;
+      } catch (e) {
+        // A standalone client and a sentinel keep retrying inside connect(); a cluster gives up
+        // after one pass over its root nodes. Retry it until the deadline, as the others do, so
+        // a service may start while its Redis is still starting.
+        if (!isRootNodesUnavailable(e) || gaveUp) throw e;
+        lastError = e;
+        await new Promise((resolve) => setTimeout(resolve, reconnectStrategy(retries)));
+        if (gaveUp) throw e;
+      }
+    }
+  };
   try {
     await Promise.race([
-      client.connect(),
+      attempt(),
       new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new ConnectionError(`${what}: no answer from Redis within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
+        timer = setTimeout(() => {
+          const last = lastError === undefined ? '' : ` (last error: ${messageOf(lastError)})`;
+          reject(
+            new ConnectionError(`${what}: no answer from Redis within ${timeoutMs} ms${last}`, {
+              cause: lastError,
+            }),
+          );
+        }, timeoutMs);
       }),
     ]);
   } catch (e) {
-    client.destroy();
+    gaveUp = true;
+    destroyQuietly(client);
+    if (isRootNodesUnavailable(e)) {
+      throw new ConnectionError(`${what}: no cluster node answered (${messageOf(e)})`, {
+        cause: e,
+      });
+    }
     throw toHeraldError(e, what);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** node-redis's cluster found none of its root nodes. */
+function isRootNodesUnavailable(e: unknown): boolean {
+  return e instanceof Error && e.constructor.name === 'RootNodesUnavailableError';
 }
 
 /** Connects to Redis. Rejects with a ConnectionError when Redis cannot be reached within the connect timeout. */

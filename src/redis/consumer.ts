@@ -55,9 +55,11 @@ import { toHeraldError } from './errors.ts';
 import { allPartitionKeys, type PartitionKeys } from './keys.ts';
 import type { TopicRegistry } from './registry.ts';
 import { loadScript, runScript } from './scripts.ts';
+import { AckBatcher } from './consumer-acks.ts';
+import { ensureGroups, removeConsumerIfIdle, removeGoneConsumers } from './consumer-group.ts';
+import { autoclaim, touch, type RawEntry } from './consumer-reclaim.ts';
 
 const deadLetterScript = loadScript('dead-letter');
-const groupCreateScript = loadScript('group-create');
 
 /** Observers for metrics (handler duration, failures, retries, dead letters, reclaims). */
 export interface ConsumerHooks {
@@ -84,20 +86,11 @@ interface Entry {
   heldSince: number;
 }
 
-type RawEntry = [string, string[] | null];
 /** RESP3 (node-redis's default) answers XREADGROUP with a map; RESP2 with a list of pairs. */
 type ReadReply = Record<string, RawEntry[]> | [string, RawEntry[]][] | null;
 
 function streamsOf(reply: Exclude<ReadReply, null>): [string, RawEntry[]][] {
   return Array.isArray(reply) ? reply : Object.entries(reply);
-}
-
-/** A RESP3 map (object) or RESP2 flat list as a record of strings. */
-export function toRecord(row: unknown): Record<string, string> {
-  if (Array.isArray(row)) return pairs(row.map(String));
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(row as Record<string, unknown>)) out[k] = String(v);
-  return out;
 }
 
 function defaultConsumerName(): string {
@@ -131,9 +124,7 @@ export class StreamSubscription<T> implements Subscription {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Wakes every pause() at once when the subscription closes. */
   private readonly pauses = new Set<() => void>();
-  private readonly acks = new Map<PartitionKeys, string[]>();
-  private ackScheduled = false;
-  private ackFlushing: Promise<void> = Promise.resolve();
+  private readonly acks: AckBatcher;
   private wakeReader: (() => void) | undefined;
   private idleWaiters: (() => void)[] = [];
   private reclaimTimer: NodeJS.Timeout | undefined;
@@ -174,6 +165,7 @@ export class StreamSubscription<T> implements Subscription {
     this.parts = allPartitionKeys(deps.prefix, topicDef);
     for (const p of this.parts) this.byStream.set(p.stream, p);
     this.handler = applyMiddleware(handler, options.middleware ?? []);
+    this.acks = new AckBatcher(deps.conn, this.group);
     this.ready = this.start();
     this.ready.catch(() => {});
   }
@@ -195,13 +187,8 @@ export class StreamSubscription<T> implements Subscription {
     return from.position;
   }
 
-  /** Creates the group on every partition where it does not exist yet, starting at `id`. */
-  private async ensureGroups(id = this.startId()): Promise<void> {
-    await Promise.all(
-      this.parts.map((p) =>
-        runScript(this.deps.conn, groupCreateScript, [p.stream], [this.group, id]),
-      ),
-    );
+  private ensureGroups(start = this.startId()): Promise<void> {
+    return ensureGroups(this.deps.conn, this.parts, this.group, start);
   }
 
   private async start(): Promise<void> {
@@ -530,47 +517,7 @@ export class StreamSubscription<T> implements Subscription {
   // ---- acknowledging -------------------------------------------------------
 
   private ack(entry: Entry): void {
-    let list = this.acks.get(entry.p);
-    if (!list) {
-      list = [];
-      this.acks.set(entry.p, list);
-    }
-    list.push(entry.position);
-    if (!this.ackScheduled) {
-      this.ackScheduled = true;
-      setImmediate(() => {
-        this.ackScheduled = false;
-        this.ackFlushing = this.ackFlushing.then(() => this.flushAcks());
-      });
-    }
-  }
-
-  /** One XACK per partition for everything finished since the last flush. Failed acks are kept and retried. */
-  private async flushAcks(): Promise<void> {
-    if (this.acks.size === 0) return;
-    const batch = [...this.acks.entries()];
-    this.acks.clear();
-    const replies = await this.deps.conn.pipeline(
-      batch.map(([p, ids]) => ['XACK', p.stream, this.group, ...ids]),
-      { timeoutMs: 10_000 },
-    );
-    let failed = false;
-    replies.forEach((r, i) => {
-      if (!(r instanceof Error)) return;
-      failed = true;
-      const [p, ids] = batch[i] as [PartitionKeys, string[]];
-      const list = this.acks.get(p) ?? [];
-      list.push(...ids);
-      this.acks.set(p, list);
-    });
-    if (failed && this.running) {
-      // Redis is unreachable: try again shortly; until then the events stay pending (at-least-once).
-      const t = setTimeout(() => {
-        this.retryTimers.delete(t);
-        this.ackFlushing = this.ackFlushing.then(() => this.flushAcks());
-      }, 200);
-      this.retryTimers.add(t);
-    }
+    this.acks.add(entry.p, entry.position);
   }
 
   // ---- reclaiming ----------------------------------------------------------
@@ -596,40 +543,23 @@ export class StreamSubscription<T> implements Subscription {
         // A busy consumer still reclaims (its reader stops at 2 batches outstanding, this at 3):
         // skipping while busy would leave a dead consumer's events stuck for as long as the load lasts.
         if (!this.running || this.outstanding() >= 2 * this.batchSize) break;
-        const [next, claimed, deleted] = await this.deps.conn.send<[string, RawEntry[], string[]]>(
-          [
-            'XAUTOCLAIM',
-            p.stream,
-            this.group,
-            this.consumer,
-            String(this.visibilityMs),
-            this.reclaimCursors.get(p) ?? '0-0',
-            'COUNT',
-            String(this.batchSize),
-          ],
-          { key: p.stream },
-        );
         // XAUTOCLAIM examines at most 10 x COUNT pending entries per call: continue where it stopped,
         // or idle entries behind a long list of busy ones would never be reached.
-        this.reclaimCursors.set(p, String(next));
-        if (deleted && deleted.length > 0)
-          this.deps.hooks.onTrimmedBeforeAck?.(this.topic, this.group, deleted.length);
-        const live = claimed.filter((e) => e[1] !== null);
-        if (live.length === 0) continue;
-        // The delivery count (bumped by the claim) is the attempt number.
-        const counts = await this.deps.conn.pipeline(
-          live.map(([id]) => ['XPENDING', p.stream, this.group, id, id, '1']),
-          { key: p.stream },
+        const claimed = await autoclaim(
+          this.deps.conn,
+          p,
+          this.group,
+          this.consumer,
+          this.visibilityMs,
+          this.reclaimCursors.get(p) ?? '0-0',
+          this.batchSize,
         );
-        const attempts = new Map<string, number>();
-        live.forEach(([id], i) => {
-          const row = counts[i];
-          const n =
-            Array.isArray(row) && Array.isArray(row[0]) ? Number((row[0] as unknown[])[3]) : 1;
-          attempts.set(id, Number.isFinite(n) && n > 0 ? n : 1);
-        });
-        total += live.length;
-        this.accept(p, live, (id) => attempts.get(id) ?? 1);
+        this.reclaimCursors.set(p, claimed.next);
+        if (claimed.deleted > 0)
+          this.deps.hooks.onTrimmedBeforeAck?.(this.topic, this.group, claimed.deleted);
+        if (claimed.live.length === 0) continue;
+        total += claimed.live.length;
+        this.accept(p, claimed.live, (id) => claimed.attempts.get(id) ?? 1);
       }
       if (total > 0) {
         this.deps.hooks.onReclaimed?.(this.topic, this.group, total);
@@ -644,7 +574,7 @@ export class StreamSubscription<T> implements Subscription {
 
   /**
    * Keeps the events this consumer holds — running, or read and waiting for a handler slot —
-   * from being reclaimed by others: resets their idle time (XCLAIM JUSTID does not count as a delivery).
+   * from being reclaimed by others.
    */
   private async heartbeat(): Promise<void> {
     const now = Date.now();
@@ -653,26 +583,17 @@ export class StreamSubscription<T> implements Subscription {
     for (const held of [this.inFlight, this.queue]) {
       for (const e of held) {
         if (e.heldSince >= threshold) continue;
-        const list = byPart.get(e.p) ?? [];
-        list.push(e);
-        byPart.set(e.p, list);
+        byPart.set(e.p, [...(byPart.get(e.p) ?? []), e]);
       }
     }
     if (byPart.size === 0) return;
     const parts = [...byPart];
-    // Each was idle at least this long if we still own it; one claimed since by another consumer is
-    // usually younger and stays theirs.
-    const minIdle = String(Math.floor(this.visibilityMs / 4));
-    await this.deps.conn.pipeline(
-      parts.map(([p, entries]) => [
-        'XCLAIM',
-        p.stream,
-        this.group,
-        this.consumer,
-        minIdle,
-        ...entries.map((e) => e.position),
-        'JUSTID',
-      ]),
+    await touch(
+      this.deps.conn,
+      parts.map(([p, entries]) => [p, entries.map((e) => e.position)] as const),
+      this.group,
+      this.consumer,
+      Math.floor(this.visibilityMs / 4),
     );
     for (const [, entries] of parts) for (const e of entries) e.heldSince = now;
   }
@@ -682,25 +603,7 @@ export class StreamSubscription<T> implements Subscription {
     const idleLimit = Math.max(2 * this.visibilityMs, 60_000);
     if (Date.now() - this.lastCleanup < idleLimit / 2) return;
     this.lastCleanup = Date.now();
-    for (const p of this.parts) {
-      const rows = await this.deps.conn.send<unknown[]>(
-        ['XINFO', 'CONSUMERS', p.stream, this.group],
-        { key: p.stream },
-      );
-      for (const row of rows) {
-        const info = toRecord(row);
-        if (
-          info.name !== this.consumer &&
-          Number(info.pending) === 0 &&
-          Number(info.idle) > idleLimit
-        ) {
-          await this.deps.conn.send(
-            ['XGROUP', 'DELCONSUMER', p.stream, this.group, info.name as string],
-            { key: p.stream },
-          );
-        }
-      }
-    }
+    await removeGoneConsumers(this.deps.conn, this.parts, this.group, this.consumer, idleLimit);
   }
 
   // ---- closing -------------------------------------------------------------
@@ -731,27 +634,19 @@ export class StreamSubscription<T> implements Subscription {
       clearTimeout(timer);
     }
     // Acknowledge everything that finished.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    await this.ackFlushing.catch(() => {});
-    await this.flushAcks().catch(() => {});
-    await this.removeSelfIfIdle().catch(() => {});
+    await this.acks.drain();
+    // A consumer leaves its group only once it holds nothing pending (housekeeping: bounded wait).
+    if (this.inFlight.size === 0) {
+      await removeConsumerIfIdle(
+        this.deps.conn,
+        this.parts,
+        this.group,
+        this.consumer,
+        0,
+        2000,
+      ).catch(() => {});
+    }
     this.emit({ type: 'closed' });
     this.events.end();
-  }
-
-  /** A consumer leaves its group only once it holds nothing pending. */
-  private async removeSelfIfIdle(): Promise<void> {
-    if (this.inFlight.size > 0) return;
-    // Housekeeping only (cleanupConsumers does it later otherwise): do not hold close() up for long.
-    const timeoutMs = 2000;
-    const replies = await this.deps.conn.pipeline(
-      this.parts.map((p) => ['XPENDING', p.stream, this.group, '-', '+', '1', this.consumer]),
-      { timeoutMs },
-    );
-    if (replies.some((r) => r instanceof Error || (Array.isArray(r) && r.length > 0))) return;
-    await this.deps.conn.pipeline(
-      this.parts.map((p) => ['XGROUP', 'DELCONSUMER', p.stream, this.group, this.consumer]),
-      { timeoutMs },
-    );
   }
 }

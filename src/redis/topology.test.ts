@@ -30,6 +30,11 @@ function recordStatus(sub: Subscription): SubscriptionStatus[] {
   return seen;
 }
 
+/** The test events' marker: every event carries `{ n }`. */
+function nOf(e: { data: unknown }): string {
+  return (e.data as { n: string }).n;
+}
+
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -41,7 +46,7 @@ void describe('Redis Sentinel: redis+sentinel://host:port/mymaster', () => {
   let sub: Subscription;
   let statuses: SubscriptionStatus[];
   const count = new DeliveryCount();
-  const topic = defineTopic<{ n: string }>({ name: 'sentinel-orders' });
+  const topic = defineTopic({ name: 'sentinel-orders' });
   const replicated = { durability: { mode: 'replicated', replicas: 1, timeoutMs: 2000 } } as const;
 
   before(async () => {
@@ -52,7 +57,7 @@ void describe('Redis Sentinel: redis+sentinel://host:port/mymaster', () => {
       topic,
       { group: 'billing', startFrom: 'beginning', visibilityTimeoutMs: 2000 },
       (e) => {
-        count.delivered(e.data.n);
+        count.delivered(nOf(e));
       },
     );
     statuses = recordStatus(sub);
@@ -149,8 +154,8 @@ void describe('Redis Cluster: redis+cluster://host:port', () => {
   let backend: RedisBackend;
   const prefix = uniquePrefix('cluster');
   // Fixed names: a partition's slot depends on the topic name only (the prefix is outside the hash tag).
-  const single = defineTopic<{ n: string }>({ name: 'cluster-single' });
-  const spread = defineTopic<{ n: string }>({ name: 'cluster-spread', partitions: 4 });
+  const single = defineTopic({ name: 'cluster-single' });
+  const spread = defineTopic({ name: 'cluster-spread', partitions: 4 });
 
   before(async () => {
     cluster = await startCluster({ masters: 3 });
@@ -237,11 +242,11 @@ void describe('Redis Cluster: redis+cluster://host:port', () => {
         backoff: { initialMs: 10, maxMs: 20 },
       },
       (e) => {
-        if (e.data.n === 'poison') {
+        if (nOf(e) === 'poison') {
           poisonRuns++;
           if (!healed) throw new Error('cannot handle this one yet');
         }
-        count.delivered(e.data.n);
+        count.delivered(nOf(e));
       },
     );
     try {
@@ -256,13 +261,11 @@ void describe('Redis Cluster: redis+cluster://host:port', () => {
       });
       assert.deepEqual(count.report().lost, []);
 
-      const dead = await waitFor(
-        async () => {
-          const list = await backend.deadLetters.list(single);
-          return list.length === 1 ? list : undefined;
-        },
-        { timeoutMs: 20_000, message: 'the poison event was not dead-lettered' },
-      );
+      await waitFor(async () => (await backend.deadLetters.list(single)).length === 1, {
+        timeoutMs: 20_000,
+        message: 'the poison event was not dead-lettered',
+      });
+      const dead = await backend.deadLetters.list(single);
       assert.equal(dead[0]?.attempts, 2);
       assert.equal(poisonRuns, 2);
 

@@ -106,7 +106,10 @@ async function startSentinelProcess(config: string): Promise<SentinelProcess> {
       '',
     ].join('\n'),
   );
-  const child = spawn(binary, [file, '--sentinel'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, [file, '--sentinel'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   let output = '';
   const append = (c: Buffer): void => {
@@ -175,7 +178,9 @@ export interface SentinelSetup {
  * A master, its replicas and sentinels monitoring it with quorum 1. Resolves once
  * every sentinel knows every replica, so a failover can start at once.
  */
-export async function startSentinelSetup(options: SentinelSetupOptions = {}): Promise<SentinelSetup> {
+export async function startSentinelSetup(
+  options: SentinelSetupOptions = {},
+): Promise<SentinelSetup> {
   const masterName = options.masterName ?? 'mymaster';
   const servers: RedisServerHandle[] = [];
   const sentinels: SentinelProcess[] = [];
@@ -195,7 +200,8 @@ export async function startSentinelSetup(options: SentinelSetupOptions = {}): Pr
     );
     servers.push(...replicas);
     await waitFor(
-      async () => Number((await infoAt(master.port, 'replication')).connected_slaves) === replicas.length,
+      async () =>
+        Number((await infoAt(master.port, 'replication')).connected_slaves) === replicas.length,
       { timeoutMs: 20_000, intervalMs: 50, message: 'the replicas did not connect to the master' },
     );
     const config = [
@@ -215,7 +221,11 @@ export async function startSentinelSetup(options: SentinelSetupOptions = {}): Pr
         }
         return true;
       },
-      { timeoutMs: 20_000, intervalMs: 100, message: 'the sentinels did not discover the replicas' },
+      {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+        message: 'the sentinels did not discover the replicas',
+      },
     );
     const masterPort = async (): Promise<number> => {
       const reply = await commandAt<[string, string]>(sentinels[0]?.port ?? 0, [
