@@ -3,19 +3,11 @@
  * the same field codec as the Redis backend before any is stored; an event
  * with an id is stored at most once per dedupe window.
  */
-import { derivedId, encodeEnvelope, encodeRaw, pairs, type Fields } from '../core/codec.ts';
-import { ValidationError } from '../core/errors.ts';
+import { derivedId, pairs } from '../core/codec.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
-import { partitionFor } from '../core/partition.ts';
-import { validate } from '../core/schema.ts';
+import { prepareEvents } from '../core/prepare.ts';
 import type { Topic } from '../core/topic.ts';
 import type { MemoryStore } from './store.ts';
-
-interface Prepared {
-  readonly partition: number;
-  readonly id: string | undefined;
-  readonly fields: Fields;
-}
 
 export class MemoryPublisher {
   constructor(
@@ -28,14 +20,7 @@ export class MemoryPublisher {
     events: readonly OutgoingEvent<T>[],
   ): Promise<PublishReceipt[]> {
     if (events.length === 0) return [];
-    const prepared: Prepared[] = [];
-    for (let i = 0; i < events.length; i++) {
-      const where =
-        events.length > 1
-          ? `event #${i} for topic '${topic.name}'`
-          : `event for topic '${topic.name}'`;
-      prepared.push(await this.prepare(topic, events[i] as OutgoingEvent<T>, where));
-    }
+    const prepared = await prepareEvents(topic, events, this.source);
     const partitions = this.store.partitionsOf(topic);
     return prepared.map((p) => {
       const part = partitions[p.partition];
@@ -47,7 +32,7 @@ export class MemoryPublisher {
         if (previous !== undefined)
           return { ...receipt, id: p.id, position: previous, duplicate: true };
       }
-      const { position } = part.stream.append(p.fields);
+      const { position } = part.stream.append(pairs(p.fields));
       if (p.id !== undefined) part.dedupe.remember(p.id, position, topic.dedupeWindowMs);
       return {
         ...receipt,
@@ -56,51 +41,5 @@ export class MemoryPublisher {
         duplicate: false,
       };
     });
-  }
-
-  private async prepare<T>(
-    topic: Topic<T>,
-    event: OutgoingEvent<T>,
-    where: string,
-  ): Promise<Prepared> {
-    if (event === null || typeof event !== 'object')
-      throw new ValidationError(`${where} must be an object with data`);
-    if (event.id !== undefined && (typeof event.id !== 'string' || event.id === '')) {
-      throw new ValidationError(`${where}: id must be a non-empty string`, [
-        { message: 'must be a non-empty string', path: ['id'] },
-      ]);
-    }
-    let data: unknown = event.data;
-    if (topic.schema) {
-      try {
-        data = await validate(topic.schema, event.data, `data of ${where}`);
-      } catch (e) {
-        if (!(e instanceof ValidationError)) throw e;
-        throw new ValidationError(
-          e.message,
-          e.issues.map((issue) => ({ ...issue, path: ['data', ...issue.path] })),
-        );
-      }
-    }
-    let flat: string[];
-    if (topic.codec === 'raw') {
-      try {
-        flat = encodeRaw(data);
-      } catch (e) {
-        const message = (e as Error).message;
-        throw new ValidationError(`${where}: ${message}`, [{ message, path: ['data'] }]);
-      }
-    } else {
-      if (data === undefined)
-        throw new ValidationError(`${where} has no data`, [
-          { message: 'required', path: ['data'] },
-        ]);
-      flat = encodeEnvelope(topic, { ...event, data: data as T }, { source: this.source });
-    }
-    return {
-      partition: partitionFor(topic.partitions, event.key, event.id),
-      id: event.id,
-      fields: pairs(flat),
-    };
   }
 }

@@ -6,8 +6,9 @@
  * `maxAttempts`, and take over events that another subscription held longer
  * than the visibility timeout (it closed mid-way, or hangs).
  */
+import { resolveSubscribeOptions } from '../core/subscribe-options.ts';
 import { randomBytes } from 'node:crypto';
-import { backoffDelay, resolveBackoff, type ResolvedBackoff } from '../core/backoff.ts';
+import { backoffDelay, type ResolvedBackoff } from '../core/backoff.ts';
 import { Broadcast } from '../core/broadcast.ts';
 import { F } from '../core/codec.ts';
 import {
@@ -18,7 +19,7 @@ import {
   type Subscription,
   type SubscriptionStatus,
 } from '../core/contract.ts';
-import { ConfigError, DecodeError, ValidationError } from '../core/errors.ts';
+import { DecodeError, ValidationError } from '../core/errors.ts';
 import type { Topic } from '../core/topic.ts';
 import { moveToDeadLetters } from './dead-letters.ts';
 import { toDelivery } from './decode.ts';
@@ -71,31 +72,15 @@ export class MemorySubscription<T> implements Subscription {
     private readonly options: SubscribeOptions<T>,
     handler: Handler<T>,
   ) {
-    if (!options.group || typeof options.group !== 'string')
-      throw new ConfigError('subscribe needs a group name');
+    const o = resolveSubscribeOptions(options);
     this.topic = topicDef.name;
-    this.group = options.group;
+    this.group = o.group;
     this.consumer = options.consumer ?? `memory-${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.concurrency = options.concurrency ?? 10;
-    this.batchSize = options.batchSize ?? 100;
-    this.maxAttempts = options.maxAttempts ?? 5;
-    this.visibilityMs = options.visibilityTimeoutMs ?? 30_000;
-    for (const [name, v] of [
-      ['concurrency', this.concurrency],
-      ['batchSize', this.batchSize],
-      ['maxAttempts', this.maxAttempts],
-      ['visibilityTimeoutMs', this.visibilityMs],
-    ] as const) {
-      if (!Number.isInteger(v) || v < 1) {
-        throw new ConfigError(`subscribe option ${name} must be a positive integer, got ${v}`);
-      }
-    }
-    const b = resolveBackoff(options.backoff);
-    // A retry must come back before the visibility timeout, or another subscription would take the event over.
-    this.backoff = {
-      ...b,
-      maxMs: Math.max(1, Math.min(b.maxMs, Math.floor(this.visibilityMs / 2))),
-    };
+    this.concurrency = o.concurrency;
+    this.batchSize = o.batchSize;
+    this.maxAttempts = o.maxAttempts;
+    this.visibilityMs = o.visibilityMs;
+    this.backoff = o.backoff;
     this.handler = applyMiddleware(handler, options.middleware ?? []);
     this.ready = this.start();
   }

@@ -19,6 +19,7 @@
  * group that vanished (Redis restarted without its data) is recreated from the
  * start of the stream.
  */
+import { resolveSubscribeOptions } from '../core/subscribe-options.ts';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Broadcast } from '../core/broadcast.ts';
@@ -38,10 +39,9 @@ import {
   type Subscription,
   type SubscriptionStatus,
 } from '../core/contract.ts';
-import { backoffDelay, resolveBackoff, type ResolvedBackoff } from '../core/backoff.ts';
+import { backoffDelay, type ResolvedBackoff } from '../core/backoff.ts';
 import {
   ClosedError,
-  ConfigError,
   ConnectionError,
   DecodeError,
   TimeoutError,
@@ -138,30 +138,15 @@ export class StreamSubscription<T> implements Subscription {
     private readonly options: SubscribeOptions<T>,
     handler: Handler<T>,
   ) {
-    if (!options.group || typeof options.group !== 'string')
-      throw new ConfigError('subscribe needs a group name');
+    const o = resolveSubscribeOptions(options);
     this.topic = topicDef.name;
-    this.group = options.group;
+    this.group = o.group;
     this.consumer = options.consumer ?? defaultConsumerName();
-    this.concurrency = options.concurrency ?? 10;
-    this.batchSize = options.batchSize ?? 100;
-    this.maxAttempts = options.maxAttempts ?? 5;
-    this.visibilityMs = options.visibilityTimeoutMs ?? 30_000;
-    for (const [name, v] of [
-      ['concurrency', this.concurrency],
-      ['batchSize', this.batchSize],
-      ['maxAttempts', this.maxAttempts],
-      ['visibilityTimeoutMs', this.visibilityMs],
-    ] as const) {
-      if (!Number.isInteger(v) || v < 1)
-        throw new ConfigError(`subscribe option ${name} must be a positive integer, got ${v}`);
-    }
-    const b = resolveBackoff(options.backoff);
-    // A retry must come back before the visibility timeout, or another consumer would take the event over.
-    this.backoff = {
-      ...b,
-      maxMs: Math.max(1, Math.min(b.maxMs, Math.floor(this.visibilityMs / 2))),
-    };
+    this.concurrency = o.concurrency;
+    this.batchSize = o.batchSize;
+    this.maxAttempts = o.maxAttempts;
+    this.visibilityMs = o.visibilityMs;
+    this.backoff = o.backoff;
     this.parts = allPartitionKeys(deps.prefix, topicDef);
     for (const p of this.parts) this.byStream.set(p.stream, p);
     this.handler = applyMiddleware(handler, options.middleware ?? []);

@@ -4,12 +4,10 @@
  * goes through the publish-dedupe script instead, which stores it at most once
  * per dedupe window.
  */
-import { encodeEnvelope, encodeRaw } from '../core/codec.ts';
 import type { PublishOptions } from '../core/contract.ts';
-import { HeraldError, ValidationError } from '../core/errors.ts';
+import { HeraldError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
-import { partitionFor } from '../core/partition.ts';
-import { validate } from '../core/schema.ts';
+import { prepareEvents } from '../core/prepare.ts';
 import type { Topic } from '../core/topic.ts';
 import type { Args, RedisConnection } from './connection.ts';
 import { toHeraldError } from './errors.ts';
@@ -105,54 +103,12 @@ export class StreamPublisher {
     topic: Topic<T>,
     events: readonly OutgoingEvent<T>[],
   ): Promise<Prepared[]> {
-    const out: Prepared[] = [];
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i] as OutgoingEvent<T>;
-      const where =
-        events.length > 1
-          ? `event #${i} for topic '${topic.name}'`
-          : `event for topic '${topic.name}'`;
-      if (event === null || typeof event !== 'object')
-        throw new ValidationError(`${where} must be an object with data`);
-      if (event.id !== undefined && (typeof event.id !== 'string' || event.id === '')) {
-        throw new ValidationError(`${where}: id must be a non-empty string`, [
-          { message: 'must be a non-empty string', path: ['id'] },
-        ]);
-      }
-      let data = event.data;
-      if (topic.schema) {
-        try {
-          data = await validate(topic.schema, event.data, `data of ${where}`);
-        } catch (e) {
-          if (e instanceof ValidationError) {
-            throw new ValidationError(
-              e.message,
-              e.issues.map((iss) => ({ ...iss, path: ['data', ...iss.path] })),
-            );
-          }
-          throw e;
-        }
-      }
-      const partition = partitionFor(topic.partitions, event.key, event.id);
-      let fields: string[];
-      if (topic.codec === 'raw') {
-        try {
-          fields = encodeRaw(data);
-        } catch (e) {
-          throw new ValidationError(`${where}: ${(e as Error).message}`, [
-            { message: (e as Error).message, path: ['data'] },
-          ]);
-        }
-      } else {
-        if (data === undefined)
-          throw new ValidationError(`${where} has no data`, [
-            { message: 'required', path: ['data'] },
-          ]);
-        fields = encodeEnvelope(topic, { ...event, data }, { source: this.deps.source });
-      }
-      out.push({ keys: this.keysOf(topic, partition), id: event.id, fields });
-    }
-    return out;
+    const prepared = await prepareEvents(topic, events, this.deps.source);
+    return prepared.map((p) => ({
+      keys: this.keysOf(topic, p.partition),
+      id: p.id,
+      fields: p.fields,
+    }));
   }
 
   private async write(

@@ -6,8 +6,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Subscription, SubscriptionStatus } from '../core/contract.ts';
-import { isHeraldError } from '../core/errors.ts';
+import { ConnectionError, isHeraldError } from '../core/errors.ts';
 import { defineTopic } from '../core/topic.ts';
+import { getFreePort } from '../embedded/redis-server.ts';
 import { enableDurability, type DurabilityHandle } from '../ops/durability.ts';
 import { uniquePrefix, waitFor } from '../testing/redis.ts';
 import {
@@ -18,6 +19,7 @@ import {
   type SentinelSetup,
 } from '../testing/topology.ts';
 import { RedisBackend } from './backend.ts';
+import { connect } from './connection.ts';
 import { DeliveryCount, describeReport } from './fixtures/count.ts';
 import { partitionKeys } from './keys.ts';
 
@@ -51,7 +53,9 @@ void describe('Redis Sentinel: redis+sentinel://host:port/mymaster', () => {
 
   before(async () => {
     setup = await startSentinelSetup({ replicas: 2, downAfterMs: 1000, failoverTimeoutMs: 2000 });
-    backend = await RedisBackend.connect({ url: setup.url, prefix: uniquePrefix('sentinel') });
+    // A list of sentinels whose first one is down: the client asks the next.
+    const url = setup.url.replace('//', `//127.0.0.1:${await getFreePort()},`);
+    backend = await RedisBackend.connect({ url, prefix: uniquePrefix('sentinel') });
     durability = await enableDurability(backend);
     sub = backend.subscribe(
       topic,
@@ -84,6 +88,13 @@ void describe('Redis Sentinel: redis+sentinel://host:port/mymaster', () => {
     assert.deepEqual(count.report().lost, []);
   });
 
+  void test('a master name the sentinels do not know fails to connect with a ConnectionError naming the cause', async () => {
+    await assert.rejects(
+      connect({ url: setup.url.replace(/mymaster$/, 'nosuch'), connectTimeoutMs: 1000 }),
+      (e: unknown) => e instanceof ConnectionError && /No such master/.test(e.message),
+    );
+  });
+
   void test('survives a SIGKILLed master: the sentinel promotes a replica, the same backend publishes and consumes on', async () => {
     const oldPort = setup.master.port;
     await setup.master.kill();
@@ -98,7 +109,7 @@ void describe('Redis Sentinel: redis+sentinel://host:port/mymaster', () => {
       while (promotedAt === 0 || ackedAfterPromotion < 100) {
         const n = `b${seq++}`;
         try {
-          await backend.publish(topic, { data: { n } }, { timeoutMs: 3000 });
+          await backend.publish(topic, { data: { n } }, { timeoutMs: 1000 });
           count.acknowledged(n);
           if (promotedAt !== 0) ackedAfterPromotion++;
         } catch (e) {
@@ -280,4 +291,21 @@ void describe('Redis Cluster: redis+cluster://host:port', () => {
       await sub.close({ deadlineMs: 2000 });
     }
   });
+});
+
+void describe('Sentinel and Cluster URLs with nothing answering', () => {
+  for (const scheme of ['redis+sentinel', 'redis+cluster'] as const) {
+    void test(`${scheme}: rejects with a ConnectionError once the connect timeout is over`, async () => {
+      const port = await getFreePort();
+      const url = `${scheme}://127.0.0.1:${port}${scheme === 'redis+sentinel' ? '/mymaster' : ''}`;
+      const started = Date.now();
+      await assert.rejects(
+        connect({ url, connectTimeoutMs: 1000 }),
+        (e: unknown) => e instanceof ConnectionError && /ECONNREFUSED|root nodes/.test(e.message),
+      );
+      // node-redis's cluster gives up after one pass over its nodes: the connection retries it
+      // until the timeout, as a standalone client does.
+      assert.ok(Date.now() - started >= 900, 'gave up before the connect timeout');
+    });
+  }
 });

@@ -57,7 +57,7 @@ export async function commandAt<T = unknown>(port: number, args: string[]): Prom
   client.on('error', () => {});
   await client.connect();
   try {
-    return (await client.sendCommand(args)) as T;
+    return await client.sendCommand<T>(args);
   } finally {
     client.destroy();
   }
