@@ -13,13 +13,11 @@ cd "$(dirname "$0")/.."
 # --- npm packages ------------------------------------------------------------------------
 if [[ ! -d node_modules ]] ||
   { [[ -f package-lock.json ]] && [[ package-lock.json -nt node_modules/.package-lock.json ]]; }; then
-  if [[ -f package-lock.json ]]; then
-    echo "ensure-deps: installing npm packages (npm ci)..."
-    npm ci --no-audit --no-fund --loglevel=error
-  else
-    echo "ensure-deps: installing npm packages (npm install)..."
-    npm install --no-audit --no-fund --loglevel=error
-  fi
+  # `npm install`, not `npm ci`: npm 11 leaves other platforms' optional packages (msgpackr-extract,
+  # pulled in by the benchmark's BullMQ) out of the lock file and then refuses `npm ci` with it.
+  # With the lock file present, `npm install` installs the locked versions all the same.
+  echo "ensure-deps: installing npm packages (npm install)..."
+  npm install --no-audit --no-fund --loglevel=error
   # npm may write package-lock.json after its hidden lockfile; keep the next run quiet.
   if [[ -f node_modules/.package-lock.json ]]; then touch node_modules/.package-lock.json; fi
 fi

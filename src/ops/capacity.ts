@@ -128,7 +128,7 @@ async function readVerdict(conn: RedisConnection, threshold: number): Promise<Ca
  * publishes are refused with a CapacityError while used/maxmemory ≥ threshold.
  */
 export async function enableCapacityGuard(
-  backend: Pick<RedisBackend, 'conn' | 'publishGuards'>,
+  backend: Pick<RedisBackend, 'conn' | 'publishGuards' | 'closeHooks'>,
   options: CapacityGuardOptions = {},
 ): Promise<CapacityGuard> {
   const threshold = options.threshold ?? 0.9;
@@ -166,13 +166,18 @@ export async function enableCapacityGuard(
   };
   backend.publishGuards.push(guard);
 
-  return {
+  const stopOnClose = (): void => handle.stop();
+  const handle: CapacityGuard = {
     verdict: () => current,
     sample,
     stop() {
       clearInterval(timer);
+      const h = backend.closeHooks.indexOf(stopOnClose);
+      if (h >= 0) backend.closeHooks.splice(h, 1);
       const i = backend.publishGuards.indexOf(guard);
       if (i >= 0) backend.publishGuards.splice(i, 1);
     },
   };
+  backend.closeHooks.push(stopOnClose);
+  return handle;
 }

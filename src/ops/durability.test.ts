@@ -132,3 +132,24 @@ void describe('replicated durability against a real replica', () => {
     await backend.publish(plain, { data: { ok: true } });
   });
 });
+
+void test('backend.close() alone releases the dedicated replication connection', async () => {
+  const server = await startRedisServer({ appendonly: false });
+  try {
+    const probe = await connect({ url: server.url });
+    const clients = async (): Promise<number> =>
+      (await probe.send<string>(['CLIENT', 'LIST'])).split('\n').filter((l) => l.trim() !== '')
+        .length;
+    const alone = await clients();
+    const b = await RedisBackend.connect({ url: server.url, prefix: uniquePrefix('dur-close') });
+    await enableDurability(b);
+    await waitFor(async () => (await clients()) === alone + 2, {
+      message: 'shared + dedicated connection',
+    });
+    await b.close();
+    await waitFor(async () => (await clients()) === alone, { message: 'close() released both' });
+    probe.destroy();
+  } finally {
+    await server.stop();
+  }
+});

@@ -106,7 +106,10 @@ export interface DurabilityHandle {
  * required): the events are on the primary, their fate is unknown.
  */
 export async function enableDurability(
-  backend: Pick<RedisBackend, 'conn' | 'prefix' | 'publishFinishers' | 'connectionFor'>,
+  backend: Pick<
+    RedisBackend,
+    'conn' | 'prefix' | 'publishFinishers' | 'connectionFor' | 'closeHooks'
+  >,
 ): Promise<DurabilityHandle> {
   if (backend.connectionFor)
     throw new ConfigError('replicated durability is already enabled on this backend');
@@ -158,12 +161,18 @@ export async function enableDurability(
   backend.connectionFor = connectionFor;
   backend.publishFinishers.push(finisher);
 
-  return {
+  const handle = {
     async stop() {
+      const h = backend.closeHooks.indexOf(stopOnClose);
+      if (h >= 0) backend.closeHooks.splice(h, 1);
       if (backend.connectionFor === connectionFor) backend.connectionFor = undefined;
       const i = backend.publishFinishers.indexOf(finisher);
       if (i >= 0) backend.publishFinishers.splice(i, 1);
       await dedicated.close();
     },
   };
+  // Stopped by backend.close() too, so the dedicated connection never keeps the process alive.
+  const stopOnClose = (): Promise<void> => handle.stop();
+  backend.closeHooks.push(stopOnClose);
+  return handle;
 }

@@ -50,6 +50,8 @@ export class RedisBackend implements Backend {
   readonly publishGuards: PublishGuard[] = [];
   /** Steps after a publish (replicated durability); operations code adds to these. */
   readonly publishFinishers: PublishFinisher[] = [];
+  /** Run by close() after the subscriptions closed, before the connection closes (ops helpers stop here). */
+  readonly closeHooks: (() => void | Promise<void>)[] = [];
   /** Observers for metrics. */
   readonly consumerHooks: ConsumerHooks = {};
   readonly publisherHooks: {
@@ -158,6 +160,7 @@ export class RedisBackend implements Backend {
       this.queues?.close(options),
       this.notifier?.close(),
     ]);
+    for (const hook of this.closeHooks) await hook();
     if (this.ownsConnection) await this.conn.close();
   }
 }

@@ -205,6 +205,7 @@ void describe('Redis Cluster: redis+cluster://host:port', () => {
   });
 
   void test('publishing to 4 partitions with keys, dedupe by id (a Lua script per partition), no CROSSSLOT', async () => {
+    const movedBefore = await cluster.movedReplies();
     const events = Array.from({ length: 80 }, (_, i) => ({
       id: `e${i}`,
       key: `customer-${i % 13}`,
@@ -228,6 +229,8 @@ void describe('Redis Cluster: redis+cluster://host:port', () => {
       (await backend.registry.list()).map((t) => t.name),
       ['cluster-spread'],
     );
+    // Every command went straight to the node owning its key, also those sent without one.
+    assert.equal((await cluster.movedReplies()) - movedBefore, 0, 'commands were redirected');
   });
 
   void test('one XREADGROUP over partitions in different slots is refused with CROSSSLOT', async () => {
@@ -241,6 +244,7 @@ void describe('Redis Cluster: redis+cluster://host:port', () => {
   });
 
   void test('a 1-partition topic: 200 events consumed end to end; a poison event dead-lettered after maxAttempts, then replayed', async () => {
+    const movedBefore = await cluster.movedReplies();
     const count = new DeliveryCount();
     let poisonRuns = 0;
     let healed = false;
@@ -287,6 +291,7 @@ void describe('Redis Cluster: redis+cluster://host:port', () => {
         message: 'the replayed event was not consumed',
       });
       assert.equal((await backend.deadLetters.list(single)).length, 0);
+      assert.equal((await cluster.movedReplies()) - movedBefore, 0, 'commands were redirected');
     } finally {
       await sub.close({ deadlineMs: 2000 });
     }

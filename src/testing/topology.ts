@@ -274,6 +274,8 @@ export interface RedisClusterSetup {
   /** redis+cluster://127.0.0.1:<first node port> */
   readonly url: string;
   readonly nodes: readonly RedisServerHandle[];
+  /** MOVED replies the nodes have sent so far (commands that reached a node not owning their key). */
+  movedReplies(): Promise<number>;
   /** Kills every node and removes the temp dirs. */
   stop(): Promise<void>;
 }
@@ -344,7 +346,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
       },
       { timeoutMs: 30_000, intervalMs: 100, message: 'the cluster did not reach cluster_state:ok' },
     );
-    return { url: `redis+cluster://127.0.0.1:${first.port}`, nodes, stop };
+    const movedReplies = async (): Promise<number> => {
+      let total = 0;
+      for (const n of nodes) {
+        const line = (await infoAt(n.port, 'errorstats')).errorstat_MOVED ?? '';
+        total += Number(/count=(\d+)/.exec(line)?.[1] ?? 0);
+      }
+      return total;
+    };
+    return { url: `redis+cluster://127.0.0.1:${first.port}`, nodes, movedReplies, stop };
   } catch (e) {
     await stop();
     throw e;
