@@ -127,7 +127,10 @@ void describe('Redis Sentinel: redis+sentinel://host:port/mymaster', () => {
     // Replicated publishes work again once the other replica follows the new master.
     await waitFor(
       async () => Number((await infoAt(newPort, 'replication')).connected_slaves) >= 1,
-      { timeoutMs: 20_000, message: 'the remaining replica did not follow the new master' },
+      {
+        timeoutMs: 20_000,
+        message: `the remaining replica did not follow the new master; sentinel log:\n${setup.sentinels[0]?.output()}`,
+      },
     );
     const after = Array.from({ length: 50 }, (_, i) => ({ data: { n: `c${i}` } }));
     await waitFor(

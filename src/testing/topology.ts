@@ -84,6 +84,8 @@ export async function infoAt(port: number, section: string): Promise<Record<stri
 export interface SentinelProcess {
   readonly port: number;
   readonly pid: number;
+  /** Last lines the sentinel logged (its view of the failover). */
+  output(): string;
   /** SIGKILL and wait for exit. */
   kill(): Promise<void>;
 }
@@ -142,7 +144,7 @@ async function startSentinelProcess(config: string): Promise<SentinelProcess> {
     await kill();
     throw e;
   }
-  return { port, pid: child.pid ?? -1, kill };
+  return { port, pid: child.pid ?? -1, output: () => output.trimEnd(), kill };
 }
 
 export interface SentinelSetupOptions {
