@@ -13,9 +13,9 @@ import type { BenchResults } from './runner.ts';
 import type { Spread } from './stats.ts';
 import type { Library } from './types.ts';
 
-const WIDTH = 860;
+const WIDTH = 900;
 const LABEL_W = 300;
-const VALUE_W = 150;
+const VALUE_W = 175;
 const BAR_H = 18;
 const GAP = 6;
 const COLORS: Record<Library, string> = {

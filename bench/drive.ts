@@ -208,10 +208,12 @@ export async function latencyAt(
 }
 
 /**
- * The highest rate sustained: offered rates rise by 30% a step (1.5 s each)
- * until a step fails; a step is sustained when the sender kept 95% of the
- * offered rate, every event was delivered within 250 ms of the last send, and
- * p99 stayed under 20 ms. Reports the last sustained step.
+ * The highest rate sustained. A step offers one rate for 1.5 s (open loop); it
+ * is sustained when the sender kept 95% of the offered rate, the median
+ * latency stayed under 10 ms (no backlog building up) and every event was
+ * delivered within 500 ms of the last send. Rates double from `startRate`
+ * until a step fails, then three bisection steps narrow the answer. The tail
+ * (p99) is reported, not judged: on a shared machine it is noise-prone.
  */
 export async function highestSustained(
   ctx: ScenarioContext,
@@ -221,24 +223,36 @@ export async function highestSustained(
   const stepMs = ctx.quick ? 200 : 1500;
   await openLoop(pipe, startRate, ctx.quick ? 100 : 500, 1, 30_000);
   let best: { rate: number; o: OpenLoopOutcome } | undefined;
+  let failedAt: number | undefined;
   let sentInRamp = 0;
+  const step = async (rate: number): Promise<boolean> => {
+    const o = await openLoop(pipe, rate, stepMs, 1, 10_000);
+    sentInRamp += o.sent;
+    const l = latencyOf(o, rate);
+    const ok =
+      l.achievedRate >= 0.95 * rate &&
+      l.p50 <= 10 &&
+      o.drainMs <= 500 &&
+      o.fromSend.length === o.sent;
+    ctx.progress(
+      `${rate} ev/s: p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, sent at ${Math.round(l.achievedRate)}/s, ` +
+        `drained in ${o.drainMs.toFixed(0)} ms: ${ok ? 'sustained' : 'not sustained'}`,
+    );
+    // --quick checks the shape only: its one short, cold step is reported whatever it shows.
+    if (ok || ctx.quick) best = { rate, o };
+    else failedAt = rate;
+    return ok;
+  };
   const { cost } = await ctx.probe.measure(async () => {
-    for (let rate = startRate; rate <= 400_000; rate = Math.round(rate * 1.3)) {
-      const o = await openLoop(pipe, rate, stepMs, 1, 10_000);
-      sentInRamp += o.sent;
-      const l = latencyOf(o, rate);
-      const ok =
-        l.achievedRate >= 0.95 * rate &&
-        o.drainMs <= 250 &&
-        l.p99 <= 20 &&
-        o.fromSend.length === o.sent;
-      ctx.progress(
-        `${rate} ev/s: p99 ${l.p99.toFixed(2)} ms, drain ${o.drainMs.toFixed(0)} ms ${ok ? 'ok' : 'not sustained'}`,
-      );
-      // --quick checks the shape only: its one short, cold step is reported whatever it shows.
-      if (!ok && !ctx.quick) break;
-      best = { rate, o };
-      if (ctx.quick) break;
+    if (ctx.quick) {
+      await step(startRate);
+      return;
+    }
+    for (let rate = startRate; rate <= 1_000_000 && (await step(rate)); rate *= 2);
+    for (let i = 0; i < 3 && best && failedAt !== undefined; i++) {
+      const mid = Math.round((best.rate + failedAt) / 2 / 100) * 100;
+      if (mid <= best.rate || mid >= failedAt) break;
+      await step(mid);
     }
   });
   if (!best) throw new Error(`not even ${startRate} events/s was sustained`);

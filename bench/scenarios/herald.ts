@@ -59,7 +59,7 @@ export class HeraldPipe implements Pipe {
     });
     const topic: Topic<OrderPayload> = setup.schema
       ? defineTopic({ name: 'orders', schema: await orderSchema() })
-      : (defineTopic({ name: 'orders' }) as Topic<OrderPayload>);
+      : defineTopic<OrderPayload>({ name: 'orders' });
     const pipe = new HeraldPipe(backend, topic, setup.size ?? SMALL);
     for (let g = 0; g < (setup.groups ?? 1); g++) {
       const group = `g${g}`;
@@ -153,4 +153,4 @@ export const heraldLatency =
     withPipe(ctx, setup, (pipe) => latencyAt(ctx, pipe, rate, setup.groups ?? 1));
 
 export const heraldLatencyMax = (ctx: ScenarioContext): Promise<RunResult> =>
-  withPipe(ctx, {}, (pipe) => highestSustained(ctx, pipe, ctx.quick ? 2000 : 10_000));
+  withPipe(ctx, {}, (pipe) => highestSustained(ctx, pipe, ctx.quick ? 2000 : 2500));

@@ -162,4 +162,4 @@ export const rawLatency =
     withPipe(ctx, (pipe) => latencyAt(ctx, pipe, rate));
 
 export const rawLatencyMax = (ctx: ScenarioContext): Promise<RunResult> =>
-  withPipe(ctx, (pipe) => highestSustained(ctx, pipe, ctx.quick ? 2000 : 10_000));
+  withPipe(ctx, (pipe) => highestSustained(ctx, pipe, ctx.quick ? 2000 : 2500));

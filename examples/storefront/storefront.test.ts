@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,15 @@ import { testConfig } from '../saga/test-support.ts';
 import { startStorefront } from './server.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOT = fileURLToPath(new URL('../../docs/storefront.png', import.meta.url));
+// The test's screenshot goes under .herald/ (ignored); HERALD_UPDATE_DOCS=1 refreshes the one in docs/.
+const SCREENSHOT = fileURLToPath(
+  new URL(
+    process.env.HERALD_UPDATE_DOCS === '1'
+      ? '../../docs/storefront.png'
+      : '../../.herald/screenshots/storefront.png',
+    import.meta.url,
+  ),
+);
 const TERMINAL = ['COMPLETED_SUCCESSFULLY', 'BLOCKED_NO_FUNDS', 'COMPLETED_WITH_FAILURE'];
 
 describe('storefront in headless Chromium', () => {
@@ -116,6 +124,7 @@ describe('storefront in headless Chromium', () => {
     );
     const processed = await page.locator('#processed').textContent();
     assert.match(processed ?? '', /payment\s*\d+/);
+    mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     assert.ok(existsSync(SCREENSHOT));
   });

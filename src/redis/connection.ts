@@ -6,6 +6,14 @@
  *
  * URLs: redis://, rediss:// (TLS), redis+sentinel://host:port[,host:port]/masterName,
  * redis+cluster://host:port[,host:port].
+ *
+ * Sentinel (node-redis `sendCommand(isReadonly, args)`): one connection to the master the
+ * sentinels name. When it drops, node-redis asks the sentinels again and re-sends the
+ * commands in flight to the master they name, retrying until a failover completes; so an
+ * outage shows as slow replies rather than errors, bounded by SendOptions.timeoutMs (the
+ * command may still run later: its outcome is unknown).
+ * Cluster (node-redis `sendCommand(firstKey, isReadonly, args)`): routed by the command's
+ * key, given or found from the command (firstKeyOf). Commands of one call must share a slot.
  */
 import { createClient, createCluster, createSentinel } from 'redis';
 import { ConfigError, ConnectionError } from '../core/errors.ts';
@@ -25,7 +33,11 @@ export interface RedisConnection {
   send<T = unknown>(args: Args, options?: SendOptions): Promise<T>;
   /** Sends several commands in one round trip (a pipeline, not a transaction). Replies or errors, in order. */
   pipeline(commands: readonly Args[], options?: SendOptions): Promise<unknown[]>;
-  /** A new connection with the same settings, for blocking commands and pub/sub. */
+  /**
+   * A new connection with the same settings, for blocking commands and pub/sub. For Sentinel
+   * and Cluster it is a whole new node-redis client: its own sentinel connection and master
+   * connection, or its own connections to the cluster nodes it uses.
+   */
   duplicate(): Promise<RedisConnection>;
   /** The underlying node-redis client (for pub/sub and tools). */
   readonly raw: unknown;
@@ -67,11 +79,13 @@ function reconnectStrategy(retries: number): number {
   return Math.min(2000, 50 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 50);
 }
 
-function hosts(list: string, what: string): { host: string; port: number }[] {
+function hosts(list: string, what: string, defaultPort: number): { host: string; port: number }[] {
   return list.split(',').map((hp) => {
     const [host, port] = hp.split(':');
-    if (!host) throw new ConfigError(`${what}: '${hp}' is not host:port`);
-    return { host, port: Number(port ?? 26379) };
+    const n = Number(port ?? defaultPort);
+    if (!host || !Number.isInteger(n) || n < 1 || n > 65535)
+      throw new ConfigError(`${what}: '${hp}' is not host:port`);
+    return { host, port: n };
   });
 }
 
@@ -212,7 +226,7 @@ class Connection implements RedisConnection {
     try {
       await this.client.close();
     } catch {
-      this.client.destroy();
+      destroyQuietly(this.client);
     }
   }
 
@@ -250,7 +264,7 @@ function build(options: ConnectionOptions): {
       throw new ConfigError(
         `Sentinel URL '${url}' needs the master name: redis+sentinel://host:port/mymaster`,
       );
-    const sentinelRootNodes = hosts(list, 'Sentinel URL');
+    const sentinelRootNodes = hosts(list, 'Sentinel URL', 26379);
     return {
       kind: 'sentinel',
       make: () =>
@@ -266,7 +280,9 @@ function build(options: ConnectionOptions): {
         }),
     };
   }
-  const rootNodes = hosts(list, 'Cluster URL').map((h) => ({ url: `redis://${h.host}:${h.port}` }));
+  const rootNodes = hosts(list, 'Cluster URL', 6379).map((h) => ({
+    url: `redis://${h.host}:${h.port}`,
+  }));
   return {
     kind: 'cluster',
     make: () => createCluster({ rootNodes, defaults: { socket, ...extra } }),
@@ -321,11 +337,6 @@ async function connectWithin(client: AnyClient, timeoutMs: number, what: string)
   } catch (e) {
     gaveUp = true;
     destroyQuietly(client);
-    if (isRootNodesUnavailable(e)) {
-      throw new ConnectionError(`${what}: no cluster node answered (${messageOf(e)})`, {
-        cause: e,
-      });
-    }
     throw toHeraldError(e, what);
   } finally {
     clearTimeout(timer);

@@ -10,6 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createClient } from 'redis';
@@ -28,13 +29,29 @@ const children = new Set<ChildProcess>();
 const dirs = new Set<string>();
 let exitHookInstalled = false;
 
+/** Kills every process started here and removes the temp dirs (at exit or on a signal). */
+function killChildren(): void {
+  for (const child of children) child.kill('SIGKILL');
+  children.clear();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.clear();
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of children) child.kill('SIGKILL');
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  });
+  process.on('exit', killChildren);
+  // A signal ends the process without 'exit' handlers: kill the sentinels, step aside and
+  // raise the signal again, so the redis-server launcher's own handler (which acts only
+  // when it is the sole listener) or the default action ends the process as before.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const handler = (): void => {
+      killChildren();
+      process.removeListener(signal, handler);
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, handler);
+  }
 }
 
 function tempDir(name: string): string {
@@ -90,7 +107,18 @@ export interface SentinelProcess {
   kill(): Promise<void>;
 }
 
+/** Starts a sentinel on a free port; tries another port if the one picked was taken meanwhile. */
 async function startSentinelProcess(config: string): Promise<SentinelProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSentinelOnce(config);
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/i.test(String(e))) throw e;
+    }
+  }
+}
+
+async function startSentinelOnce(config: string): Promise<SentinelProcess> {
   const binary = findRedisServerBinary();
   if (binary === undefined) throw new Error('redis-server is not installed');
   const dir = tempDir('sentinel');
@@ -127,7 +155,12 @@ async function startSentinelProcess(config: string): Promise<SentinelProcess> {
   );
   // A forgotten sentinel must not keep the test process alive; the exit hook kills it.
   child.unref();
+  (child.stdout as net.Socket | null)?.unref();
+  (child.stderr as net.Socket | null)?.unref();
   const kill = async (): Promise<void> => {
+    // The child is unref'd: ref it while waiting, or an otherwise idle event loop would end
+    // with this wait still pending.
+    child.ref();
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
     removeDir(dir);
@@ -156,7 +189,7 @@ export interface SentinelSetupOptions {
   readonly sentinels?: number;
   /** Default 1000. */
   readonly downAfterMs?: number;
-  /** Default 2000. */
+  /** Default 5000. Sentinel does not fail the same master over again within twice this. */
   readonly failoverTimeoutMs?: number;
 }
 
@@ -209,7 +242,7 @@ export async function startSentinelSetup(
     const config = [
       `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`,
       `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
-      `sentinel failover-timeout ${masterName} ${options.failoverTimeoutMs ?? 2000}`,
+      `sentinel failover-timeout ${masterName} ${options.failoverTimeoutMs ?? 5000}`,
       `sentinel parallel-syncs ${masterName} 1`,
     ].join('\n');
     for (let i = 0; i < (options.sentinels ?? 1); i++) {

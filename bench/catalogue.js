@@ -1,0 +1,246 @@
+const raw = () => import("./scenarios/raw.js");
+const herald = () => import("./scenarios/herald.js");
+const bull = () => import("./scenarios/bullmq.js");
+const smq = () => import("./scenarios/smq.js");
+const pubsub = () => import("./scenarios/pubsub.js");
+const PEER = 0.3;
+const SMQ = 0.1;
+export const SCENARIOS = [
+    {
+        id: 'raw-publish',
+        title: 'raw XADD, pipelined 500 per round trip',
+        library: 'raw',
+        kind: 'throughput',
+        eventsFactor: 1,
+        load: async () => (await raw()).rawPublish,
+    },
+    {
+        id: 'herald-publish',
+        title: 'Herald publish(), one event per call',
+        library: 'herald',
+        kind: 'throughput',
+        eventsFactor: 1,
+        load: async () => (await herald()).heraldPublishSingle,
+    },
+    {
+        id: 'herald-publish-batch',
+        title: 'Herald publishBatch(), 500 per call',
+        library: 'herald',
+        kind: 'throughput',
+        eventsFactor: 1,
+        load: async () => (await herald()).heraldPublishBatch,
+    },
+    {
+        id: 'raw-e2e',
+        title: 'raw loop end to end (XADD → XREADGROUP COUNT 500 → XACK)',
+        library: 'raw',
+        kind: 'throughput',
+        eventsFactor: 1,
+        load: async () => (await raw()).rawEndToEnd,
+    },
+    {
+        id: 'herald-e2e',
+        title: 'Herald end to end, 1 consumer',
+        library: 'herald',
+        kind: 'throughput',
+        eventsFactor: 1,
+        load: async () => (await herald()).heraldEndToEnd({}),
+    },
+    {
+        id: 'herald-e2e-4',
+        title: 'Herald end to end, 4 consumers',
+        library: 'herald',
+        kind: 'throughput',
+        eventsFactor: 1,
+        load: async () => (await herald()).heraldEndToEnd({ consumers: 4 }),
+    },
+    {
+        id: 'herald-e2e-1kb',
+        title: 'Herald end to end, 1 KB payload',
+        library: 'herald',
+        kind: 'throughput',
+        eventsFactor: 1,
+        load: async () => (await herald()).heraldEndToEnd({ size: 1024 }),
+    },
+    {
+        id: 'herald-e2e-schema',
+        title: 'Herald end to end, zod schema',
+        library: 'herald',
+        kind: 'throughput',
+        eventsFactor: 1,
+        load: async () => (await herald()).heraldEndToEnd({ schema: true }),
+    },
+    {
+        id: 'herald-e2e-fanout3',
+        title: 'Herald end to end, fan-out to 3 groups',
+        library: 'herald',
+        kind: 'throughput',
+        eventsFactor: 0.5,
+        load: async () => (await herald()).heraldEndToEnd({ groups: 3 }),
+    },
+    {
+        id: 'bullmq-add',
+        title: 'BullMQ addBulk, 500 per call',
+        library: 'bullmq',
+        kind: 'throughput',
+        eventsFactor: PEER,
+        load: async () => (await bull()).bullAdd,
+    },
+    {
+        id: 'bullmq-process',
+        title: 'BullMQ Worker processing, concurrency 50',
+        library: 'bullmq',
+        kind: 'throughput',
+        eventsFactor: PEER,
+        load: async () => (await bull()).bullProcess,
+    },
+    {
+        id: 'bullmq-e2e',
+        title: 'BullMQ end to end (addBulk + Worker)',
+        library: 'bullmq',
+        kind: 'throughput',
+        eventsFactor: PEER,
+        load: async () => (await bull()).bullEndToEnd,
+    },
+    {
+        id: 'smq-produce',
+        title: 'redis-smq produce, 500 in flight',
+        library: 'redis-smq',
+        kind: 'throughput',
+        eventsFactor: SMQ,
+        load: async () => (await smq()).smqProduce,
+    },
+    {
+        id: 'smq-consume',
+        title: 'redis-smq consuming, 4 consumers',
+        library: 'redis-smq',
+        kind: 'throughput',
+        eventsFactor: SMQ,
+        load: async () => (await smq()).smqConsume,
+    },
+    {
+        id: 'smq-e2e',
+        title: 'redis-smq end to end, 4 consumers',
+        library: 'redis-smq',
+        kind: 'throughput',
+        eventsFactor: SMQ,
+        load: async () => (await smq()).smqEndToEnd,
+    },
+    {
+        id: 'raw-latency-1k',
+        title: 'raw loop latency @ 1k ev/s',
+        library: 'raw',
+        kind: 'latency',
+        eventsFactor: 1,
+        load: async () => (await raw()).rawLatency(1000),
+    },
+    {
+        id: 'herald-latency-1k',
+        title: 'Herald latency @ 1k ev/s',
+        library: 'herald',
+        kind: 'latency',
+        eventsFactor: 1,
+        load: async () => (await herald()).heraldLatency(1000),
+    },
+    {
+        id: 'raw-latency-10k',
+        title: 'raw loop latency @ 10k ev/s',
+        library: 'raw',
+        kind: 'latency',
+        eventsFactor: 1,
+        load: async () => (await raw()).rawLatency(10_000),
+    },
+    {
+        id: 'herald-latency-10k',
+        title: 'Herald latency @ 10k ev/s',
+        library: 'herald',
+        kind: 'latency',
+        eventsFactor: 1,
+        load: async () => (await herald()).heraldLatency(10_000),
+    },
+    {
+        id: 'herald-latency-1kb',
+        title: 'Herald latency @ 10k ev/s, 1 KB payload',
+        library: 'herald',
+        kind: 'latency',
+        eventsFactor: 1,
+        load: async () => (await herald()).heraldLatency(10_000, { size: 1024 }),
+    },
+    {
+        id: 'herald-latency-schema',
+        title: 'Herald latency @ 10k ev/s, zod schema',
+        library: 'herald',
+        kind: 'latency',
+        eventsFactor: 1,
+        load: async () => (await herald()).heraldLatency(10_000, { schema: true }),
+    },
+    {
+        id: 'herald-latency-fanout3',
+        title: 'Herald latency @ 10k ev/s, fan-out to 3 groups',
+        library: 'herald',
+        kind: 'latency',
+        eventsFactor: 1,
+        load: async () => (await herald()).heraldLatency(10_000, { groups: 3 }),
+    },
+    {
+        id: 'raw-latency-max',
+        title: 'raw loop, highest sustained rate',
+        library: 'raw',
+        kind: 'latency',
+        eventsFactor: 1,
+        load: async () => (await raw()).rawLatencyMax,
+    },
+    {
+        id: 'herald-latency-max',
+        title: 'Herald, highest sustained rate',
+        library: 'herald',
+        kind: 'latency',
+        eventsFactor: 1,
+        load: async () => (await herald()).heraldLatencyMax,
+    },
+    {
+        id: 'raw-pubsub-latency',
+        title: 'raw PUBLISH/SUBSCRIBE latency @ 10k msg/s',
+        library: 'raw',
+        kind: 'latency',
+        eventsFactor: 1,
+        load: async () => (await pubsub()).rawPubSubLatency(10_000),
+    },
+    {
+        id: 'herald-notify-latency',
+        title: 'Herald notifier latency @ 10k msg/s',
+        library: 'herald',
+        kind: 'latency',
+        eventsFactor: 1,
+        load: async () => (await pubsub()).heraldNotifyLatency(10_000),
+    },
+    {
+        id: 'memory',
+        title: 'memory per stored event (Herald envelope vs raw XADD)',
+        library: 'herald',
+        kind: 'memory',
+        eventsFactor: 1,
+        load: async () => (await import("./scenarios/memory.js")).memoryPerEvent,
+    },
+];
+/** Scenarios named by --only: ids, comma-separated, each exact or a prefix ending in `*`. */
+export function selectScenarios(only) {
+    if (!only || only.length === 0)
+        return [...SCENARIOS];
+    const patterns = only
+        .flatMap((o) => o.split(','))
+        .map((s) => s.trim())
+        .filter(Boolean);
+    const picked = SCENARIOS.filter((s) => patterns.some((p) => (p.endsWith('*') ? s.id.startsWith(p.slice(0, -1)) : s.id === p)));
+    if (picked.length === 0) {
+        throw new Error(`--only ${only.join(',')} matches no scenario; known: ${SCENARIOS.map((s) => s.id).join(', ')}`);
+    }
+    return picked;
+}
+export function scenarioById(id) {
+    const def = SCENARIOS.find((s) => s.id === id);
+    if (!def)
+        throw new Error(`unknown scenario '${id}'`);
+    return def;
+}
+//# sourceMappingURL=catalogue.js.map

@@ -1,0 +1,2 @@
+import type { BenchResults } from './runner.ts';
+export declare function renderMarkdown(r: BenchResults): string;
