@@ -1,7 +1,8 @@
 /**
  * A consumer-group subscription on a topic's streams.
  *
- * Reading: one blocking XREADGROUP over all partitions on a dedicated
+ * Reading: one blocking XREADGROUP over all partitions on a dedicated (on a
+ * Cluster, where partitions live in different slots: one per partition, each on its own)
  * connection, COUNT = batchSize, read ahead while the previous batch is handled.
  * Acknowledging: finished events are collected and acknowledged with one XACK
  * per partition per tick. Retrying: a failed event stays pending in Redis; after
@@ -118,14 +119,16 @@ export class StreamSubscription<T> implements Subscription {
   private readonly events = new Broadcast<SubscriptionStatus>();
 
   private running = true;
-  private blocking: RedisConnection | undefined;
+  /** Partitions read together by one blocking XREADGROUP, and the connection each group reads on. */
+  private readonly readerGroups: PartitionKeys[][];
+  private blockings: RedisConnection[] = [];
   private readonly queue: Entry[] = [];
   private readonly inFlight = new Set<Entry>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Wakes every pause() at once when the subscription closes. */
   private readonly pauses = new Set<() => void>();
   private readonly acks: AckBatcher;
-  private wakeReader: (() => void) | undefined;
+  private readonly readerWakers = new Set<() => void>();
   private idleWaiters: (() => void)[] = [];
   private reclaimTimer: NodeJS.Timeout | undefined;
   private readLoopDone: Promise<void> = Promise.resolve();
@@ -148,6 +151,8 @@ export class StreamSubscription<T> implements Subscription {
     this.visibilityMs = o.visibilityMs;
     this.backoff = o.backoff;
     this.parts = allPartitionKeys(deps.prefix, topicDef);
+    // A Cluster refuses one read over keys of different slots (CROSSSLOT): read each partition apart.
+    this.readerGroups = deps.conn.kind === 'cluster' ? this.parts.map((p) => [p]) : [this.parts];
     for (const p of this.parts) this.byStream.set(p.stream, p);
     this.handler = applyMiddleware(handler, options.middleware ?? []);
     this.acks = new AckBatcher(deps.conn, this.group);
@@ -180,12 +185,12 @@ export class StreamSubscription<T> implements Subscription {
     // Redis may be down or restarting when a service starts: wait for it, as a running
     // subscription does, instead of failing for good. Other errors (a topic declared
     // differently elsewhere) reject `ready`.
-    let blocking: RedisConnection;
+    let blockings: RedisConnection[];
     for (let failures = 1; ; failures++) {
       try {
         await this.deps.registry.ensure(this.topicDef);
         await this.ensureGroups();
-        blocking = await this.deps.conn.duplicate();
+        blockings = await Promise.all(this.readerGroups.map(() => this.deps.conn.duplicate()));
         break;
       } catch (e) {
         const err = toHeraldError(e, `subscribe to '${this.topic}'`);
@@ -197,13 +202,15 @@ export class StreamSubscription<T> implements Subscription {
       }
     }
     if (!this.running) {
-      blocking.destroy();
+      for (const b of blockings) b.destroy();
       return;
     }
-    this.blocking = blocking;
+    this.blockings = blockings;
     // A consumer that keeps its name across restarts first takes back what it still holds.
     if (this.options.consumer !== undefined) await this.resumeOwnPending().catch(() => {}); // else: reclaimed later
-    this.readLoopDone = this.readLoop();
+    this.readLoopDone = Promise.all(
+      this.readerGroups.map((parts, i) => this.readLoop(parts, blockings[i] as RedisConnection)),
+    ).then(() => {});
     this.scheduleReclaim();
     this.emit({ type: 'ready' });
   }
@@ -231,18 +238,21 @@ export class StreamSubscription<T> implements Subscription {
     return this.queue.length + this.inFlight.size;
   }
 
-  private async readLoop(): Promise<void> {
-    const streams = this.parts.map((p) => p.stream);
-    const ids = this.parts.map(() => '>');
+  private async readLoop(parts: PartitionKeys[], conn: RedisConnection): Promise<void> {
+    const streams = parts.map((p) => p.stream);
+    const ids = parts.map(() => '>');
     let failures = 0;
     while (this.running) {
       if (this.outstanding() > this.batchSize) {
-        await new Promise<void>((resolve) => (this.wakeReader = resolve));
-        this.wakeReader = undefined;
+        await new Promise<void>((resolve) => {
+          const wake = (): void => {
+            this.readerWakers.delete(wake);
+            resolve();
+          };
+          this.readerWakers.add(wake);
+        });
         continue;
       }
-      const conn = this.blocking;
-      if (!conn) return;
       try {
         const reply = await conn.send<ReadReply>(
           [
@@ -415,7 +425,7 @@ export class StreamSubscription<T> implements Subscription {
 
   private afterRun(): void {
     this.pump();
-    if (this.wakeReader && this.outstanding() <= this.batchSize) this.wakeReader();
+    if (this.outstanding() <= this.batchSize) for (const wake of [...this.readerWakers]) wake();
     if (this.inFlight.size === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -606,8 +616,8 @@ export class StreamSubscription<T> implements Subscription {
     for (const wake of [...this.pauses]) wake();
     // Events read but not started stay pending: another consumer reclaims them after the visibility timeout.
     this.queue.length = 0;
-    this.blocking?.destroy();
-    this.wakeReader?.();
+    for (const b of this.blockings) b.destroy();
+    for (const wake of [...this.readerWakers]) wake();
     await this.ready.catch(() => {});
     await this.readLoopDone.catch(() => {});
     if (this.inFlight.size > 0) {

@@ -53,6 +53,7 @@ export function toHeraldError(e: unknown, what: string): HeraldError {
     name === 'SocketTimeoutError' ||
     name === 'DisconnectsClientError' ||
     name === 'ReconnectStrategyError' ||
+    name === 'RootNodesUnavailableError' ||
     (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ||
     (err as NodeJS.ErrnoException).code === 'ECONNRESET' ||
     msg.startsWith('LOADING') ||

@@ -246,13 +246,37 @@ void describe('Redis Cluster: redis+cluster://host:port', () => {
   });
 
   void test('one XREADGROUP over partitions in different slots is refused with CROSSSLOT', async () => {
-    // The consumer reads all partitions with one XREADGROUP; on a cluster that works only for
-    // a topic whose partitions share a slot (one partition). Shown here on the raw connection.
+    // Why the consumer reads each partition apart on a cluster (see the next test).
     const [a, b] = [0, 1].map((p) => partitionKeys(prefix, spread, p).stream) as [string, string];
     await assert.rejects(
       backend.conn.send(['XREAD', 'COUNT', '1', 'STREAMS', a, b, '0', '0'], { key: a }),
       /CROSSSLOT/,
     );
+  });
+
+  void test('a 4-partition topic is consumed end to end: one read per partition, lost = 0', async () => {
+    const count = new DeliveryCount();
+    const sub = backend.subscribe(spread, { group: 'spread-readers', startFrom: 'new' }, (e) => {
+      count.delivered(nOf(e));
+    });
+    try {
+      await sub.ready;
+      const events = Array.from({ length: 200 }, (_, i) => ({
+        key: `k${i % 17}`,
+        data: { n: `m${i}` },
+      }));
+      const receipts = await backend.publishBatch(spread, events);
+      assert.equal(new Set(receipts.map((r) => r.partition)).size, 4);
+      for (const e of events) count.acknowledged(e.data.n);
+      await waitFor(() => count.deliveredCount === 200, {
+        timeoutMs: 20_000,
+        message: 'not every event of the 4 partitions was consumed',
+      });
+      assert.deepEqual(count.report().lost, []);
+      assert.deepEqual(count.report().unexpected, []);
+    } finally {
+      await sub.close();
+    }
   });
 
   void test('a 1-partition topic: 200 events consumed end to end; a poison event dead-lettered after maxAttempts, then replayed', async () => {
