@@ -1,2 +1,0 @@
-import type { BenchResults } from './runner.ts';
-export declare function renderMarkdown(r: BenchResults): string;

@@ -1,2 +1,0 @@
-import type { RunResult, ScenarioContext } from '../types.ts';
-export declare function memoryPerEvent(ctx: ScenarioContext): Promise<RunResult>;
