@@ -12,7 +12,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../core/contract.ts';
-import { ClosedError } from '../core/errors.ts';
+import { ClosedError, ConfigError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
 import type { Topic } from '../core/topic.ts';
 import { connect, type ConnectionOptions, type RedisConnection } from './connection.ts';
@@ -103,12 +103,24 @@ export class RedisBackend implements Backend {
     if (this.closed) throw new ClosedError(`${what}: the Herald client is closed`);
   }
 
+  /** A replicated publish without replication support would silently be primary-only: refuse it. */
+  private assertDurable(topic: Topic<unknown>, options: PublishOptions | undefined): void {
+    const mode = (options?.durability ?? topic.durability).mode;
+    if (mode === 'replicated' && this.connectionFor === undefined) {
+      throw new ConfigError(
+        `publish to '${topic.name}' asks for replicated durability, but this client cannot wait for replicas: ` +
+          `use connectHerald(), or call enableDurability(backend) from 'herald/ops'`,
+      );
+    }
+  }
+
   async publish<T>(
     topic: Topic<T>,
     event: OutgoingEvent<T>,
     options?: PublishOptions,
   ): Promise<PublishReceipt> {
     this.assertOpen(`publish to '${topic.name}'`);
+    this.assertDurable(topic, options);
     return await this.publisher.publish(topic, event, options);
   }
 
@@ -118,6 +130,7 @@ export class RedisBackend implements Backend {
     options?: PublishOptions,
   ): Promise<PublishReceipt[]> {
     this.assertOpen(`publish to '${topic.name}'`);
+    this.assertDurable(topic, options);
     return await this.publisher.publishBatch(topic, events, options);
   }
 
@@ -160,7 +173,8 @@ export class RedisBackend implements Backend {
       this.queues?.close(options),
       this.notifier?.close(),
     ]);
-    for (const hook of this.closeHooks) await hook();
+    // A copy: hooks remove themselves from the list as they run.
+    for (const hook of [...this.closeHooks]) await hook();
     if (this.ownsConnection) await this.conn.close();
   }
 }
