@@ -10,7 +10,7 @@
  * keeps an event within ~1.3x the memory of a bare payload.
  */
 import { DecodeError } from './errors.ts';
-import type { HeraldEvent, OutgoingEvent } from './event.ts';
+import type { DeliveryInfo, HeraldEvent, OutgoingEvent } from './event.ts';
 import type { Topic } from './topic.ts';
 
 export type Fields = Record<string, string>;
@@ -73,10 +73,19 @@ export function encodeRaw(data: unknown): string[] {
 }
 
 /** Milliseconds since the epoch encoded in a stream position `ms-seq`. */
+let lastMs = NaN;
+let lastIso = '';
 export function positionTime(position: string): string {
   const ms = Number(position.slice(0, position.indexOf('-')));
-  return new Date(Number.isFinite(ms) ? ms : 0).toISOString();
+  // The entries of one read mostly share their millisecond: format each millisecond once.
+  if (ms !== lastMs) {
+    lastIso = new Date(Number.isFinite(ms) ? ms : 0).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
 }
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** The id of an event that was published without one: unique per topic. */
 export function derivedId(topic: string, partition: number, position: string): string {
@@ -87,6 +96,8 @@ export interface DecodeContext {
   readonly topic: string;
   readonly partition: number;
   readonly position: string;
+  /** Set by consumers: the decoded event is then the Delivery itself (one object per event, not two). */
+  readonly delivery?: DeliveryInfo;
 }
 
 /** Decodes an envelope entry. Throws DecodeError when the entry is not a Herald envelope. */
@@ -109,7 +120,7 @@ export function decodeEnvelope(fields: Fields, ctx: DecodeContext): HeraldEvent 
   } catch (cause) {
     throw new DecodeError(`entry ${ctx.position}: data is not valid JSON`, { cause });
   }
-  let headers: Record<string, string> = {};
+  let headers = NO_HEADERS;
   const rawHeaders = fields[F.headers];
   if (rawHeaders !== undefined) {
     try {
@@ -130,7 +141,8 @@ export function decodeEnvelope(fields: Fields, ctx: DecodeContext): HeraldEvent 
     data,
     headers,
     traceparent: fields[F.traceparent],
-  };
+    delivery: ctx.delivery,
+  } as HeraldEvent;
 }
 
 /** A raw entry becomes an event whose data is the entry's fields. */
@@ -145,9 +157,10 @@ export function decodeRaw(fields: Fields, ctx: DecodeContext, topic: Topic<unkno
     subject: undefined,
     key: undefined,
     data: { ...fields },
-    headers: {},
+    headers: NO_HEADERS,
     traceparent: undefined,
-  };
+    delivery: ctx.delivery,
+  } as HeraldEvent;
 }
 
 /** Pairs a flat [f1, v1, f2, v2, …] list into a record. */

@@ -25,7 +25,20 @@ export interface SendOptions {
   /** A key of the command, to route it in a cluster. */
   readonly key?: string | undefined;
   readonly timeoutMs?: number | undefined;
+  /**
+   * False when the caller bounds the wait for the reply itself with `withDeadline`
+   * (one timer for a whole batch instead of one per command). Default true.
+   */
+  readonly replyTimer?: boolean | undefined;
   readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Rejects with a ReplyTimeoutError (mapped to TimeoutError) when `work` has not settled within
+ * `timeoutMs`: one timer for a batch of commands sent with `replyTimer: false`.
+ */
+export function withDeadline<T>(work: Promise<T>, what: string, timeoutMs: number): Promise<T> {
+  return withReplyTimeout(work, what, timeoutMs);
 }
 
 export interface RedisConnection {
@@ -192,7 +205,9 @@ class Connection implements RedisConnection {
       reply = c.sendCommand(options?.key ?? firstKeyOf(args), false, args, cmdOptions);
     else if (this.kind === 'sentinel') reply = c.sendCommand(false, args, cmdOptions);
     else reply = c.sendCommand(args, cmdOptions);
-    return timeoutMs === undefined ? reply : withReplyTimeout(reply, String(args[0]), timeoutMs);
+    return timeoutMs === undefined || options?.replyTimer === false
+      ? reply
+      : withReplyTimeout(reply, String(args[0]), timeoutMs);
   }
 
   async pipeline(commands: readonly Args[], options?: SendOptions): Promise<unknown[]> {

@@ -9,7 +9,7 @@ import { HeraldError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
 import { prepareEvents } from '../core/prepare.ts';
 import type { Topic } from '../core/topic.ts';
-import type { Args, RedisConnection } from './connection.ts';
+import { withDeadline, type Args, type RedisConnection } from './connection.ts';
 import { toHeraldError } from './errors.ts';
 import { partitionKeys, type PartitionKeys } from './keys.ts';
 import type { TopicRegistry } from './registry.ts';
@@ -118,7 +118,8 @@ export class StreamPublisher {
   ): Promise<PublishReceipt[]> {
     const timeoutMs = options?.timeoutMs ?? 5000;
     const maxLen = this.deps.maxLenFor?.(topic);
-    const sendOpts = { timeoutMs };
+    // One deadline for the whole batch (below), not a timer per command.
+    const sendOpts = { timeoutMs, replyTimer: false };
     const conn = this.deps.connectionFor?.(topic, options) ?? this.deps.conn;
     // All commands are issued in the same tick: node-redis writes them as one pipeline.
     const pending = prepared.map((p) => {
@@ -139,7 +140,7 @@ export class StreamPublisher {
         sendOpts,
       );
     });
-    const settled = await Promise.allSettled(pending);
+    const settled = await withDeadline(Promise.allSettled(pending), 'XADD', timeoutMs);
     const receipts: PublishReceipt[] = [];
     let firstError: unknown;
     let failed = 0;
