@@ -148,6 +148,16 @@ const COMPARISONS: readonly ComparisonDef[] = [
     invert: true,
   },
   {
+    id: 'raw-cpu-vs-bullmq',
+    title:
+      'For scale: BullMQ / raw loop, Node CPU per event (the most any library on this client can be cheaper)',
+    unit: X_HIGHER,
+    a: 'raw-e2e',
+    b: 'bullmq-e2e',
+    metric: 'nodeCpuUsPerEvent',
+    invert: true,
+  },
+  {
     id: 'e2e-vs-smq',
     title: 'Herald end to end / redis-smq end to end, events/s',
     unit: X_HIGHER,
@@ -160,6 +170,15 @@ const COMPARISONS: readonly ComparisonDef[] = [
     title: 'redis-smq / Herald, Node CPU per event (times cheaper)',
     unit: X_HIGHER,
     a: 'herald-e2e',
+    b: 'smq-e2e',
+    metric: 'nodeCpuUsPerEvent',
+    invert: true,
+  },
+  {
+    id: 'raw-cpu-vs-smq',
+    title: 'For scale: redis-smq / raw loop, Node CPU per event',
+    unit: X_HIGHER,
+    a: 'raw-e2e',
     b: 'smq-e2e',
     metric: 'nodeCpuUsPerEvent',
     invert: true,

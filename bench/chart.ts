@@ -1,12 +1,8 @@
 /**
  * The SVG chart of a results file, written by hand (no dependencies):
- * horizontal bars with min–max whiskers, one panel per question. Run directly
- * to redraw a chart from a JSON file:
- *
- *   node --import tsx bench/chart.ts bench/results/latest.json docs/performance.svg
+ * horizontal bars with min–max whiskers, one panel per question. To redraw
+ * the chart of a results file: bench/render.ts.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { ScenarioRecord } from './aggregate.ts';
 import { auto, num } from './format.ts';
 import type { BenchResults } from './runner.ts';
@@ -42,16 +38,25 @@ function esc(s: string): string {
     .replace(/"/g, '&quot;');
 }
 
+/** Log axes start here: 0.1 ms is below anything a network round trip achieves. */
+const LOG_FLOOR = 0.1;
+
 function panel(
   title: string,
   note: string,
   rows: readonly Row[],
   y0: number,
+  log = false,
 ): { svg: string; height: number } {
   if (rows.length === 0) return { svg: '', height: 0 };
   const plotW = WIDTH - LABEL_W - VALUE_W - 20;
   const maxV = Math.max(...rows.map((r) => r.value.max), 1e-9);
-  const x = (v: number): number => LABEL_W + (plotW * v) / maxV;
+  const x = (v: number): number =>
+    LABEL_W +
+    (log
+      ? (plotW * Math.log10(Math.max(v, LOG_FLOOR) / LOG_FLOOR)) /
+        Math.log10(Math.max(maxV, 1) / LOG_FLOOR)
+      : (plotW * v) / maxV);
   const parts: string[] = [
     `<text x="10" y="${y0 + 16}" class="title">${esc(title)}</text>`,
     `<text x="10" y="${y0 + 32}" class="note">${esc(note)}</text>`,
@@ -135,7 +140,7 @@ export function renderChart(results: BenchResults): string {
     'herald-notify-latency',
   ];
   const evs = (v: Spread): string => `${num(v.median)} ev/s`;
-  const panels: { title: string; note: string; rows: Row[] }[] = [
+  const panels: { title: string; note: string; rows: Row[]; log?: boolean }[] = [
     {
       title: 'End-to-end throughput (publish → handler → ack)',
       note: 'events/s, median of the runs; whiskers: min–max; higher is better',
@@ -168,15 +173,21 @@ export function renderChart(results: BenchResults): string {
     }
   }
   panels.push({
+    title: 'Highest sustained open-loop rate',
+    note: 'events/s offered and kept up with (median latency under 10 ms, backlog drained); higher is better',
+    rows: rowsOf(recs, ['raw-latency-max', 'herald-latency-max'], 'rate', short, evs),
+  });
+  panels.push({
+    log: true,
     title: 'Latency, publish → handler, open loop',
-    note: 'ms; dark bar p50, light bar p99 (whiskers: p99 min–max); lower is better',
+    note: 'ms, log scale from 0.1 ms; dark bar p50, light bar p99 (whiskers: p99 min–max); lower is better',
     rows: latencyRows,
   });
 
   const body: string[] = [];
   let y = 56;
   for (const p of panels) {
-    const { svg, height } = panel(p.title, p.note, p.rows, y);
+    const { svg, height } = panel(p.title, p.note, p.rows, y, p.log);
     body.push(svg);
     y += height;
   }
@@ -203,15 +214,4 @@ ${body.join('\n')}
 ${legend}
 </svg>
 `;
-}
-
-function isMain(): boolean {
-  return process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
-}
-
-if (isMain()) {
-  const [input = 'bench/results/latest.json', output = 'bench/results/latest.svg'] =
-    process.argv.slice(2);
-  writeFileSync(output, renderChart(JSON.parse(readFileSync(input, 'utf8')) as BenchResults));
-  process.stderr.write(`wrote ${output}\n`);
 }

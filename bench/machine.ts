@@ -1,4 +1,5 @@
 /** What the benchmark ran on: enough to judge whether two result files are comparable. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { createClient } from 'redis';
@@ -10,6 +11,8 @@ export interface MachineInfo {
   readonly os: string;
   readonly node: string;
   readonly loadAverageAtStart: readonly number[];
+  /** The Herald source measured: git commit, and how many files differ from it. */
+  readonly revision: { readonly commit: string; readonly changedFiles: number } | undefined;
 }
 
 export interface RedisInfo {
@@ -32,6 +35,24 @@ function cpuModel(): string {
   return os.cpus()[0]?.model ?? 'unknown';
 }
 
+function revision(): MachineInfo['revision'] {
+  try {
+    const git = (...args: string[]): string =>
+      execFileSync('git', args, {
+        cwd: new URL('..', import.meta.url),
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+    const commit = git('rev-parse', '--short', 'HEAD').trim();
+    const changedFiles = git('status', '--porcelain', '--', 'src')
+      .split('\n')
+      .filter(Boolean).length;
+    return { commit, changedFiles };
+  } catch {
+    return undefined; // not a git checkout
+  }
+}
+
 export function machineInfo(): MachineInfo {
   return {
     cpus: os.availableParallelism(),
@@ -40,6 +61,7 @@ export function machineInfo(): MachineInfo {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
     loadAverageAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    revision: revision(),
   };
 }
 

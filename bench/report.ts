@@ -26,7 +26,11 @@ export function renderMarkdown(r: BenchResults): string {
     `${m.cpus} CPU(s) ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}; Redis ${r.redis.version} ` +
       `(${r.redis.embedded ? 'private redis-server' : r.redis.url}, AOF ${r.redis.aof}, appendfsync ${r.redis.appendfsync}). ` +
       `${r.options.runs} run(s) per scenario, ${num(r.options.events)} events per throughput run` +
-      `${r.options.quick ? ' (--quick: shape only, not speed)' : ''}. Figures: median (min–max) over the runs.`,
+      `${r.options.quick ? ' (--quick: shape only, not speed)' : ''}. Figures: median (min–max) over the runs.` +
+      (m.revision
+        ? ` Source: ${m.revision.commit}${m.revision.changedFiles > 0 ? ` + ${m.revision.changedFiles} changed file(s) under src/` : ''}.`
+        : '') +
+      ` Load average at start: ${m.loadAverageAtStart.join(', ')}.`,
   );
   const through = r.scenarios.filter((s) => s.kind === 'throughput');
   if (through.length > 0) {

@@ -5,6 +5,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { registerBench } from './commands/bench.ts';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerDlqCommand } from './commands/dlq.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
@@ -28,6 +29,7 @@ export const commands: RegisterCommand[] = [
   registerTrimCommand,
   registerDoctorCommand,
   registerExporterCommand,
+  registerBench,
 ];
 
 export function buildProgram(): Command {
