@@ -37,8 +37,13 @@ export interface SendOptions {
  * Rejects with a ReplyTimeoutError (mapped to TimeoutError) when `work` has not settled within
  * `timeoutMs`: one timer for a batch of commands sent with `replyTimer: false`.
  */
-export function withDeadline<T>(work: Promise<T>, what: string, timeoutMs: number): Promise<T> {
-  return withReplyTimeout(work, what, timeoutMs);
+export function withDeadline<T>(
+  work: Promise<T>,
+  what: string,
+  timeoutMs: number,
+  onTimeout?: () => void,
+): Promise<T> {
+  return withReplyTimeout(work, what, timeoutMs, onTimeout);
 }
 
 export interface RedisConnection {
@@ -162,9 +167,17 @@ export function firstKeyOf(args: Args): string | undefined {
  * Rejects with a ReplyTimeoutError when `reply` has not settled within `timeoutMs`. The command
  * itself cannot be recalled: Redis may still run it, so the outcome is unknown to the caller.
  */
-function withReplyTimeout<T>(reply: Promise<T>, command: string, timeoutMs: number): Promise<T> {
+function withReplyTimeout<T>(
+  reply: Promise<T>,
+  command: string,
+  timeoutMs: number,
+  onTimeout?: () => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new ReplyTimeoutError(command, timeoutMs)), timeoutMs);
+    const timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new ReplyTimeoutError(command, timeoutMs));
+    }, timeoutMs);
     reply.then(
       (value) => {
         clearTimeout(timer);
@@ -195,7 +208,9 @@ class Connection implements RedisConnection {
     const timeoutMs = options?.timeoutMs;
     // node-redis's timeout only bounds the wait to be written (it drops the command if it is still
     // queued while offline); the wait for the reply is bounded below.
-    if (timeoutMs !== undefined) cmdOptions.timeout = timeoutMs;
+    // With replyTimer false the caller's deadline (and its abort signal) bounds the batch: 0 spares
+    // node-redis a timeout signal per command, which costs more than the command itself.
+    if (timeoutMs !== undefined) cmdOptions.timeout = options?.replyTimer === false ? 0 : timeoutMs;
     if (options?.signal !== undefined) cmdOptions.abortSignal = options.signal;
     const c = this.client as unknown as {
       sendCommand(...a: unknown[]): Promise<T>;

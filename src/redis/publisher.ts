@@ -4,6 +4,7 @@
  * goes through the publish-dedupe script instead, which stores it at most once
  * per dedupe window.
  */
+import { setMaxListeners } from 'node:events';
 import type { PublishOptions } from '../core/contract.ts';
 import { HeraldError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
@@ -47,6 +48,16 @@ export interface PublisherDeps {
     | undefined;
 }
 
+interface Waiting {
+  readonly event: OutgoingEvent<unknown>;
+  resolve(receipt: PublishReceipt): void;
+  reject(error: unknown): void;
+}
+
+function isReceipt(o: unknown): o is PublishReceipt {
+  return typeof o === 'object' && o !== null && 'position' in o && 'duplicate' in o;
+}
+
 interface Prepared {
   readonly keys: PartitionKeys;
   readonly id: string | undefined;
@@ -55,15 +66,97 @@ interface Prepared {
 
 export class StreamPublisher {
   private readonly keyCache = new WeakMap<Topic<unknown>, PartitionKeys[]>();
+  /** publish() calls of the current tick, by topic and options, written together at its end. */
+  private readonly coalescing = new Map<
+    Topic<unknown>,
+    Map<PublishOptions | undefined, Waiting[]>
+  >();
   constructor(private readonly deps: PublisherDeps) {}
 
-  async publish<T>(
+  /**
+   * Publishes one event. Calls made in the same tick for the same topic and options share one
+   * pipeline (many concurrent callers cost what one publishBatch costs), yet each call is
+   * validated on its own and settles with its own receipt or error.
+   */
+  publish<T>(
     topic: Topic<T>,
     event: OutgoingEvent<T>,
     options?: PublishOptions,
   ): Promise<PublishReceipt> {
-    const [receipt] = await this.publishBatch(topic, [event], options);
-    return receipt as PublishReceipt;
+    return new Promise<PublishReceipt>((resolve, reject) => {
+      let byOptions = this.coalescing.get(topic);
+      if (!byOptions) {
+        byOptions = new Map();
+        this.coalescing.set(topic, byOptions);
+      }
+      let waiting = byOptions.get(options);
+      if (!waiting) {
+        const list: Waiting[] = [];
+        waiting = list;
+        byOptions.set(options, list);
+        queueMicrotask(() => {
+          byOptions.delete(options);
+          if (byOptions.size === 0) this.coalescing.delete(topic);
+          void this.flushSingles(topic, list, options);
+        });
+      }
+      waiting.push({ event, resolve, reject });
+    });
+  }
+
+  private async flushSingles(
+    topic: Topic<unknown>,
+    waiting: Waiting[],
+    options: PublishOptions | undefined,
+  ): Promise<void> {
+    const fail = (w: Waiting, e: unknown): void => {
+      const err = toHeraldError(e, `publish to '${topic.name}'`);
+      this.deps.onError?.(topic.name, err);
+      w.reject(err);
+    };
+    // Each event is validated alone: a bad one rejects only its own caller.
+    const prepared = await Promise.all(
+      waiting.map((w) =>
+        this.prepare(topic, [w.event]).then(
+          ([p]) => p as Prepared,
+          (e: unknown) => {
+            fail(w, e);
+            return undefined;
+          },
+        ),
+      ),
+    );
+    const ready = waiting.flatMap((w, i) => {
+      const p = prepared[i];
+      return p ? [{ w, p }] : [];
+    });
+    if (ready.length === 0) return;
+    try {
+      for (const guard of this.deps.guards) guard(topic, ready.length);
+      await this.deps.registry.ensure(topic);
+      const outcomes = await this.writeAll(
+        topic,
+        ready.map((r) => r.p),
+        options,
+      );
+      const stored = ready.flatMap((r, i) => {
+        const o = outcomes[i];
+        if (isReceipt(o)) return [{ w: r.w, receipt: o }];
+        fail(r.w, o);
+        return [];
+      });
+      const receipts = stored.map((x) => x.receipt);
+      try {
+        for (const finish of this.deps.finishers) await finish(topic, receipts, options);
+      } catch (e) {
+        for (const x of stored) fail(x.w, e);
+        return;
+      }
+      if (receipts.length > 0) this.deps.onPublished?.(topic.name, receipts.length);
+      for (const x of stored) x.w.resolve(x.receipt);
+    } catch (e) {
+      for (const r of ready) fail(r.w, e);
+    }
   }
 
   async publishBatch<T>(
@@ -111,15 +204,19 @@ export class StreamPublisher {
     }));
   }
 
-  private async write(
+  /** Writes prepared events in one pipeline; each outcome is a receipt or the error of that event. */
+  private async writeAll(
     topic: Topic<unknown>,
     prepared: Prepared[],
     options: PublishOptions | undefined,
-  ): Promise<PublishReceipt[]> {
+  ): Promise<unknown[]> {
     const timeoutMs = options?.timeoutMs ?? 5000;
     const maxLen = this.deps.maxLenFor?.(topic);
-    // One deadline for the whole batch (below), not a timer per command.
-    const sendOpts = { timeoutMs, replyTimer: false };
+    // One deadline for the whole batch (below), not a timer per command; when it passes, commands
+    // still waiting to be written (Redis unreachable) are dropped through the abort signal.
+    const abort = new AbortController();
+    setMaxListeners(0, abort.signal);
+    const sendOpts = { timeoutMs, replyTimer: false, signal: abort.signal };
     const conn = this.deps.connectionFor?.(topic, options) ?? this.deps.conn;
     // All commands are issued in the same tick: node-redis writes them as one pipeline.
     const pending = prepared.map((p) => {
@@ -140,30 +237,35 @@ export class StreamPublisher {
         sendOpts,
       );
     });
-    const settled = await withDeadline(Promise.allSettled(pending), 'XADD', timeoutMs);
-    const receipts: PublishReceipt[] = [];
-    let firstError: unknown;
-    let failed = 0;
-    settled.forEach((s, i) => {
+    const settled = await withDeadline(Promise.allSettled(pending), 'XADD', timeoutMs, () =>
+      abort.abort(),
+    );
+    return settled.map((s, i): unknown => {
+      if (s.status === 'rejected') return s.reason;
       const p = prepared[i] as Prepared;
-      if (s.status === 'rejected') {
-        failed++;
-        firstError ??= s.reason;
-        return;
-      }
       const [added, position] = s.value as readonly [number, string];
-      receipts.push({
+      return {
         id: p.id ?? `${topic.name}:${p.keys.partition}:${position}`,
         topic: topic.name,
         partition: p.keys.partition,
         position: String(position),
         duplicate: Number(added) === 0,
-      });
+      } satisfies PublishReceipt;
     });
-    if (firstError !== undefined) {
-      const err = toHeraldError(firstError, `publish to '${topic.name}'`);
+  }
+
+  private async write(
+    topic: Topic<unknown>,
+    prepared: Prepared[],
+    options: PublishOptions | undefined,
+  ): Promise<PublishReceipt[]> {
+    const outcomes = await this.writeAll(topic, prepared, options);
+    const receipts = outcomes.filter(isReceipt);
+    const errors = outcomes.filter((o) => !isReceipt(o));
+    if (errors.length > 0) {
+      const err = toHeraldError(errors[0], `publish to '${topic.name}'`);
       if (prepared.length > 1) {
-        err.message = `${failed} of ${prepared.length} events may not be stored (retry them with the same ids): ${err.message}`;
+        err.message = `${errors.length} of ${prepared.length} events may not be stored (retry them with the same ids): ${err.message}`;
       }
       throw err;
     }
