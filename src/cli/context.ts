@@ -5,12 +5,10 @@
  */
 import type { Command } from 'commander';
 import { ConnectionError, HeraldError, NotFoundError } from '../core/errors.ts';
-import { defineTopic, type Topic } from '../core/topic.ts';
+import type { Topic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
-import type { RedisConnection } from '../redis/connection.ts';
 import { DEFAULT_PREFIX } from '../redis/keys.ts';
-import { readTopicRecords } from '../ops/inspect.ts';
-import type { TopicRecord } from '../redis/registry.ts';
+import { readTopicRecords, topicOfRecord } from '../ops/inspect.ts';
 
 export interface GlobalOptions {
   /** Redis URL; undefined: REDIS_URL, else redis://127.0.0.1:6379. */
@@ -58,26 +56,11 @@ export async function withBackend<T>(
   }
 }
 
-/** Builds the Topic a registry record describes. */
-export function topicFromRecord(record: TopicRecord): Topic<unknown> {
-  return defineTopic({
-    name: record.name,
-    partitions: record.partitions,
-    codec: record.codec,
-    ...(record.streamKey ? { streamKey: record.streamKey } : {}),
-  });
-}
-
-/** Every topic in the registry, sorted by name. */
-export function listTopicRecords(conn: RedisConnection, prefix: string): Promise<TopicRecord[]> {
-  return readTopicRecords(conn, prefix);
-}
-
 /** The topic of that name from the registry; NotFoundError listing the known topics otherwise. */
 export async function resolveTopic(backend: RedisBackend, name: string): Promise<Topic<unknown>> {
-  const records = await listTopicRecords(backend.conn, backend.prefix);
+  const records = await readTopicRecords(backend.conn, backend.prefix);
   const record = records.find((r) => r.name === name);
-  if (record) return topicFromRecord(record);
+  if (record) return topicOfRecord(record);
   throw new NotFoundError(
     `unknown topic '${name}' under prefix '${backend.prefix}': ` +
       (records.length > 0

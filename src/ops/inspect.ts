@@ -6,7 +6,7 @@
  * key so the same code works on Redis Cluster.
  */
 import { NotFoundError } from '../core/errors.ts';
-import { defineTopic, type Topic } from '../core/topic.ts';
+import type { Topic } from '../core/topic.ts';
 import type { Args, RedisConnection } from '../redis/connection.ts';
 import {
   DEFAULT_PREFIX,
@@ -14,7 +14,11 @@ import {
   registryKey,
   type PartitionKeys,
 } from '../redis/keys.ts';
-import type { TopicRecord } from '../redis/registry.ts';
+import { parseRegistry, topicOfRecord, type TopicRecord } from '../redis/registry.ts';
+import { toMap } from '../redis/replies.ts';
+
+// Re-exported: the CLI and tools reach them through the ops module.
+export { parseRegistry, topicOfRecord };
 
 // ---- Redis replies ---------------------------------------------------------
 
@@ -40,16 +44,6 @@ export async function sendAll(
         ? s.reason
         : new Error(String(s.reason)),
   );
-}
-
-/** A RESP3 map (object) or a RESP2 flat list of pairs as a plain record. */
-function mapOf(row: unknown): Record<string, unknown> {
-  if (Array.isArray(row)) {
-    const out: Record<string, unknown> = {};
-    for (let i = 0; i + 1 < row.length; i += 2) out[String(row[i])] = row[i + 1];
-    return out;
-  }
-  return row !== null && typeof row === 'object' ? (row as Record<string, unknown>) : {};
 }
 
 function numberOrNull(v: unknown): number | null {
@@ -83,19 +77,6 @@ export function timeOfReply(reply: unknown): number | undefined {
 
 // ---- topics ----------------------------------------------------------------
 
-/** Parses the registry hash (a RESP3 map or a RESP2 flat list). */
-export function parseRegistry(reply: unknown): TopicRecord[] {
-  const out: TopicRecord[] = [];
-  for (const value of Object.values(mapOf(reply))) {
-    try {
-      out.push(JSON.parse(String(value)) as TopicRecord);
-    } catch {
-      // a foreign or damaged record: not ours to show
-    }
-  }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
-}
-
 /** Every topic recorded in the registry, by name. */
 export async function readTopicRecords(
   conn: RedisConnection,
@@ -104,16 +85,6 @@ export async function readTopicRecords(
   return parseRegistry(
     await conn.send(['HGETALL', registryKey(prefix)], { key: registryKey(prefix) }),
   );
-}
-
-/** A topic declaration rebuilt from its registry record (enough to compute its keys). */
-export function topicOfRecord(record: TopicRecord): Topic<unknown> {
-  return defineTopic({
-    name: record.name,
-    partitions: record.partitions,
-    codec: record.codec,
-    ...(record.streamKey ? { streamKey: record.streamKey } : {}),
-  });
 }
 
 /** What `trimTopic`, `groupStats`… accept: a declaration, a registry record, or a name to look up. */
@@ -186,7 +157,7 @@ interface GroupRow {
 function parseGroups(reply: unknown): GroupRow[] {
   if (!Array.isArray(reply)) return []; // ERR no such key: the stream does not exist yet
   return reply.map((row) => {
-    const m = mapOf(row);
+    const m = toMap(row);
     return {
       name: String(m.name),
       consumers: numberOrNull(m.consumers) ?? 0,
@@ -372,7 +343,7 @@ async function readGroupDetails(
     const rows = replies[2 * i + 1];
     const consumers = Array.isArray(rows)
       ? rows.map((row) => {
-          const m = mapOf(row);
+          const m = toMap(row);
           return {
             name: String(m.name),
             pending: numberOrNull(m.pending) ?? 0,

@@ -4,9 +4,10 @@
  * producer and a consumer that disagree on a topic's partitions fail loudly.
  */
 import { ConfigError } from '../core/errors.ts';
-import type { Topic } from '../core/topic.ts';
+import { defineTopic, type Topic } from '../core/topic.ts';
 import type { RedisConnection } from './connection.ts';
 import { registryKey } from './keys.ts';
+import { toMap } from './replies.ts';
 
 export interface TopicRecord {
   readonly name: string;
@@ -59,15 +60,30 @@ export class TopicRegistry {
   }
 
   async list(): Promise<TopicRecord[]> {
-    // RESP3 answers HGETALL with a map (an object); RESP2 with a flat list.
-    const reply = await this.conn.send<Record<string, string> | string[]>([
-      'HGETALL',
-      registryKey(this.prefix),
-    ]);
-    const values = Array.isArray(reply)
-      ? reply.filter((_, i) => i % 2 === 1)
-      : Object.values(reply);
-    const out = values.map((v) => JSON.parse(v) as TopicRecord);
-    return out.sort((a, b) => a.name.localeCompare(b.name));
+    const key = registryKey(this.prefix);
+    return parseRegistry(await this.conn.send(['HGETALL', key], { key }));
   }
+}
+
+/** Parses the registry hash (a RESP3 map or a RESP2 flat list), sorted by name. */
+export function parseRegistry(reply: unknown): TopicRecord[] {
+  const out: TopicRecord[] = [];
+  for (const value of Object.values(toMap(reply))) {
+    try {
+      out.push(JSON.parse(String(value)) as TopicRecord);
+    } catch {
+      // a foreign or damaged record: not ours to show
+    }
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The declaration a registry record describes (enough to compute the topic's keys). */
+export function topicOfRecord(record: TopicRecord): Topic<unknown> {
+  return defineTopic({
+    name: record.name,
+    partitions: record.partitions,
+    codec: record.codec,
+    ...(record.streamKey ? { streamKey: record.streamKey } : {}),
+  });
 }

@@ -20,6 +20,7 @@ import {
   startRedisServer,
   type RedisServerHandle,
 } from '../embedded/redis-server.ts';
+import { parseInfo } from '../ops/inspect.ts';
 import { waitFor } from './redis.ts';
 
 // ---------------------------------------------------------------------------
@@ -78,16 +79,6 @@ export async function commandAt<T = unknown>(port: number, args: string[]): Prom
   } finally {
     client.destroy();
   }
-}
-
-/** `INFO <section>` (or CLUSTER INFO) as a record of its `field:value` lines. */
-function parseInfo(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\r\n')) {
-    const i = line.indexOf(':');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return out;
 }
 
 export async function infoAt(port: number, section: string): Promise<Record<string, string>> {

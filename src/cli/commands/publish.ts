@@ -4,7 +4,8 @@ import { ConfigError, ValidationError } from '../../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../../core/event.ts';
 import { defineTopic, type Topic } from '../../core/topic.ts';
 import type { RedisBackend } from '../../redis/backend.ts';
-import { listTopicRecords, resolveTopic, topicFromRecord, withBackend } from '../context.ts';
+import { readTopicRecords, topicOfRecord } from '../../ops/inspect.ts';
+import { resolveTopic, withBackend } from '../context.ts';
 import { note, parsePositiveInt, printJsonLine, println } from '../output.ts';
 
 interface PublishOptions {
@@ -87,11 +88,11 @@ async function topicFor(backend: RedisBackend, name: string, opts: PublishOption
     );
   }
   if (!opts.create) return resolveTopic(backend, name);
-  const record = (await listTopicRecords(backend.conn, backend.prefix)).find(
+  const record = (await readTopicRecords(backend.conn, backend.prefix)).find(
     (r) => r.name === name,
   );
   // An existing topic keeps its declaration; publishing checks that --partitions agrees.
-  if (record && opts.partitions === undefined) return topicFromRecord(record);
+  if (record && opts.partitions === undefined) return topicOfRecord(record);
   return defineTopic({ name, partitions: opts.partitions ?? 1 });
 }
 

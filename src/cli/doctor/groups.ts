@@ -10,7 +10,7 @@
 import { sendAll } from '../../ops/inspect.ts';
 import type { RedisConnection } from '../../redis/connection.ts';
 import { allPartitionKeys } from '../../redis/keys.ts';
-import { listTopicRecords, topicFromRecord } from '../context.ts';
+import { readTopicRecords, topicOfRecord } from '../../ops/inspect.ts';
 import { formatDuration } from '../output.ts';
 import { compareIds } from '../stream-ids.ts';
 import { result, type CheckResult, type DoctorCheck } from './check.ts';
@@ -107,10 +107,10 @@ export const groupsCheck: DoctorCheck = {
   id: 'groups',
   title: 'consumer groups (lag, stuck pending)',
   async run({ conn, prefix, options }) {
-    const records = await listTopicRecords(conn, prefix);
+    const records = await readTopicRecords(conn, prefix);
     const partitions = new Map(records.map((r) => [r.name, r.partitions]));
     const refs: StreamRef[] = records.flatMap((r) =>
-      allPartitionKeys(prefix, topicFromRecord(r)).map((p) => ({
+      allPartitionKeys(prefix, topicOfRecord(r)).map((p) => ({
         topic: r.name,
         partition: p.partition,
         stream: p.stream,

@@ -1,16 +1,8 @@
 /** Reads INFO and CONFIG once for every doctor check. */
+import { parseInfo } from '../../ops/inspect.ts';
 import type { RedisConnection } from '../../redis/connection.ts';
 
-/** Parses INFO text (`# Section` headers, `field:value` lines) into one flat record. */
-export function parseInfo(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    if (line === '' || line.startsWith('#')) continue;
-    const colon = line.indexOf(':');
-    if (colon > 0) out[line.slice(0, colon)] = line.slice(colon + 1);
-  }
-  return out;
-}
+export { parseInfo };
 
 export async function readInfo(conn: RedisConnection): Promise<Record<string, string>> {
   return parseInfo(String(await conn.send(['INFO'])));
