@@ -5,20 +5,16 @@
  */
 import { derivedId, F, type Fields } from '../core/codec.ts';
 import type { DeadLetter, DeadLetterFilter, DeadLetters } from '../core/contract.ts';
+import {
+  deadLetterFields,
+  DLQ_FIELD_PREFIX,
+  matchesDeadLetter,
+  toDeadLetter,
+} from '../core/dead-letter-fields.ts';
 import type { Topic } from '../core/topic.ts';
 import type { StoredEntry } from './entry-log.ts';
 import type { GroupState } from './group.ts';
 import type { MemoryStore, PartitionState } from './store.ts';
-
-const DLQ = {
-  group: 'herald-dlq-group',
-  reason: 'herald-dlq-reason',
-  error: 'herald-dlq-error',
-  attempts: 'herald-dlq-attempts',
-  position: 'herald-dlq-position',
-  time: 'herald-dlq-time',
-} as const;
-const DLQ_FIELD_PREFIX = 'herald-dlq-';
 
 export interface DeadLetterRequest {
   readonly group: string;
@@ -38,42 +34,10 @@ export function moveToDeadLetters(
   req: DeadLetterRequest,
 ): boolean {
   if (!group.ack(req.entry.position)) return false;
-  partition.deadLetters.append({
-    ...req.entry.fields,
-    [DLQ.group]: req.group,
-    [DLQ.reason]: req.reason,
-    [DLQ.error]: req.error.slice(0, 4000),
-    [DLQ.attempts]: String(req.attempts),
-    [DLQ.position]: req.entry.position,
-    [DLQ.time]: new Date().toISOString(),
-  });
-  return true;
-}
-
-function toDeadLetter(topic: string, partition: number, stored: StoredEntry): DeadLetter {
-  const f = stored.fields;
-  const original: Fields = {};
-  for (const [k, v] of Object.entries(f)) if (!k.startsWith(DLQ_FIELD_PREFIX)) original[k] = v;
-  return {
-    position: stored.position,
-    topic,
-    partition,
-    group: f[DLQ.group] ?? '',
-    originalPosition: f[DLQ.position] ?? '',
-    eventId: f[F.id],
-    reason: f[DLQ.reason] === 'undecodable' ? 'undecodable' : 'handler-failed',
-    error: f[DLQ.error] ?? '',
-    attempts: Number(f[DLQ.attempts] ?? 0),
-    deadLetteredAt: f[DLQ.time] ?? '',
-    fields: original,
-  };
-}
-
-function matches(d: DeadLetter, filter: DeadLetterFilter | undefined): boolean {
-  return (
-    (filter?.group === undefined || d.group === filter.group) &&
-    (filter?.reason === undefined || d.reason === filter.reason)
+  partition.deadLetters.append(
+    deadLetterFields(req.entry.fields, { ...req, position: req.entry.position }),
   );
+  return true;
 }
 
 export class MemoryDeadLetters implements DeadLetters {
@@ -85,8 +49,8 @@ export class MemoryDeadLetters implements DeadLetters {
     for (const p of this.store.partitionsOf(topic)) {
       for (const stored of p.deadLetters.all()) {
         if (out.length >= limit) return Promise.resolve(out);
-        const d = toDeadLetter(topic.name, p.partition, stored);
-        if (matches(d, filter)) out.push(d);
+        const d = toDeadLetter(topic.name, p.partition, stored.position, stored.fields);
+        if (matchesDeadLetter(d, filter)) out.push(d);
       }
     }
     return Promise.resolve(out);

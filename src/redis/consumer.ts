@@ -21,6 +21,7 @@
  * start of the stream.
  */
 import { resolveSubscribeOptions } from '../core/subscribe-options.ts';
+import { deadLetterFields } from '../core/dead-letter-fields.ts';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Broadcast } from '../core/broadcast.ts';
@@ -477,22 +478,14 @@ export class StreamSubscription<T> implements Subscription {
     reason: 'handler-failed' | 'undecodable',
     error: unknown,
   ): Promise<void> {
-    const fields: string[] = [];
-    for (const [k, v] of Object.entries(entry.fields)) fields.push(k, v);
-    fields.push(
-      'herald-dlq-group',
-      this.group,
-      'herald-dlq-reason',
+    const stored = deadLetterFields(entry.fields, {
+      group: this.group,
       reason,
-      'herald-dlq-error',
-      errorText(error).slice(0, 4000),
-      'herald-dlq-attempts',
-      String(entry.attempt),
-      'herald-dlq-position',
-      entry.position,
-      'herald-dlq-time',
-      new Date().toISOString(),
-    );
+      error: errorText(error),
+      attempts: entry.attempt,
+      position: entry.position,
+    });
+    const fields = Object.entries(stored).flat();
     const pos = await runScript<string | null>(
       this.deps.conn,
       deadLetterScript,

@@ -1,6 +1,7 @@
 /** Listing, replaying and purging a topic's dead letters. */
 import { derivedId, pairs } from '../core/codec.ts';
 import type { DeadLetter, DeadLetterFilter, DeadLetters } from '../core/contract.ts';
+import { matchesDeadLetter, toDeadLetter } from '../core/dead-letter-fields.ts';
 import type { Topic } from '../core/topic.ts';
 import type { RedisConnection } from './connection.ts';
 import { allPartitionKeys } from './keys.ts';
@@ -8,36 +9,6 @@ import { loadScript, runScript } from './scripts.ts';
 
 const replayScript = loadScript('dlq-replay');
 const PAGE = 500;
-
-function toDeadLetter(
-  topic: string,
-  partition: number,
-  position: string,
-  fields: Record<string, string>,
-): DeadLetter {
-  const original: Record<string, string> = {};
-  for (const [k, v] of Object.entries(fields)) if (!k.startsWith('herald-dlq-')) original[k] = v;
-  return {
-    position,
-    topic,
-    partition,
-    group: fields['herald-dlq-group'] ?? '',
-    originalPosition: fields['herald-dlq-position'] ?? '',
-    eventId: fields.id,
-    reason: fields['herald-dlq-reason'] === 'undecodable' ? 'undecodable' : 'handler-failed',
-    error: fields['herald-dlq-error'] ?? '',
-    attempts: Number(fields['herald-dlq-attempts'] ?? 0),
-    deadLetteredAt: fields['herald-dlq-time'] ?? '',
-    fields: original,
-  };
-}
-
-function matches(d: DeadLetter, f: DeadLetterFilter | undefined): boolean {
-  return (
-    (f?.group === undefined || d.group === f.group) &&
-    (f?.reason === undefined || d.reason === f.reason)
-  );
-}
 
 export class RedisDeadLetters implements DeadLetters {
   constructor(
@@ -59,7 +30,7 @@ export class RedisDeadLetters implements DeadLetters {
         );
         for (const [pos, flat] of page) {
           const d = toDeadLetter(topic.name, p.partition, pos, pairs(flat));
-          if (matches(d, filter)) yield d;
+          if (matchesDeadLetter(d, filter)) yield d;
         }
         if (page.length < PAGE) break;
         start = `(${(page[page.length - 1] as [string, string[]])[0]}`;
