@@ -73,7 +73,16 @@ console.log(`run-tests: ${files.length} test file(s)\n`);
 const child = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, HERALD_TEST_REDIS_URL: url } },
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      HERALD_TEST_REDIS_URL: url,
+      // Retries and dead letters are logged by default; keep the suite's output readable.
+      HERALD_LOG_LEVEL: process.env.HERALD_LOG_LEVEL ?? 'error',
+    },
+  },
 );
 
 // Ctrl-C reaches the test runner directly (same process group); on SIGTERM, pass it on.

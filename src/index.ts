@@ -48,6 +48,8 @@ export {
   isHeraldError,
 } from './core/errors.ts';
 export type { ValidationIssue } from './core/errors.ts';
+export { silentLogger } from './core/logger.ts';
+export type { HeraldLogger } from './core/logger.ts';
 export { connectHerald } from './herald.ts';
 export type { HeraldOptions } from './herald.ts';
 export { RedisBackend } from './redis/backend.ts';

@@ -1,17 +1,12 @@
 /**
- * The logger operations code writes to: any pino logger (or anything with the
- * same `warn`/`info`/`error` methods). Without one, warnings go to stderr as
- * pino JSON lines, so a misconfigured Redis is never silent.
+ * The logger operations code writes to: the library's logger (see core/logger.ts).
+ * Without one, warnings go to stderr as pino JSON lines, so a misconfigured Redis is never silent.
  */
-import { pino, type Logger } from 'pino';
+import { heraldLogger, type HeraldLogger } from '../core/logger.ts';
 
-export type OpsLogger = Pick<Logger, 'warn' | 'info' | 'error'>;
+export type OpsLogger = HeraldLogger;
 
-let fallback: OpsLogger | undefined;
-
-/** The logger given, else a shared pino logger on stderr named 'herald'. */
+/** The logger given, else the library's shared logger on stderr. */
 export function opsLogger(given?: OpsLogger): OpsLogger {
-  if (given) return given;
-  fallback ??= pino({ name: 'herald' }, pino.destination({ fd: 2, sync: true }));
-  return fallback;
+  return heraldLogger(given);
 }

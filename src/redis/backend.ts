@@ -24,6 +24,7 @@ import { TopicRegistry } from './registry.ts';
 import { RedisNotifier } from './notifications.ts';
 import { RedisQueue } from './queue.ts';
 import type { QueueOptions, WorkQueue } from '../core/queue.ts';
+import { heraldLogger, type HeraldLogger } from '../core/logger.ts';
 
 export interface RedisBackendOptions extends ConnectionOptions {
   /** Prefix of every key Herald writes. Default 'herald'. */
@@ -32,6 +33,8 @@ export interface RedisBackendOptions extends ConnectionOptions {
   readonly source?: string;
   /** An existing connection to share, instead of connecting. */
   readonly connection?: RedisConnection;
+  /** Where retries, dead letters and lost connections are logged. Default: pino on stderr (see core/logger.ts). */
+  readonly logger?: HeraldLogger;
 }
 
 export class RedisBackend implements Backend {
@@ -46,6 +49,7 @@ export class RedisBackend implements Backend {
   readonly prefix: string;
   readonly registry: TopicRegistry;
   readonly deadLetters: RedisDeadLetters;
+  readonly logger: HeraldLogger;
   /** Checks before a publish (capacity guard); operations code adds to these. */
   readonly publishGuards: PublishGuard[] = [];
   /** Steps after a publish (replicated durability); operations code adds to these. */
@@ -77,6 +81,7 @@ export class RedisBackend implements Backend {
     private readonly ownsConnection: boolean,
   ) {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.logger = heraldLogger(options.logger);
     this.registry = new TopicRegistry(conn, this.prefix);
     this.deadLetters = new RedisDeadLetters(conn, this.prefix);
     this.publisher = new StreamPublisher({
@@ -137,7 +142,13 @@ export class RedisBackend implements Backend {
   subscribe<T>(topic: Topic<T>, options: SubscribeOptions<T>, handler: Handler<T>): Subscription {
     this.assertOpen(`subscribe to '${topic.name}'`);
     const sub = new StreamSubscription<T>(
-      { conn: this.conn, prefix: this.prefix, registry: this.registry, hooks: this.consumerHooks },
+      {
+        conn: this.conn,
+        prefix: this.prefix,
+        registry: this.registry,
+        hooks: this.consumerHooks,
+        logger: this.logger,
+      },
       topic,
       options,
       handler,

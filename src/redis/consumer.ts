@@ -52,6 +52,7 @@ import {
 import type { Delivery, HeraldEvent } from '../core/event.ts';
 import { validate } from '../core/schema.ts';
 import type { Topic } from '../core/topic.ts';
+import type { HeraldLogger } from '../core/logger.ts';
 import type { RedisConnection } from './connection.ts';
 import { toHeraldError } from './errors.ts';
 import { allPartitionKeys, type PartitionKeys } from './keys.ts';
@@ -77,6 +78,7 @@ export interface ConsumerDeps {
   readonly prefix: string;
   readonly registry: TopicRegistry;
   readonly hooks: ConsumerHooks;
+  readonly logger: HeraldLogger;
 }
 
 interface Entry {
