@@ -1,5 +1,6 @@
 // Compiles the library (src/, without the CLI and tests) to JavaScript with type declarations,
-// and copies the Lua scripts next to the modules that load them.
+// and copies the assets (Lua scripts, static files: everything but TypeScript) next to the modules
+// that load them.
 //   node scripts/build.mjs [--out DIR]     (default: dist)
 import { execFileSync } from 'node:child_process';
 import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -21,15 +22,16 @@ execFileSync(
 );
 
 let copied = 0;
-function copyLua(dir) {
+function copyAssets(dir) {
   for (const name of readdirSync(dir)) {
     const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) copyLua(full);
-    else if (name.endsWith('.lua')) {
+    if (statSync(full).isDirectory()) {
+      if (name !== 'fixtures') copyAssets(full);
+    } else if (!name.endsWith('.ts')) {
       cpSync(full, path.join(out, path.relative(path.join(root, 'src'), full)));
       copied++;
     }
   }
 }
-copyLua(path.join(root, 'src'));
-console.log(`build: ${path.relative(root, out) || out} (${copied} Lua scripts)`);
+copyAssets(path.join(root, 'src'));
+console.log(`build: ${path.relative(root, out) || out} (${copied} assets)`);

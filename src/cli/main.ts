@@ -2,7 +2,7 @@
  * The `herald` CLI. Each command lives in its own file under ./commands and exports a
  * function that adds it to the program; list it in `commands` below.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerBench } from './commands/bench.ts';
@@ -32,9 +32,18 @@ export const commands: RegisterCommand[] = [
   registerBench,
 ];
 
+/** The package's version (package.json is two folders up from src/cli and from dist/cli alike). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
+  return pkg.version ?? 'unknown';
+}
+
 export function buildProgram(): Command {
   const program = new Command('herald')
     .description('Herald: asynchronous messaging for microservices on Redis')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     // Global options: every command that talks to Redis reads them (see context.ts).
     .option('--url <url>', 'Redis URL (default: $REDIS_URL, else redis://127.0.0.1:6379)')

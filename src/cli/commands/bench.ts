@@ -1,5 +1,8 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { ConfigError } from '../../core/errors.ts';
 import { displayUrl, globalOptions } from '../context.ts';
 import { note, parsePositiveInt, println } from '../output.ts';
 
@@ -10,6 +13,34 @@ interface BenchCliOptions {
   only?: string[];
   out: string;
   profile?: string;
+}
+
+/** What `herald bench` needs of bench/runner.ts (loaded by path: the package does not ship bench/). */
+interface BenchRunner {
+  runBenchmark: (options: {
+    url: string | undefined;
+    quick: boolean;
+    runs: number | undefined;
+    events: number | undefined;
+    only: string[] | undefined;
+    outDir: string;
+    profileDir: string | undefined;
+  }) => Promise<{
+    markdown: string;
+    results: { scenarios: { id: string; runs: readonly object[] }[] };
+  }>;
+}
+
+/** The benchmark lives in the repository, not in the installed package: say so instead of a stack trace. */
+async function loadRunner(): Promise<BenchRunner> {
+  const runner = new URL('../../../bench/runner.ts', import.meta.url);
+  if (!existsSync(fileURLToPath(runner))) {
+    throw new ConfigError(
+      'herald bench runs from a clone of the Herald repository (the benchmark and its peers, BullMQ and ' +
+        'redis-smq, are not part of the installed package): clone it, then `npm run bench -- --url …`',
+    );
+  }
+  return (await import(runner.href)) as BenchRunner;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -56,7 +87,7 @@ Examples:
     .action(async (opts: BenchCliOptions, cmd: Command) => {
       const { url } = globalOptions(cmd);
       // Loaded on use: the benchmark pulls in its scenarios only when asked for.
-      const { runBenchmark } = await import('../../../bench/runner.ts');
+      const { runBenchmark } = await loadRunner();
       if (url !== undefined) note(`benchmarking ${displayUrl(url)}`);
       const { markdown, results } = await runBenchmark({
         url,
