@@ -16,7 +16,7 @@ import { ClosedError, ConfigError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
 import type { Topic } from '../core/topic.ts';
 import { connect, type ConnectionOptions, type RedisConnection } from './connection.ts';
-import { StreamSubscription, type ConsumerHooks } from './consumer.ts';
+import { subscribeStream, type ConsumerHooks } from './consumer.ts';
 import { RedisDeadLetters } from './dead-letters.ts';
 import { DEFAULT_PREFIX } from './keys.ts';
 import { StreamPublisher, type PublishFinisher, type PublishGuard } from './publisher.ts';
@@ -141,7 +141,7 @@ export class RedisBackend implements Backend {
 
   subscribe<T>(topic: Topic<T>, options: SubscribeOptions<T>, handler: Handler<T>): Subscription {
     this.assertOpen(`subscribe to '${topic.name}'`);
-    const sub = new StreamSubscription<T>(
+    const sub = subscribeStream<T>(
       {
         conn: this.conn,
         prefix: this.prefix,

@@ -1,58 +1,36 @@
 /**
- * A consumer-group subscription on a topic's streams.
+ * The Redis transport of a consumer-group subscription (the delivery engine in
+ * core/delivery-engine.ts decides everything else).
  *
- * Reading: one blocking XREADGROUP over all partitions on a dedicated (on a
- * Cluster, where partitions live in different slots: one per partition, each on its own)
- * connection, COUNT = batchSize, read ahead while the previous batch is handled.
- * Acknowledging: finished events are collected and acknowledged with one XACK
- * per partition per tick. Retrying: a failed event stays pending in Redis; after
- * its backoff this consumer re-claims it (XCLAIM bumps Redis's delivery count,
- * which is the attempt number everyone sees) and runs it again, while later
- * events keep flowing. Reclaiming: events idle longer than the visibility
- * timeout (their consumer died or hangs, or a read's reply was lost with its
- * connection) are taken over with XAUTOCLAIM, walking the pending list with
- * its cursor, also while this consumer is busy; the events this consumer holds
- * (running or queued) are kept fresh with XCLAIM JUSTID so others leave them.
- * Dead-lettering: after maxAttempts, or when an entry cannot be decoded, the
- * dead-letter script moves it to the dead-letter stream and acknowledges it atomically.
- * Faults: while Redis is unreachable (also at start-up) the subscription
- * reports 'disconnected', retries with backoff and reports 'reconnected'; a
- * group that vanished (Redis restarted without its data) is recreated from the
- * start of the stream.
+ * Reading: one blocking XREADGROUP over all partitions on a dedicated connection (on a
+ * Cluster, where partitions live in different slots: one per partition, each on its own),
+ * COUNT = batchSize. Acknowledging: one XACK per partition per tick (consumer-acks.ts).
+ * Retrying: XCLAIM, which bumps Redis's delivery count, the attempt number everyone sees.
+ * Reclaiming: XAUTOCLAIM walking the pending list with its cursor; held events are kept
+ * fresh with XCLAIM JUSTID (consumer-reclaim.ts). Dead-lettering: the dead-letter script
+ * stores the dead letter and acknowledges, atomically. A group that vanished (Redis
+ * restarted without its data) is recreated from the start of the stream.
  */
-import { resolveSubscribeOptions } from '../core/subscribe-options.ts';
-import { deadLetterFields } from '../core/dead-letter-fields.ts';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Broadcast } from '../core/broadcast.ts';
+import { deadLetterFields } from '../core/dead-letter-fields.ts';
+import { pairs } from '../core/codec.ts';
+import type { Handler, SubscribeOptions } from '../core/contract.ts';
 import {
-  decodeEnvelope,
-  decodeRaw,
-  F,
-  pairs,
-  type DecodeContext,
-  type Fields,
-} from '../core/codec.ts';
-import {
-  applyMiddleware,
-  type CloseOptions,
-  type Handler,
-  type SubscribeOptions,
-  type Subscription,
-  type SubscriptionStatus,
-} from '../core/contract.ts';
-import { backoffDelay, type ResolvedBackoff } from '../core/backoff.ts';
-import {
-  ClosedError,
-  ConnectionError,
-  DecodeError,
-  TimeoutError,
-  ValidationError,
-} from '../core/errors.ts';
-import type { Delivery, HeraldEvent } from '../core/event.ts';
-import { validate } from '../core/schema.ts';
-import type { Topic } from '../core/topic.ts';
+  DeliveryEngine,
+  type DeliveryHooks,
+  type TransportSettings,
+} from '../core/delivery-engine.ts';
+import type {
+  DeadLetterOutcome,
+  DeadLetterRequest,
+  DeliveryTransport,
+  HeldEvent,
+  ReadSink,
+} from '../core/delivery-port.ts';
+import { errorMessage, toError } from '../core/error-text.ts';
 import type { HeraldLogger } from '../core/logger.ts';
+import type { Topic } from '../core/topic.ts';
 import type { RedisConnection } from './connection.ts';
 import { toHeraldError } from './errors.ts';
 import { allPartitionKeys, type PartitionKeys } from './keys.ts';
@@ -64,14 +42,17 @@ import { autoclaim, touch, type RawEntry } from './consumer-reclaim.ts';
 
 const deadLetterScript = loadScript('dead-letter');
 
-/** Observers for metrics (handler duration, failures, retries, dead letters, reclaims). */
-export interface ConsumerHooks {
-  onHandled?: (topic: string, group: string, seconds: number, ok: boolean) => void;
-  onRetry?: (topic: string, group: string) => void;
-  onDeadLettered?: (topic: string, group: string, reason: string) => void;
-  onReclaimed?: (topic: string, group: string, count: number) => void;
-  onTrimmedBeforeAck?: (topic: string, group: string, count: number) => void;
-}
+/** How long one blocking read waits for new events before it asks again. */
+export const READ_BLOCK_MS = 2000;
+/** Longest pause between reads while Redis cannot be reached. */
+const MAX_READ_RETRY_PAUSE_MS = 1000;
+/** Pending entries a consumer that keeps its name takes back at start-up, per partition. */
+const RESUME_LIMIT = 1000;
+/** How long leaving the group at close may take (housekeeping: the group works without it). */
+const LEAVE_GROUP_DEADLINE_MS = 2000;
+
+/** Observers for metrics. */
+export type ConsumerHooks = DeliveryHooks;
 
 export interface ConsumerDeps {
   readonly conn: RedisConnection;
@@ -79,15 +60,6 @@ export interface ConsumerDeps {
   readonly registry: TopicRegistry;
   readonly hooks: ConsumerHooks;
   readonly logger: HeraldLogger;
-}
-
-interface Entry {
-  readonly p: PartitionKeys;
-  readonly position: string;
-  readonly fields: Fields;
-  attempt: number;
-  /** When this consumer last took the entry (read, claim or heartbeat): Redis's idle clock restarted then. */
-  heldSince: number;
 }
 
 /** RESP3 (node-redis's default) answers XREADGROUP with a map; RESP2 with a list of pairs. */
@@ -101,542 +73,273 @@ function defaultConsumerName(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+/** A consumer-group subscription on Redis: the delivery engine with the Redis transport. */
+export function subscribeStream<T>(
+  deps: ConsumerDeps,
+  topic: Topic<T>,
+  options: SubscribeOptions<T>,
+  handler: Handler<T>,
+): DeliveryEngine<T, PartitionKeys> {
+  return new DeliveryEngine<T, PartitionKeys>({
+    topic,
+    options,
+    handler,
+    defaultConsumer: defaultConsumerName(),
+    transport: (settings) => new RedisTransport(deps, topic, settings),
+    hooks: deps.hooks,
+    logger: deps.logger,
+  });
 }
 
-export class StreamSubscription<T> implements Subscription {
-  readonly topic: string;
-  readonly group: string;
-  readonly consumer: string;
-  readonly ready: Promise<void>;
+type Held = HeldEvent<PartitionKeys>;
 
+export class RedisTransport implements DeliveryTransport<PartitionKeys> {
   private readonly parts: PartitionKeys[];
   private readonly byStream = new Map<string, PartitionKeys>();
-  private readonly handler: Handler<T>;
-  private readonly concurrency: number;
-  private readonly batchSize: number;
-  private readonly maxAttempts: number;
-  private readonly visibilityMs: number;
-  private readonly backoff: ResolvedBackoff;
-  private readonly events = new Broadcast<SubscriptionStatus>();
-
-  private running = true;
-  /** Partitions read together by one blocking XREADGROUP, and the connection each group reads on. */
+  /** Partitions read together by one blocking XREADGROUP. */
   private readonly readerGroups: PartitionKeys[][];
   private blockings: RedisConnection[] = [];
-  private readonly queue: Entry[] = [];
-  private readonly inFlight = new Set<Entry>();
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
-  /** Wakes every pause() at once when the subscription closes. */
-  private readonly pauses = new Set<() => void>();
   private readonly acks: AckBatcher;
-  private readonly readerWakers = new Set<() => void>();
-  private idleWaiters: (() => void)[] = [];
-  private reclaimTimer: NodeJS.Timeout | undefined;
-  private readLoopDone: Promise<void> = Promise.resolve();
-  private disconnected = false;
-  private closing: Promise<void> | undefined;
+  private stopped = false;
+  private lastCleanup = Date.now();
+  /** Where the next XAUTOCLAIM of each partition starts ('0-0' again once a pass is complete). */
+  private readonly reclaimCursors = new Map<PartitionKeys, string>();
 
   constructor(
     private readonly deps: ConsumerDeps,
-    private readonly topicDef: Topic<T>,
-    private readonly options: SubscribeOptions<T>,
-    handler: Handler<T>,
+    private readonly topicDef: Topic<unknown>,
+    private readonly settings: TransportSettings,
   ) {
-    const o = resolveSubscribeOptions(options);
-    this.topic = topicDef.name;
-    this.group = o.group;
-    this.consumer = options.consumer ?? defaultConsumerName();
-    this.concurrency = o.concurrency;
-    this.batchSize = o.batchSize;
-    this.maxAttempts = o.maxAttempts;
-    this.visibilityMs = o.visibilityMs;
-    this.backoff = o.backoff;
     this.parts = allPartitionKeys(deps.prefix, topicDef);
     // A Cluster refuses one read over keys of different slots (CROSSSLOT): read each partition apart.
     this.readerGroups = deps.conn.kind === 'cluster' ? this.parts.map((p) => [p]) : [this.parts];
     for (const p of this.parts) this.byStream.set(p.stream, p);
-    this.handler = applyMiddleware(handler, options.middleware ?? []);
-    this.acks = new AckBatcher(deps.conn, this.group);
-    this.ready = this.start();
-    this.ready.catch(() => {});
+    this.acks = new AckBatcher(deps.conn, settings.group);
   }
 
-  status(): AsyncIterable<SubscriptionStatus> {
-    return this.events.subscribe();
+  private get conn(): RedisConnection {
+    return this.deps.conn;
   }
-
-  private emit(s: SubscriptionStatus): void {
-    this.events.push(s);
-  }
-
-  // ---- start-up ------------------------------------------------------------
 
   private startId(): string {
-    const from = this.options.startFrom ?? 'new';
+    const from = this.settings.startFrom;
     if (from === 'new') return '$';
     if (from === 'beginning') return '0';
     return from.position;
   }
 
-  private ensureGroups(start = this.startId()): Promise<void> {
-    return ensureGroups(this.deps.conn, this.parts, this.group, start);
+  async open(): Promise<void> {
+    try {
+      await this.deps.registry.ensure(this.topicDef);
+      await ensureGroups(this.conn, this.parts, this.settings.group, this.startId());
+      const blockings = await Promise.all(this.readerGroups.map(() => this.conn.duplicate()));
+      if (this.stopped) for (const b of blockings) b.destroy();
+      else this.blockings = blockings;
+    } catch (e) {
+      throw toHeraldError(e, `subscribe to '${this.topicDef.name}'`);
+    }
   }
 
-  private async start(): Promise<void> {
-    // Redis may be down or restarting when a service starts: wait for it, as a running
-    // subscription does, instead of failing for good. Other errors (a topic declared
-    // differently elsewhere) reject `ready`.
-    let blockings: RedisConnection[];
-    for (let failures = 1; ; failures++) {
-      try {
-        await this.deps.registry.ensure(this.topicDef);
-        await this.ensureGroups();
-        blockings = await Promise.all(this.readerGroups.map(() => this.deps.conn.duplicate()));
-        break;
-      } catch (e) {
-        const err = toHeraldError(e, `subscribe to '${this.topic}'`);
-        if (!this.running)
-          throw new ClosedError(`subscription to '${this.topic}' was closed before it started`);
-        if (!(err instanceof ConnectionError || err instanceof TimeoutError)) throw err;
-        this.markDisconnected(err);
-        await this.pause(Math.min(1000, 20 * 2 ** Math.min(failures, 6)));
-      }
-    }
-    if (!this.running) {
-      for (const b of blockings) b.destroy();
-      return;
-    }
-    this.blockings = blockings;
-    // A consumer that keeps its name across restarts first takes back what it still holds.
-    if (this.options.consumer !== undefined) await this.resumeOwnPending().catch(() => {}); // else: reclaimed later
-    this.readLoopDone = Promise.all(
-      this.readerGroups.map((parts, i) => this.readLoop(parts, blockings[i] as RedisConnection)),
-    ).then(() => {});
-    this.scheduleReclaim();
-    this.emit({ type: 'ready' });
-  }
-
-  private async resumeOwnPending(): Promise<void> {
+  async resumeOwn(): Promise<Held[]> {
+    const { group, consumer } = this.settings;
+    const out: Held[] = [];
     for (const p of this.parts) {
-      const pending = await this.deps.conn.send<[string, string, number, number][]>(
-        ['XPENDING', p.stream, this.group, '-', '+', '1000', this.consumer],
+      const pending = await this.conn.send<[string, string, number, number][]>(
+        ['XPENDING', p.stream, group, '-', '+', String(RESUME_LIMIT), consumer],
         { key: p.stream },
       );
       if (pending.length === 0) continue;
-      const ids = pending.map((x) => x[0]);
-      const claimed = await this.deps.conn.send<RawEntry[]>(
-        ['XCLAIM', p.stream, this.group, this.consumer, '0', ...ids],
+      const claimed = await this.conn.send<RawEntry[]>(
+        ['XCLAIM', p.stream, group, consumer, '0', ...pending.map((x) => x[0])],
         { key: p.stream },
       );
       const counts = new Map(pending.map((x) => [x[0], Number(x[3]) + 1]));
-      this.accept(p, claimed, (id) => counts.get(id) ?? 1);
+      out.push(...held(p, claimed, (id) => counts.get(id) ?? 1));
     }
+    return out;
   }
 
   // ---- reading -------------------------------------------------------------
 
-  private outstanding(): number {
-    return this.queue.length + this.inFlight.size;
+  read(sink: ReadSink<PartitionKeys>): Promise<void> {
+    return Promise.all(
+      this.readerGroups.map((parts, i) =>
+        this.readLoop(parts, this.blockings[i] as RedisConnection, sink),
+      ),
+    ).then(() => {});
   }
 
-  private async readLoop(parts: PartitionKeys[], conn: RedisConnection): Promise<void> {
+  private async readLoop(
+    parts: PartitionKeys[],
+    conn: RedisConnection,
+    sink: ReadSink<PartitionKeys>,
+  ): Promise<void> {
+    const { group, consumer, batchSize } = this.settings;
     const streams = parts.map((p) => p.stream);
     const ids = parts.map(() => '>');
     let failures = 0;
-    while (this.running) {
-      if (this.outstanding() > this.batchSize) {
-        await new Promise<void>((resolve) => {
-          const wake = (): void => {
-            this.readerWakers.delete(wake);
-            resolve();
-          };
-          this.readerWakers.add(wake);
-        });
-        continue;
-      }
+    while (sink.running()) {
+      await sink.room();
+      if (!sink.running()) return;
       try {
         const reply = await conn.send<ReadReply>(
           [
             'XREADGROUP',
             'GROUP',
-            this.group,
-            this.consumer,
+            group,
+            consumer,
             'COUNT',
-            String(this.batchSize),
+            String(batchSize),
             'BLOCK',
-            '2000',
+            String(READ_BLOCK_MS),
             'STREAMS',
             ...streams,
             ...ids,
           ],
           { key: streams[0] },
         );
-        if (this.disconnected) {
-          this.disconnected = false;
-          this.emit({ type: 'reconnected' });
-        }
+        sink.connected();
         failures = 0;
         if (!reply) continue;
         for (const [stream, entries] of streamsOf(reply)) {
           const p = this.byStream.get(stream);
-          if (p) this.accept(p, entries, () => 1);
+          if (p) sink.deliver(held(p, entries, () => 1));
         }
       } catch (e) {
-        if (!this.running) return;
-        const msg = e instanceof Error ? e.message : String(e);
-        if (msg.startsWith('NOGROUP')) {
+        if (!sink.running()) return;
+        if (errorMessage(e).startsWith('NOGROUP')) {
           // The stream or group vanished (a Redis restarted without its data, or a deleted key).
           // Recreate it from the start of the stream, not from '$': every entry there now was
           // published after the group's start, and publishers are usually back before this read.
-          await this.ensureGroups('0').catch(() => {});
+          await ensureGroups(this.conn, this.parts, group, '0').catch(() => {});
         } else {
-          this.markDisconnected(e instanceof Error ? e : new Error(msg));
+          sink.disconnected(toError(e));
         }
         failures++;
-        await this.pause(Math.min(1000, 20 * 2 ** Math.min(failures, 6)));
+        await sink.pause(Math.min(MAX_READ_RETRY_PAUSE_MS, 20 * 2 ** Math.min(failures, 6)));
       }
     }
   }
 
-  private markDisconnected(error: Error): void {
-    if (this.disconnected) return;
-    this.disconnected = true;
-    this.emit({ type: 'disconnected', error });
+  stopReading(): void {
+    this.stopped = true;
+    for (const b of this.blockings) b.destroy();
   }
 
-  /** Waits `ms`, or less when the subscription closes (a cancelled timer must not leave a loop hanging). */
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(t);
-        this.pauses.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.pauses.add(done);
-    });
+  // ---- acknowledging, retrying, dead-lettering ------------------------------
+
+  acknowledge(event: Held): void {
+    this.acks.add(event.part, event.position);
   }
 
-  /** Queues entries from a read or a claim. Entries deleted from the stream (null fields) are dropped. */
-  private accept(p: PartitionKeys, entries: RawEntry[], attemptOf: (id: string) => number): void {
-    const now = Date.now();
-    for (const [position, flat] of entries) {
-      if (!flat) continue;
-      this.queue.push({
-        p,
-        position,
-        fields: pairs(flat),
-        attempt: attemptOf(position),
-        heldSince: now,
-      });
-    }
-    this.pump();
-  }
-
-  // ---- handling ------------------------------------------------------------
-
-  private pump(): void {
-    while (this.running && this.inFlight.size < this.concurrency && this.queue.length > 0) {
-      const entry = this.queue.shift() as Entry;
-      this.inFlight.add(entry);
-      void this.run(entry);
-    }
-  }
-
-  private decode(entry: Entry): HeraldEvent {
-    const ctx: DecodeContext = {
-      topic: this.topic,
-      partition: entry.p.partition,
-      position: entry.position,
-      delivery: {
-        topic: this.topic,
-        partition: entry.p.partition,
-        group: this.group,
-        consumer: this.consumer,
-        position: entry.position,
-        attempt: entry.attempt,
-      },
-    };
-    if (this.topicDef.codec === 'raw') {
-      const fields = { ...entry.fields };
-      delete fields[F.replayFor];
-      return decodeRaw(fields, ctx, this.topicDef);
-    }
-    return decodeEnvelope(entry.fields, ctx);
-  }
-
-  private async run(entry: Entry): Promise<void> {
-    try {
-      const replayFor = entry.fields[F.replayFor];
-      if (replayFor !== undefined && replayFor !== this.group) {
-        this.ack(entry); // a dead letter replayed for another group
-        return;
-      }
-      if (entry.attempt > this.maxAttempts) {
-        // Delivered more often than allowed without ever failing in a handler: its consumers
-        // died or hung on it (a poison event that crashes the process). Stop the cycle.
-        await this.deadLetter(
-          entry,
-          'handler-failed',
-          new Error(
-            `delivered ${entry.attempt} times (maxAttempts ${this.maxAttempts}) without finishing: its consumers crashed or timed out`,
-          ),
-        );
-        return;
-      }
-      let event: Delivery<T>;
-      try {
-        event = this.decode(entry) as Delivery<T>;
-        if (this.topicDef.schema) {
-          // The event object is this delivery's own: set the parsed data in place.
-          (event as { data: unknown }).data = await validate(
-            this.topicDef.schema,
-            event.data,
-            `data of entry ${entry.position}`,
-          );
-        }
-      } catch (e) {
-        if (e instanceof DecodeError || e instanceof ValidationError) {
-          await this.deadLetter(entry, 'undecodable', e);
-          return;
-        }
-        throw e;
-      }
-      const onHandled = this.deps.hooks.onHandled;
-      const t0 = onHandled ? performance.now() : 0;
-      try {
-        const done = this.handler(event);
-        // A synchronous handler costs no extra turn of the event loop.
-        if (done !== undefined) await done;
-      } catch (e) {
-        onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, false);
-        await this.failed(entry, e);
-        return;
-      }
-      onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, true);
-      this.ack(entry);
-    } catch (e) {
-      // Redis failed while dead-lettering: the event stays pending and is reclaimed later.
-      this.emit({ type: 'error', error: e instanceof Error ? e : new Error(String(e)) });
-    } finally {
-      this.inFlight.delete(entry);
-      this.afterRun();
-    }
-  }
-
-  private afterRun(): void {
-    this.pump();
-    if (this.outstanding() <= this.batchSize) for (const wake of [...this.readerWakers]) wake();
-    if (this.inFlight.size === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of waiters) w();
-    }
-  }
-
-  private async failed(entry: Entry, error: unknown): Promise<void> {
-    if (entry.attempt >= this.maxAttempts) {
-      await this.deadLetter(entry, 'handler-failed', error);
-      return;
-    }
-    const delayMs = backoffDelay(this.backoff, entry.attempt);
-    this.deps.hooks.onRetry?.(this.topic, this.group);
-    this.emit({
-      type: 'retry',
-      position: entry.position,
-      attempt: entry.attempt,
-      delayMs,
-      error: error instanceof Error ? error : new Error(String(error)),
-    });
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(timer);
-      void this.retry(entry);
-    }, delayMs);
-    this.retryTimers.add(timer);
-  }
-
-  /** Claims the event back (bumping Redis's delivery count) and runs it again. */
-  private async retry(entry: Entry): Promise<void> {
-    if (!this.running) return;
-    try {
-      const claimed = await this.deps.conn.send<RawEntry[]>(
-        ['XCLAIM', entry.p.stream, this.group, this.consumer, '0', entry.position],
-        { key: entry.p.stream },
-      );
-      const first = claimed[0];
-      if (!first || !first[1]) return; // acknowledged elsewhere, or trimmed
-      this.queue.push({ ...entry, attempt: entry.attempt + 1, heldSince: Date.now() });
-      this.pump();
-    } catch (e) {
-      // Could not reach Redis: leave it pending; the reclaimer will bring it back.
-      this.emit({ type: 'error', error: e instanceof Error ? e : new Error(String(e)) });
-    }
-  }
-
-  private async deadLetter(
-    entry: Entry,
-    reason: 'handler-failed' | 'undecodable',
-    error: unknown,
-  ): Promise<void> {
-    const stored = deadLetterFields(entry.fields, {
-      group: this.group,
-      reason,
-      error: errorText(error),
-      attempts: entry.attempt,
-      position: entry.position,
-    });
-    const fields = Object.entries(stored).flat();
-    const pos = await runScript<string | null>(
-      this.deps.conn,
-      deadLetterScript,
-      [entry.p.stream, entry.p.dlq],
-      [this.group, entry.position, ...fields],
+  async claim(event: Held): Promise<Held | undefined> {
+    const { group, consumer } = this.settings;
+    const p = event.part;
+    const claimed = await this.conn.send<RawEntry[]>(
+      ['XCLAIM', p.stream, group, consumer, '0', event.position],
+      { key: p.stream },
     );
-    if (pos) {
-      this.deps.hooks.onDeadLettered?.(this.topic, this.group, reason);
-      this.emit({
-        type: 'dead-lettered',
-        position: entry.position,
-        reason: `${reason}: ${errorText(error)}`,
-      });
-    }
+    const first = claimed[0];
+    if (!first || !first[1]) return undefined; // acknowledged elsewhere, or trimmed
+    return { ...event, attempt: event.attempt + 1 };
   }
 
-  // ---- acknowledging -------------------------------------------------------
-
-  private ack(entry: Entry): void {
-    this.acks.add(entry.p, entry.position);
+  async deadLetter(event: Held, request: DeadLetterRequest): Promise<DeadLetterOutcome> {
+    const stored = deadLetterFields(event.fields, {
+      group: this.settings.group,
+      reason: request.reason,
+      error: request.error,
+      attempts: event.attempt,
+      position: event.position,
+    });
+    const pos = await runScript<string | null>(
+      this.conn,
+      deadLetterScript,
+      [event.part.stream, event.part.dlq],
+      [this.settings.group, event.position, ...Object.entries(stored).flat()],
+    );
+    return pos ? 'dead-lettered' : 'not-pending';
   }
 
   // ---- reclaiming ----------------------------------------------------------
 
-  private scheduleReclaim(): void {
-    if (!this.running) return;
-    const every = Math.max(50, Math.floor(this.visibilityMs / 2));
-    const jitter = Math.floor(Math.random() * Math.min(every / 4, 1000));
-    this.reclaimTimer = setTimeout(() => {
-      void this.reclaim().finally(() => this.scheduleReclaim());
-    }, every + jitter);
-  }
-
-  private lastCleanup = Date.now();
-  /** Where the next XAUTOCLAIM of each partition starts ('0-0' again once a pass is complete). */
-  private readonly reclaimCursors = new Map<PartitionKeys, string>();
-
-  private async reclaim(): Promise<void> {
-    try {
-      await this.heartbeat();
-      let total = 0;
-      for (const p of this.parts) {
-        // A busy consumer still reclaims (its reader stops at 2 batches outstanding, this at 3):
-        // skipping while busy would leave a dead consumer's events stuck for as long as the load lasts.
-        if (!this.running || this.outstanding() >= 2 * this.batchSize) break;
-        // XAUTOCLAIM examines at most 10 x COUNT pending entries per call: continue where it stopped,
-        // or idle entries behind a long list of busy ones would never be reached.
-        const claimed = await autoclaim(
-          this.deps.conn,
-          p,
-          this.group,
-          this.consumer,
-          this.visibilityMs,
-          this.reclaimCursors.get(p) ?? '0-0',
-          this.batchSize,
-        );
-        this.reclaimCursors.set(p, claimed.next);
-        if (claimed.deleted > 0)
-          this.deps.hooks.onTrimmedBeforeAck?.(this.topic, this.group, claimed.deleted);
-        if (claimed.live.length === 0) continue;
-        total += claimed.live.length;
-        this.accept(p, claimed.live, (id) => claimed.attempts.get(id) ?? 1);
-      }
-      if (total > 0) {
-        this.deps.hooks.onReclaimed?.(this.topic, this.group, total);
-        this.emit({ type: 'reclaimed', count: total });
-      }
-      await this.cleanupConsumers();
-    } catch (e) {
-      if (this.running)
-        this.emit({ type: 'error', error: e instanceof Error ? e : new Error(String(e)) });
-    }
-  }
-
-  /**
-   * Keeps the events this consumer holds — running, or read and waiting for a handler slot —
-   * from being reclaimed by others.
-   */
-  private async heartbeat(): Promise<void> {
-    const now = Date.now();
-    const threshold = now - this.visibilityMs / 3;
-    const byPart = new Map<PartitionKeys, Entry[]>();
-    for (const held of [this.inFlight, this.queue]) {
-      for (const e of held) {
-        if (e.heldSince >= threshold) continue;
-        byPart.set(e.p, [...(byPart.get(e.p) ?? []), e]);
-      }
-    }
-    if (byPart.size === 0) return;
-    const parts = [...byPart];
+  async touch(events: readonly Held[]): Promise<void> {
+    const byPart = new Map<PartitionKeys, string[]>();
+    for (const e of events) byPart.set(e.part, [...(byPart.get(e.part) ?? []), e.position]);
     await touch(
-      this.deps.conn,
-      parts.map(([p, entries]) => [p, entries.map((e) => e.position)] as const),
-      this.group,
-      this.consumer,
-      Math.floor(this.visibilityMs / 4),
+      this.conn,
+      [...byPart],
+      this.settings.group,
+      this.settings.consumer,
+      Math.floor(this.settings.visibilityMs / 4),
     );
-    for (const [, entries] of parts) for (const e of entries) e.heldSince = now;
+  }
+
+  async claimIdle(room: () => number): Promise<{ events: Held[]; deleted: number }> {
+    const events: Held[] = [];
+    let deleted = 0;
+    for (const p of this.parts) {
+      const count = Math.min(this.settings.batchSize, room() - events.length);
+      if (count <= 0) break;
+      // XAUTOCLAIM examines at most 10 x COUNT pending entries per call: continue where it stopped,
+      // or idle entries behind a long list of busy ones would never be reached.
+      const claimed = await autoclaim(
+        this.conn,
+        p,
+        this.settings.group,
+        this.settings.consumer,
+        this.settings.visibilityMs,
+        this.reclaimCursors.get(p) ?? '0-0',
+        count,
+      );
+      this.reclaimCursors.set(p, claimed.next);
+      deleted += claimed.deleted;
+      events.push(...held(p, claimed.live, (id) => claimed.attempts.get(id) ?? 1));
+    }
+    return { events, deleted };
   }
 
   /** Removes consumers that are long gone and hold nothing pending. */
-  private async cleanupConsumers(): Promise<void> {
-    const idleLimit = Math.max(2 * this.visibilityMs, 60_000);
+  async housekeeping(): Promise<void> {
+    const idleLimit = Math.max(2 * this.settings.visibilityMs, 60_000);
     if (Date.now() - this.lastCleanup < idleLimit / 2) return;
     this.lastCleanup = Date.now();
-    await removeGoneConsumers(this.deps.conn, this.parts, this.group, this.consumer, idleLimit);
+    await removeGoneConsumers(
+      this.conn,
+      this.parts,
+      this.settings.group,
+      this.settings.consumer,
+      idleLimit,
+    );
   }
 
   // ---- closing -------------------------------------------------------------
 
-  close(options?: CloseOptions): Promise<void> {
-    this.closing ??= this.shutdown(options?.deadlineMs ?? 10_000);
-    return this.closing;
-  }
-
-  private async shutdown(deadlineMs: number): Promise<void> {
-    this.running = false;
-    clearTimeout(this.reclaimTimer);
-    for (const t of this.retryTimers) clearTimeout(t);
-    this.retryTimers.clear();
-    for (const wake of [...this.pauses]) wake();
-    // Events read but not started stay pending: another consumer reclaims them after the visibility timeout.
-    this.queue.length = 0;
-    for (const b of this.blockings) b.destroy();
-    for (const wake of [...this.readerWakers]) wake();
-    await this.ready.catch(() => {});
-    await this.readLoopDone.catch(() => {});
-    if (this.inFlight.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs))),
-      ]);
-      clearTimeout(timer);
-    }
-    // Acknowledge everything that finished.
+  async finish(holdsNothing: boolean): Promise<void> {
     await this.acks.drain();
-    // A consumer leaves its group only once it holds nothing pending (housekeeping: bounded wait).
-    if (this.inFlight.size === 0) {
+    // A consumer leaves its group only once it holds nothing pending.
+    if (holdsNothing) {
       await removeConsumerIfIdle(
-        this.deps.conn,
+        this.conn,
         this.parts,
-        this.group,
-        this.consumer,
+        this.settings.group,
+        this.settings.consumer,
         0,
-        2000,
+        LEAVE_GROUP_DEADLINE_MS,
       ).catch(() => {});
     }
-    this.emit({ type: 'closed' });
-    this.events.end();
   }
+}
+
+/** Entries from a read or a claim as held events; entries deleted from the stream (null fields) are dropped. */
+function held(
+  p: PartitionKeys,
+  entries: readonly RawEntry[],
+  attemptOf: (id: string) => number,
+): Held[] {
+  const out: Held[] = [];
+  for (const [position, flat] of entries) {
+    if (flat) out.push({ part: p, position, fields: pairs(flat), attempt: attemptOf(position) });
+  }
+  return out;
 }

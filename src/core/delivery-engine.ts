@@ -1,0 +1,492 @@
+/**
+ * The delivery engine: one implementation of a consumer-group subscription's behaviour,
+ * shared by every backend, which supplies only a transport (core/delivery-port.ts).
+ *
+ * - Reading ahead: the transport's readers hand over up to one batch beyond what runs.
+ * - Handling: up to `concurrency` handlers at a time, wrapped by the middleware; the
+ *   event is decoded and its data validated against the topic's schema first.
+ * - Acknowledging: after the handler returns.
+ * - Retrying: a failed event stays pending; after its backoff this consumer claims it back
+ *   (the claim counts a delivery: the transport's delivery count is the attempt number)
+ *   while later events keep flowing.
+ * - Dead-lettering: after `maxAttempts`, for an event that cannot be decoded, and for one
+ *   delivered more often than `maxAttempts` without a handler ever finishing (its consumers
+ *   crashed on it). The event leaves the pending list only once its dead letter is stored.
+ * - Reclaiming: every half visibility timeout, events held here get a heartbeat and events
+ *   others held too long are taken over.
+ * - Closing: reading stops, running handlers get until the deadline, what finished is
+ *   acknowledged; events read but not started stay pending for others.
+ * Retries and dead letters are logged (one line each), connection losses too.
+ */
+import { backoffDelay } from './backoff.ts';
+import { Broadcast } from './broadcast.ts';
+import { decodeEnvelope, decodeRaw, F, type DecodeContext } from './codec.ts';
+import {
+  applyMiddleware,
+  type CloseOptions,
+  type Handler,
+  type SubscribeOptions,
+  type Subscription,
+  type SubscriptionStatus,
+} from './contract.ts';
+import type { DeliveryTransport, HeldEvent, PartitionRef, ReadSink } from './delivery-port.ts';
+import {
+  ClosedError,
+  ConnectionError,
+  DecodeError,
+  TimeoutError,
+  ValidationError,
+} from './errors.ts';
+import { errorText, toError } from './error-text.ts';
+import type { Delivery, HeraldEvent } from './event.ts';
+import type { HeraldLogger } from './logger.ts';
+import { validate } from './schema.ts';
+import { resolveSubscribeOptions, type ResolvedSubscribeOptions } from './subscribe-options.ts';
+import type { Topic } from './topic.ts';
+
+/** Default time `close()` gives running handlers before it stops waiting for them. */
+export const DEFAULT_CLOSE_DEADLINE_MS = 10_000;
+/** Longest pause between attempts to reach an unreachable server (start-up). */
+const MAX_RETRY_PAUSE_MS = 1000;
+
+/** Observers for metrics (handler duration, failures, retries, dead letters, reclaims). */
+export interface DeliveryHooks {
+  onHandled?: (topic: string, group: string, seconds: number, ok: boolean) => void;
+  onRetry?: (topic: string, group: string) => void;
+  onDeadLettered?: (topic: string, group: string, reason: string) => void;
+  onReclaimed?: (topic: string, group: string, count: number) => void;
+  onTrimmedBeforeAck?: (topic: string, group: string, count: number) => void;
+}
+
+export interface DeliveryEngineOptions<T, P extends PartitionRef> {
+  readonly topic: Topic<T>;
+  readonly options: SubscribeOptions<T>;
+  readonly handler: Handler<T>;
+  /** The consumer name when the options give none. */
+  readonly defaultConsumer: string;
+  /** Builds the transport once the options are resolved. */
+  readonly transport: (settings: TransportSettings) => DeliveryTransport<P>;
+  readonly hooks?: DeliveryHooks;
+  readonly logger: HeraldLogger;
+}
+
+/** What a transport is told about the subscription it serves. */
+export interface TransportSettings extends ResolvedSubscribeOptions {
+  readonly consumer: string;
+  /** True when the user named the consumer (it may hold events from an earlier run). */
+  readonly namedConsumer: boolean;
+  readonly startFrom: NonNullable<SubscribeOptions<unknown>['startFrom']>;
+}
+
+/** An event held by this subscription: queued or running. */
+interface Job<P extends PartitionRef> {
+  event: HeldEvent<P>;
+  /** When this consumer last took it (read, claim or heartbeat): the transport's idle clock restarted then. */
+  heldSince: number;
+}
+
+export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
+  readonly topic: string;
+  readonly group: string;
+  readonly consumer: string;
+  readonly ready: Promise<void>;
+
+  private readonly settings: TransportSettings;
+  private readonly transport: DeliveryTransport<P>;
+  private readonly handler: Handler<T>;
+  private readonly hooks: DeliveryHooks;
+  private readonly logger: HeraldLogger;
+  private readonly topicDef: Topic<T>;
+  private readonly statuses = new Broadcast<SubscriptionStatus>();
+
+  private running = true;
+  private readonly queue: Job<P>[] = [];
+  private readonly inFlight = new Set<Job<P>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Wakes every pause() at once when the subscription closes. */
+  private readonly pauses = new Set<() => void>();
+  private readonly roomWaiters = new Set<() => void>();
+  private idleWaiters: (() => void)[] = [];
+  private readDone: Promise<void> = Promise.resolve();
+  private disconnected = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(o: DeliveryEngineOptions<T, P>) {
+    const resolved = resolveSubscribeOptions(o.options);
+    this.topicDef = o.topic;
+    this.topic = o.topic.name;
+    this.group = resolved.group;
+    this.consumer = o.options.consumer ?? o.defaultConsumer;
+    this.settings = {
+      ...resolved,
+      consumer: this.consumer,
+      namedConsumer: o.options.consumer !== undefined,
+      startFrom: o.options.startFrom ?? 'new',
+    };
+    this.transport = o.transport(this.settings);
+    this.handler = applyMiddleware(o.handler, o.options.middleware ?? []);
+    this.hooks = o.hooks ?? {};
+    this.logger = o.logger;
+    this.ready = this.start();
+    this.ready.catch(() => {});
+  }
+
+  status(): AsyncIterable<SubscriptionStatus> {
+    return this.statuses.subscribe();
+  }
+
+  private emit(s: SubscriptionStatus): void {
+    this.statuses.push(s);
+  }
+
+  // ---- start-up ------------------------------------------------------------
+
+  private async start(): Promise<void> {
+    // The server may be down or restarting when a service starts: wait for it, as a running
+    // subscription does, instead of failing for good. Other errors reject `ready`.
+    for (let failures = 1; ; failures++) {
+      try {
+        await this.transport.open();
+        break;
+      } catch (e) {
+        if (!this.running)
+          throw new ClosedError(`subscription to '${this.topic}' was closed before it started`);
+        if (!(e instanceof ConnectionError || e instanceof TimeoutError)) throw e;
+        this.markDisconnected(e);
+        await this.pause(retryPause(failures));
+      }
+    }
+    if (!this.running) {
+      this.transport.stopReading();
+      return;
+    }
+    if (this.settings.namedConsumer) {
+      // A consumer that keeps its name first takes back what it still holds (else: reclaimed later).
+      this.accept(await this.transport.resumeOwn().catch(() => []));
+    }
+    this.readDone = this.transport.read(this.sink());
+    this.scheduleReclaim();
+    this.emit({ type: 'ready' });
+  }
+
+  private sink(): ReadSink<P> {
+    // Arrow functions: the transport calls them unbound.
+    return {
+      running: () => this.running,
+      batchSize: this.settings.batchSize,
+      deliver: (events) => this.accept(events),
+      room: () => this.room(),
+      pause: (ms) => this.pause(ms),
+      disconnected: (error) => this.markDisconnected(error),
+      connected: () => this.markConnected(),
+      error: (error) => this.emit({ type: 'error', error }),
+    };
+  }
+
+  private markDisconnected(error: Error): void {
+    if (this.disconnected) return;
+    this.disconnected = true;
+    this.logger.warn(
+      { topic: this.topic, group: this.group, consumer: this.consumer, err: errorText(error) },
+      'herald: subscription lost its connection; retrying',
+    );
+    this.emit({ type: 'disconnected', error });
+  }
+
+  private markConnected(): void {
+    if (!this.disconnected) return;
+    this.disconnected = false;
+    this.logger.info(
+      { topic: this.topic, group: this.group, consumer: this.consumer },
+      'herald: subscription reconnected',
+    );
+    this.emit({ type: 'reconnected' });
+  }
+
+  /** Waits `ms`, or less when the subscription closes (a cancelled timer must not leave a loop hanging). */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        this.pauses.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.pauses.add(done);
+    });
+  }
+
+  // ---- reading -------------------------------------------------------------
+
+  private outstanding(): number {
+    return this.queue.length + this.inFlight.size;
+  }
+
+  private room(): Promise<void> {
+    if (!this.running || this.outstanding() <= this.settings.batchSize) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.add(resolve));
+  }
+
+  private wakeReaders(): void {
+    const waiters = [...this.roomWaiters];
+    this.roomWaiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  private accept(events: readonly HeldEvent<P>[]): void {
+    if (events.length === 0) return;
+    const now = Date.now();
+    for (const event of events) this.queue.push({ event, heldSince: now });
+    this.pump();
+  }
+
+  // ---- handling ------------------------------------------------------------
+
+  private pump(): void {
+    while (
+      this.running &&
+      this.inFlight.size < this.settings.concurrency &&
+      this.queue.length > 0
+    ) {
+      const job = this.queue.shift() as Job<P>;
+      this.inFlight.add(job);
+      void this.run(job);
+    }
+  }
+
+  private decode(event: HeldEvent<P>): HeraldEvent {
+    const ctx: DecodeContext = {
+      topic: this.topic,
+      partition: event.part.partition,
+      position: event.position,
+      delivery: {
+        topic: this.topic,
+        partition: event.part.partition,
+        group: this.group,
+        consumer: this.consumer,
+        position: event.position,
+        attempt: event.attempt,
+      },
+    };
+    if (this.topicDef.codec === 'raw') {
+      const fields = { ...event.fields };
+      delete fields[F.replayFor];
+      return decodeRaw(fields, ctx, this.topicDef);
+    }
+    return decodeEnvelope(event.fields, ctx);
+  }
+
+  private async run(job: Job<P>): Promise<void> {
+    const { event } = job;
+    try {
+      const replayFor = event.fields[F.replayFor];
+      if (replayFor !== undefined && replayFor !== this.group) {
+        this.transport.acknowledge(event); // a dead letter replayed for another group
+        return;
+      }
+      if (event.attempt > this.settings.maxAttempts) {
+        // Delivered more often than allowed without ever failing in a handler: its consumers
+        // died or hung on it (a poison event that crashes the process). Stop the cycle.
+        const error = new Error(
+          `delivered ${event.attempt} times (maxAttempts ${this.settings.maxAttempts}) without finishing: its consumers crashed or timed out`,
+        );
+        await this.deadLetter(event, 'handler-failed', error, undefined);
+        return;
+      }
+      let delivery: Delivery<T>;
+      try {
+        delivery = this.decode(event) as Delivery<T>;
+        if (this.topicDef.schema) {
+          // The event object is this delivery's own: set the parsed data in place.
+          (delivery as { data: unknown }).data = await validate(
+            this.topicDef.schema,
+            delivery.data,
+            `data of entry ${event.position}`,
+          );
+        }
+      } catch (e) {
+        if (e instanceof DecodeError || e instanceof ValidationError) {
+          await this.deadLetter(event, 'undecodable', e, undefined);
+          return;
+        }
+        throw e;
+      }
+      const onHandled = this.hooks.onHandled;
+      const t0 = onHandled ? performance.now() : 0;
+      try {
+        const done = this.handler(delivery);
+        // A synchronous handler costs no extra turn of the event loop.
+        if (done !== undefined) await done;
+      } catch (e) {
+        onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, false);
+        await this.failed(event, e, delivery.id);
+        return;
+      }
+      onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, true);
+      this.transport.acknowledge(event);
+    } catch (e) {
+      // The server failed while dead-lettering: the event stays pending and is reclaimed later.
+      this.emit({ type: 'error', error: toError(e) });
+    } finally {
+      this.inFlight.delete(job);
+      this.afterRun();
+    }
+  }
+
+  private afterRun(): void {
+    this.pump();
+    if (this.outstanding() <= this.settings.batchSize) this.wakeReaders();
+    if (this.inFlight.size === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private async failed(event: HeldEvent<P>, error: unknown, id: string): Promise<void> {
+    if (event.attempt >= this.settings.maxAttempts) {
+      await this.deadLetter(event, 'handler-failed', error, id);
+      return;
+    }
+    const delayMs = backoffDelay(this.settings.backoff, event.attempt);
+    this.hooks.onRetry?.(this.topic, this.group);
+    this.logger.info(
+      { ...this.where(event), id, attempt: event.attempt, delayMs, err: errorText(error) },
+      'herald: handler failed; retrying',
+    );
+    this.emit({
+      type: 'retry',
+      position: event.position,
+      attempt: event.attempt,
+      delayMs,
+      error: toError(error),
+    });
+    this.later(delayMs, () => void this.retry(event));
+  }
+
+  /** Claims the event back (counting a delivery) and runs it again. */
+  private async retry(event: HeldEvent<P>): Promise<void> {
+    try {
+      const claimed = await this.transport.claim(event);
+      if (claimed === undefined) return; // acknowledged elsewhere, or deleted
+      this.accept([claimed]);
+    } catch (e) {
+      // Could not reach the server: it stays pending; the reclaimer will bring it back.
+      this.emit({ type: 'error', error: toError(e) });
+    }
+  }
+
+  private async deadLetter(
+    event: HeldEvent<P>,
+    reason: 'handler-failed' | 'undecodable',
+    error: unknown,
+    id: string | undefined,
+  ): Promise<void> {
+    const text = errorText(error);
+    const outcome = await this.transport.deadLetter(event, { reason, error: text });
+    if (outcome !== 'dead-lettered') return;
+    this.hooks.onDeadLettered?.(this.topic, this.group, reason);
+    this.logger.warn(
+      { ...this.where(event), id, attempt: event.attempt, reason, err: text },
+      'herald: event dead-lettered',
+    );
+    this.emit({ type: 'dead-lettered', position: event.position, reason: `${reason}: ${text}` });
+  }
+
+  private where(event: HeldEvent<P>): Record<string, unknown> {
+    return {
+      topic: this.topic,
+      group: this.group,
+      partition: event.part.partition,
+      position: event.position,
+    };
+  }
+
+  // ---- reclaiming ----------------------------------------------------------
+
+  /** Runs `fn` after `ms` unless the subscription closed meanwhile. */
+  private later(ms: number, fn: () => void): void {
+    if (!this.running) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (this.running) fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private scheduleReclaim(): void {
+    const every = Math.max(50, Math.floor(this.settings.visibilityMs / 2));
+    const jitter = Math.floor(Math.random() * Math.min(every / 4, 1000));
+    this.later(every + jitter, () => {
+      void this.reclaim().finally(() => this.scheduleReclaim());
+    });
+  }
+
+  private async reclaim(): Promise<void> {
+    try {
+      await this.heartbeat();
+      // A busy consumer still reclaims (its readers stop at 2 batches outstanding, this at 3):
+      // skipping while busy would leave a dead consumer's events stuck for as long as the load lasts.
+      const room = (): number =>
+        this.running ? 2 * this.settings.batchSize - this.outstanding() : 0;
+      const { events, deleted } = await this.transport.claimIdle(room);
+      if (deleted > 0) this.hooks.onTrimmedBeforeAck?.(this.topic, this.group, deleted);
+      if (events.length > 0) {
+        this.accept(events);
+        this.hooks.onReclaimed?.(this.topic, this.group, events.length);
+        this.emit({ type: 'reclaimed', count: events.length });
+      }
+      await this.transport.housekeeping?.();
+    } catch (e) {
+      if (this.running) this.emit({ type: 'error', error: toError(e) });
+    }
+  }
+
+  /** Keeps the events held here — running, or read and waiting for a handler — from being reclaimed. */
+  private async heartbeat(): Promise<void> {
+    const now = Date.now();
+    const threshold = now - this.settings.visibilityMs / 3;
+    const stale: Job<P>[] = [];
+    for (const held of [this.inFlight, this.queue])
+      for (const job of held) if (job.heldSince < threshold) stale.push(job);
+    if (stale.length === 0) return;
+    await this.transport.touch(stale.map((j) => j.event));
+    for (const job of stale) job.heldSince = now;
+  }
+
+  // ---- closing -------------------------------------------------------------
+
+  close(options?: CloseOptions): Promise<void> {
+    this.closing ??= this.shutdown(options?.deadlineMs ?? DEFAULT_CLOSE_DEADLINE_MS);
+    return this.closing;
+  }
+
+  private async shutdown(deadlineMs: number): Promise<void> {
+    this.running = false;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const wake of [...this.pauses]) wake();
+    // Events read but not started stay pending: another consumer reclaims them after the visibility timeout.
+    this.queue.length = 0;
+    this.transport.stopReading();
+    this.wakeReaders();
+    await this.ready.catch(() => {});
+    await this.readDone.catch(() => {});
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    await this.transport.finish(this.inFlight.size === 0).catch(() => {});
+    this.emit({ type: 'closed' });
+    this.statuses.end();
+  }
+}
+
+/** 40 ms, 80 ms, … capped at a second. */
+function retryPause(failures: number): number {
+  return Math.min(MAX_RETRY_PAUSE_MS, 20 * 2 ** Math.min(failures, 6));
+}
