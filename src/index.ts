@@ -49,6 +49,8 @@ export {
 } from './core/errors.ts';
 export type { ValidationIssue } from './core/errors.ts';
 export { silentLogger } from './core/logger.ts';
+export { runAsMain, DEFAULT_SHUTDOWN_DEADLINE_MS } from './service/run-as-main.ts';
+export type { Closable, RunAsMainOptions } from './service/run-as-main.ts';
 export type { HeraldLogger } from './core/logger.ts';
 export { connectHerald } from './herald.ts';
 export type { HeraldOptions } from './herald.ts';

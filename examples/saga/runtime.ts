@@ -10,6 +10,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { runAsMain as runServiceAsMain } from '../../src/index.ts';
 
 export interface ServiceConfig {
   readonly redisUrl: string;
@@ -51,34 +52,10 @@ export function isMain(moduleUrl: string): boolean {
 }
 
 /**
- * Starts a service as this process's job: prints `<name> ready` once it runs,
- * and closes it on SIGTERM or SIGINT (in-flight handlers finish, nothing is lost).
+ * Starts a service as this process's job with Herald's `runAsMain` (graceful close on SIGTERM or
+ * SIGINT: in-flight handlers finish, nothing is lost) and prints `<name> ready` on stdout once it
+ * runs: the demo waits for that line.
  */
 export function runAsMain(name: string, start: () => Promise<RunningService>): void {
-  let service: RunningService | undefined;
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${name}: ${signal}, closing`);
-    void (service?.close() ?? Promise.resolve()).then(
-      () => process.exit(0),
-      (e: unknown) => {
-        console.error(`${name}: close failed`, e);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  start().then(
-    (s) => {
-      service = s;
-      console.log(`${name} ready`);
-    },
-    (e: unknown) => {
-      console.error(`${name}: could not start:`, e instanceof Error ? e.message : e);
-      process.exit(1);
-    },
-  );
+  void runServiceAsMain(name, start).then(() => console.log(`${name} ready`));
 }
