@@ -22,6 +22,14 @@ if [[ ! -d node_modules ]] ||
   if [[ -f node_modules/.package-lock.json ]]; then touch node_modules/.package-lock.json; fi
 fi
 
+# --- the package's compiled JavaScript ------------------------------------------------------
+# `import 'herald'` from files in this folder resolves to dist/ (npm install builds it through
+# the prepare script; a clone whose node_modules predates that needs it here).
+if [[ ! -f dist/index.js ]]; then
+  echo "ensure-deps: building the package (npm run build)..."
+  node scripts/build.mjs >/dev/null
+fi
+
 # --- Debian packages -----------------------------------------------------------------------
 binary_for() {
   case "$1" in

@@ -72,7 +72,7 @@ console.log(`run-tests: ${files.length} test file(s)\n`);
 
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
   {
     cwd: root,
     stdio: 'inherit',

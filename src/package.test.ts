@@ -3,11 +3,19 @@
 // dependency of the repository, not a dependency of the package).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testRedisUrl, uniquePrefix } from './testing/redis.ts';
+import { startRedisServer, testRedisUrl, uniquePrefix } from './testing/redis.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -94,3 +102,65 @@ console.log(JSON.stringify(seen.sort()));
     rmSync(work, { recursive: true, force: true });
   }
 });
+
+// The README's TypeScript blocks, run as written (after the quick start, which builds dist/):
+// each is saved in the repository's folder, where `import 'herald'` resolves to the package
+// itself, and runs with tsx against a Redis of its own. A block that calls runAsMain is a
+// service: it must say it is ready, then stop on SIGTERM with exit code 0.
+void test('the README code blocks run as written', async () => {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+  assert.ok(blocks.length >= 3, `README has TypeScript blocks (found ${blocks.length})`);
+  if (!existsSync(path.join(root, 'dist', 'index.js'))) {
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { cwd: root });
+  }
+  const redis = await startRedisServer();
+  const dir = mkdtempSync(path.join(root, '.herald', 'readme-'));
+  try {
+    for (const [i, code] of blocks.entries()) {
+      const file = path.join(dir, `block-${i + 1}.ts`);
+      writeFileSync(file, code);
+      const service = code.includes('runAsMain(');
+      const result = await runBlock(file, redis.url, service);
+      assert.equal(
+        result.code,
+        0,
+        `README block ${i + 1} exited ${result.code}\n${result.output}\n--- code:\n${code}`,
+      );
+      if (service) assert.match(result.output, /ready/, `block ${i + 1} became ready`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await redis.stop();
+  }
+});
+
+function runBlock(
+  file: string,
+  url: string,
+  service: boolean,
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    cwd: root,
+    env: { ...process.env, REDIS_URL: url, HERALD_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let stopped = false;
+  const onData = (d: Buffer): void => {
+    output += d.toString();
+    if (service && !stopped && /ready"/.test(output)) {
+      stopped = true;
+      child.kill('SIGTERM');
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve) => {
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
