@@ -386,3 +386,31 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
     throw e;
   }
 }
+
+// ---------------------------------------------------------------------------
+// Faults
+
+/** Password the primary demands once its replication links are cut (see cutReplicationLinks). */
+const CUT_LINKS_PASSWORD = 'herald-cut-replication-links';
+
+/**
+ * Cuts the replication links of the primary at `port` for real: it starts demanding a
+ * password (connections already open stay authenticated, so clients and sentinels keep
+ * working) and drops its replica connections. The replicas try to reconnect and fail
+ * authentication, so every write from now on exists only on this primary, and WAIT on it
+ * blocks until its timeout.
+ */
+export async function cutReplicationLinks(port: number): Promise<void> {
+  // One connection for both: a new one could not authenticate after the first command.
+  const client = createClient({
+    socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 2000 },
+  });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    await client.sendCommand(['CONFIG', 'SET', 'requirepass', CUT_LINKS_PASSWORD]);
+    await client.sendCommand(['CLIENT', 'KILL', 'TYPE', 'replica']);
+  } finally {
+    client.destroy();
+  }
+}
