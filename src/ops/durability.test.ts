@@ -101,6 +101,40 @@ void describe('replicated durability against a real replica', () => {
     );
   });
 
+  void test('a WAIT on another server connection than the write never confirms it: DurabilityError, not OK', async () => {
+    const generous = {
+      durability: { mode: 'replicated', replicas: 1, timeoutMs: 10_000 },
+    } as const;
+    const dedicated = backend.connectionFor?.(replicated, generous);
+    assert.ok(dedicated);
+    const admin = await connect({ url: primary.url });
+    // Runs after the write, before the WAIT: kills the connection that wrote and waits until
+    // the client has reconnected, so the WAIT goes out on a new connection that wrote nothing.
+    const reconnectBetween = async (): Promise<void> => {
+      const clients = await admin.send<string>(['CLIENT', 'LIST']);
+      const writer = /^id=(\d+) .* cmd=xadd /m.exec(clients)?.[1];
+      assert.ok(writer, `no connection that wrote: ${clients}`);
+      const ready = new Promise<void>((resolve) => dedicated.on('ready', () => resolve()));
+      await admin.send(['CLIENT', 'KILL', 'ID', writer]);
+      await ready;
+    };
+    backend.publishFinishers.unshift(reconnectBetween);
+    try {
+      await assert.rejects(
+        backend.publish(replicated, { data: { moved: true } }, generous),
+        (e: unknown) =>
+          e instanceof DurabilityError &&
+          /connection was re-established or the master changed.*outcome is unknown/.test(e.message),
+      );
+    } finally {
+      backend.publishFinishers.splice(backend.publishFinishers.indexOf(reconnectBetween), 1);
+      admin.destroy();
+    }
+    // The next publish writes and waits on the new connection: confirmed again.
+    await backend.publish(replicated, { data: { after: true } }, generous);
+    assert.equal(await onReplica(replicated), 54);
+  });
+
   void test('with the replica stopped, fails with DurabilityError (outcome unknown) within the timeout', async () => {
     await replica.stop();
     const t0 = performance.now();
@@ -127,7 +161,7 @@ void describe('replicated durability against a real replica', () => {
       'XLEN',
       partitionKeys(backend.prefix, replicated, 0).stream,
     ]);
-    assert.equal(xlen, 52 + 5);
+    assert.equal(xlen, 54 + 5);
     // Primary-only publishes are unaffected.
     await backend.publish(plain, { data: { ok: true } });
   });
