@@ -10,6 +10,13 @@
  * batched: while one is blocked, the publishes that finish writing meanwhile
  * share the next one, so with a replica down N concurrent publishes take about
  * two timeouts, not N.
+ *
+ * A WAIT confirms only the writes of the server connection it ran on, and the client may run
+ * it elsewhere: it reconnects by itself, and the Sentinel client re-sends a command whose
+ * connection died to the new master, where a connection that wrote nothing gets the replica
+ * count at once. So the server connection is named (IdentifiedWrites) before the writes and
+ * after the WAIT, and a publish is confirmed only when both name the same one; otherwise it
+ * fails with a DurabilityError (outcome unknown), never OK.
  */
 import type { Durability, PublishOptions } from '../core/contract.ts';
 import { ConfigError, DurabilityError } from '../core/errors.ts';
