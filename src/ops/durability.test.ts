@@ -11,6 +11,7 @@ import {
   waitFor,
   type RedisServerHandle,
 } from '../testing/redis.ts';
+import { startCluster, startClusterReplicas } from '../testing/topology.ts';
 import { parseInfo } from './inspect.ts';
 import { enableDurability, type DurabilityHandle } from './durability.ts';
 
@@ -185,5 +186,55 @@ void test('backend.close() alone releases the dedicated replication connection',
     probe.destroy();
   } finally {
     await server.stop();
+  }
+});
+
+void test('on a Cluster, each node written to confirms its own partitions', async () => {
+  const cluster = await startCluster({ masters: 3 });
+  const replicas = await startClusterReplicas(cluster, 1);
+  const b = await RedisBackend.connect({ url: cluster.url, prefix: uniquePrefix('dur-cluster') });
+  try {
+    await enableDurability(b);
+    const spread = defineTopic({ name: 'spread', partitions: 6 });
+    const receipts = await b.publishBatch(
+      spread,
+      Array.from({ length: 30 }, (_, i) => ({ data: { i }, key: `k${i}` })),
+      { durability: { mode: 'replicated', replicas: 1, timeoutMs: 10_000 } },
+    );
+    const nodesWritten = new Set<number>();
+    // Reads on a cluster replica need READONLY first, on the same connection.
+    const readers = await Promise.all(replicas.map((r) => connect({ url: r.url })));
+    await Promise.all(readers.map((c) => c.send(['READONLY'])));
+    // Every confirmed event is on a replica when publish resolves.
+    for (const r of receipts) {
+      const stream = partitionKeys(b.prefix, spread, r.partition).stream;
+      let copies = 0;
+      for (const [i, reader] of readers.entries()) {
+        const found = await reader
+          .send<unknown[]>(['XRANGE', stream, r.position, r.position])
+          .catch(() => []); // MOVED: not this replica's slot
+        if (found.length > 0) {
+          copies++;
+          nodesWritten.add(i);
+        }
+      }
+      assert.equal(copies, 1, `event ${r.id} on ${copies} replicas`);
+    }
+    for (const c of readers) c.destroy();
+    assert.ok(nodesWritten.size > 1, 'the partitions spread over several nodes');
+    // With one node's replica gone, only that node's partitions are refused.
+    await (replicas[0] as RedisServerHandle).kill();
+    await assert.rejects(
+      b.publishBatch(
+        spread,
+        Array.from({ length: 30 }, (_, i) => ({ data: { i }, key: `k${i}` })),
+        { durability: { mode: 'replicated', replicas: 1, timeoutMs: 300 } },
+      ),
+      (e: unknown) => e instanceof DurabilityError && e.acknowledgedReplicas === 0,
+    );
+  } finally {
+    await b.close();
+    await Promise.all(replicas.map((r) => r.kill()));
+    await cluster.stop();
   }
 });

@@ -414,3 +414,61 @@ export async function cutReplicationLinks(port: number): Promise<void> {
     client.destroy();
   }
 }
+
+/**
+ * Starts `perMaster` replicas for each master of `cluster` and resolves once each is in sync
+ * with its master. The caller kills them (they are not part of `cluster.stop()`).
+ */
+export async function startClusterReplicas(
+  cluster: RedisClusterSetup,
+  perMaster = 1,
+): Promise<RedisServerHandle[]> {
+  const masters = cluster.nodes;
+  const first = masters[0] as RedisServerHandle;
+  const replicas: RedisServerHandle[] = [];
+  try {
+    for (let i = 0; i < masters.length * perMaster; i++) {
+      const dir = tempDir('cluster-replica');
+      replicas.push(
+        await startRedisServer({
+          dir,
+          appendonly: false,
+          extraArgs: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            path.join(dir, 'nodes.conf'),
+          ],
+        }),
+      );
+    }
+    for (const r of replicas) {
+      await commandAt(first.port, ['CLUSTER', 'MEET', '127.0.0.1', String(r.port)]);
+    }
+    await Promise.all(
+      replicas.map(async (r, i) => {
+        const master = masters[i % masters.length] as RedisServerHandle;
+        const masterId = String(await commandAt(master.port, ['CLUSTER', 'MYID']));
+        // A replica can replicate a master only once it has learnt the master's node id.
+        await waitFor(
+          async () => {
+            try {
+              return (await commandAt(r.port, ['CLUSTER', 'REPLICATE', masterId])) === 'OK';
+            } catch {
+              return false;
+            }
+          },
+          { timeoutMs: 30_000, intervalMs: 100, message: 'a cluster replica could not attach' },
+        );
+        await waitFor(
+          async () => (await infoAt(r.port, 'replication')).master_link_status === 'up',
+          { timeoutMs: 30_000, intervalMs: 100, message: 'a cluster replica did not sync' },
+        );
+      }),
+    );
+    return replicas;
+  } catch (e) {
+    await Promise.all(replicas.map((r) => r.kill()));
+    throw e;
+  }
+}
