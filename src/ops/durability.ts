@@ -25,6 +25,7 @@ import type { Topic } from '../core/topic.ts';
 import type { RedisBackend } from '../redis/backend.ts';
 import {
   firstKeyOf,
+  withDeadline,
   type Args,
   type RedisConnection,
   type SendOptions,
@@ -88,9 +89,9 @@ const IDENTIFY: readonly Args[] = [
 function identify(
   conn: RedisConnection,
   key: string | undefined,
-  timeoutMs: number,
+  options: SendOptions,
 ): Promise<ServerConnection> {
-  const replies = IDENTIFY.map((args) => conn.send<unknown>(args, { key, timeoutMs }));
+  const replies = IDENTIFY.map((args) => conn.send<unknown>(args, { ...options, key }));
   return Promise.all(replies).then(([id, server, replication]) => {
     const s = parseInfo(String(server));
     const r = parseInfo(String(replication));
@@ -109,22 +110,28 @@ function positionOf(reply: unknown): string | undefined {
 const MAX_TRACKED_WRITES = 100_000;
 
 /**
- * The dedicated connection, seen by the publisher: before the first command of every
- * synchronous run of sends (per cluster node), it sends the IDENTIFY commands, and it
- * remembers which server connection that probe ran on for each position written.
- *
- * Why this binds a write to a server connection: the probe is sent before the writes on the
- * same client, and node-redis runs a client's commands in order (also when it re-sends them
- * after a reconnect), so a write never ran on an earlier connection than its probe. The WAIT
- * is followed by a probe too: if that probe names the same connection as the write's probe,
- * the write and the WAIT ran between two commands of one server connection, hence on it
- * (connections follow one another and are never reused).
+ * The dedicated connection, seen by the publisher. It names the server connection each write
+ * ran on, or rather the one it cannot have run before: the server connection of the last
+ * identification (IDENTIFY) that had completed when the write was sent, or, when none had, of
+ * one sent just before the write. Connections follow one another and are never reused, and a
+ * write sent after a command ran on connection X runs on X or a later one. The WAIT is
+ * followed by an identification too: when it names the write's connection, the write and the
+ * WAIT ran between two commands of that one server connection, hence on it. After a reconnect
+ * the first publishes may be refused (outcome unknown) until an identification on the new
+ * connection has completed; never confirmed wrongly.
  */
 class IdentifiedWrites implements RedisConnection {
+  /** Identifications sent in the current synchronous run of sends, by route. */
   private readonly probes = new Map<string, Promise<ServerConnection>>();
+  /** The last identification completed, by route (the node in a cluster, else ''). */
+  private readonly known = new Map<string, ServerConnection>();
   private readonly written = new Map<string, Promise<ServerConnection>>();
 
-  constructor(private readonly inner: RedisConnection) {}
+  constructor(private readonly inner: RedisConnection) {
+    // Only spares refusals: a write after a reconnect would be refused on the older identity.
+    inner.on('error', () => this.known.clear());
+    inner.on('reconnecting', () => this.known.clear());
+  }
 
   get kind(): RedisConnection['kind'] {
     return this.inner.kind;
@@ -134,18 +141,39 @@ class IdentifiedWrites implements RedisConnection {
     return this.inner.raw;
   }
 
+  private routeOf(key: string | undefined): string {
+    return this.inner.kind === 'cluster' ? (key ?? '') : '';
+  }
+
+  /**
+   * Sends IDENTIFY now, in order with whatever is sent next (on the node owning `key` in a
+   * cluster); resolves to the server connection it ran on, remembered for later writes.
+   */
+  identify(key: string | undefined, options: SendOptions): Promise<ServerConnection> {
+    const route = this.routeOf(key);
+    const probe = identify(this.inner, key, options);
+    probe.then(
+      (id) => this.known.set(route, id),
+      () => undefined, // reported by whoever awaits it
+    );
+    return probe;
+  }
+
   send<T = unknown>(args: Args, options?: SendOptions): Promise<T> {
     const key = options?.key ?? firstKeyOf(args);
-    const route = this.inner.kind === 'cluster' ? (key ?? '') : '';
-    let probe = this.probes.get(route);
-    if (!probe) {
-      probe = identify(this.inner, key, options?.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS);
-      // A failed probe is reported by the publish that looks it up (as an unknown outcome).
-      probe.catch(() => undefined);
-      if (this.probes.size === 0) queueMicrotask(() => this.probes.clear());
-      this.probes.set(route, probe);
+    const route = this.routeOf(key);
+    const known = this.known.get(route);
+    let before: Promise<ServerConnection>;
+    if (known !== undefined) before = Promise.resolve(known);
+    else {
+      let probe = this.probes.get(route);
+      if (!probe) {
+        probe = this.identify(key, { timeoutMs: options?.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS });
+        if (this.probes.size === 0) queueMicrotask(() => this.probes.clear());
+        this.probes.set(route, probe);
+      }
+      before = probe;
     }
-    const before = probe;
     return this.inner.send<T>(args, options).then((reply) => {
       const position = positionOf(reply);
       if (key !== undefined && position !== undefined) this.remember(key, position, before);
@@ -217,7 +245,7 @@ class WaitBatcher {
   private tail: Promise<unknown> = Promise.resolve();
   private open: Batch | undefined;
 
-  constructor(private readonly conn: RedisConnection) {}
+  constructor(private readonly conn: IdentifiedWrites) {}
 
   /**
    * Resolves to the number of replicas that acknowledged every write sent so far on the
@@ -252,12 +280,17 @@ class WaitBatcher {
     const routes = this.conn.kind === 'cluster' ? [...b.keys] : [undefined];
     const outcomes = await Promise.all(
       routes.map(async (key) => {
-        // Sent together: the probe runs right after the WAIT, on the connection the WAIT ran on.
-        const count = this.conn.send<number>(args, { key, timeoutMs: replyTimeoutMs });
-        const ranOn = identify(this.conn, key, replyTimeoutMs);
-        ranOn.catch(() => undefined);
-        const outcome: WaitOutcome = { acknowledged: Number(await count), ranOn: await ranOn };
-        return [key ?? '', outcome] as const;
+        // Sent together: the identification runs right after the WAIT, on the connection the
+        // WAIT ran on. One deadline for the four commands instead of a timer each.
+        const sendOpts = { key, timeoutMs: replyTimeoutMs, replyTimer: false };
+        const count = this.conn.send<number>(args, sendOpts);
+        const ranOn = this.conn.identify(key, sendOpts);
+        const [acknowledged, id] = await withDeadline(
+          Promise.all([count, ranOn]),
+          'WAIT',
+          replyTimeoutMs,
+        );
+        return [key ?? '', { acknowledged: Number(acknowledged), ranOn: id }] as const;
       }),
     );
     return new Map(outcomes);
