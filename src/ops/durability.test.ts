@@ -11,6 +11,7 @@ import {
   waitFor,
   type RedisServerHandle,
 } from '../testing/redis.ts';
+import { startCluster, startClusterReplicas } from '../testing/topology.ts';
 import { parseInfo } from './inspect.ts';
 import { enableDurability, type DurabilityHandle } from './durability.ts';
 
@@ -101,6 +102,40 @@ void describe('replicated durability against a real replica', () => {
     );
   });
 
+  void test('a WAIT on another server connection than the write never confirms it: DurabilityError, not OK', async () => {
+    const generous = {
+      durability: { mode: 'replicated', replicas: 1, timeoutMs: 10_000 },
+    } as const;
+    const dedicated = backend.connectionFor?.(replicated, generous);
+    assert.ok(dedicated);
+    const admin = await connect({ url: primary.url });
+    // Runs after the write, before the WAIT: kills the connection that wrote and waits until
+    // the client has reconnected, so the WAIT goes out on a new connection that wrote nothing.
+    const reconnectBetween = async (): Promise<void> => {
+      const clients = await admin.send<string>(['CLIENT', 'LIST']);
+      const writer = /^id=(\d+) .* cmd=xadd /m.exec(clients)?.[1];
+      assert.ok(writer, `no connection that wrote: ${clients}`);
+      const ready = new Promise<void>((resolve) => dedicated.on('ready', () => resolve()));
+      await admin.send(['CLIENT', 'KILL', 'ID', writer]);
+      await ready;
+    };
+    backend.publishFinishers.unshift(reconnectBetween);
+    try {
+      await assert.rejects(
+        backend.publish(replicated, { data: { moved: true } }, generous),
+        (e: unknown) =>
+          e instanceof DurabilityError &&
+          /connection was re-established or the master changed.*outcome is unknown/.test(e.message),
+      );
+    } finally {
+      backend.publishFinishers.splice(backend.publishFinishers.indexOf(reconnectBetween), 1);
+      admin.destroy();
+    }
+    // The next publish writes and waits on the new connection: confirmed again.
+    await backend.publish(replicated, { data: { after: true } }, generous);
+    assert.equal(await onReplica(replicated), 54);
+  });
+
   void test('with the replica stopped, fails with DurabilityError (outcome unknown) within the timeout', async () => {
     await replica.stop();
     const t0 = performance.now();
@@ -127,7 +162,7 @@ void describe('replicated durability against a real replica', () => {
       'XLEN',
       partitionKeys(backend.prefix, replicated, 0).stream,
     ]);
-    assert.equal(xlen, 52 + 5);
+    assert.equal(xlen, 54 + 5);
     // Primary-only publishes are unaffected.
     await backend.publish(plain, { data: { ok: true } });
   });
@@ -151,5 +186,55 @@ void test('backend.close() alone releases the dedicated replication connection',
     probe.destroy();
   } finally {
     await server.stop();
+  }
+});
+
+void test('on a Cluster, each node written to confirms its own partitions', async () => {
+  const cluster = await startCluster({ masters: 3 });
+  const replicas = await startClusterReplicas(cluster, 1);
+  const b = await RedisBackend.connect({ url: cluster.url, prefix: uniquePrefix('dur-cluster') });
+  try {
+    await enableDurability(b);
+    const spread = defineTopic({ name: 'spread', partitions: 6 });
+    const receipts = await b.publishBatch(
+      spread,
+      Array.from({ length: 30 }, (_, i) => ({ data: { i }, key: `k${i}` })),
+      { durability: { mode: 'replicated', replicas: 1, timeoutMs: 10_000 } },
+    );
+    const nodesWritten = new Set<number>();
+    // Reads on a cluster replica need READONLY first, on the same connection.
+    const readers = await Promise.all(replicas.map((r) => connect({ url: r.url })));
+    await Promise.all(readers.map((c) => c.send(['READONLY'])));
+    // Every confirmed event is on a replica when publish resolves.
+    for (const r of receipts) {
+      const stream = partitionKeys(b.prefix, spread, r.partition).stream;
+      let copies = 0;
+      for (const [i, reader] of readers.entries()) {
+        const found = await reader
+          .send<unknown[]>(['XRANGE', stream, r.position, r.position])
+          .catch(() => []); // MOVED: not this replica's slot
+        if (found.length > 0) {
+          copies++;
+          nodesWritten.add(i);
+        }
+      }
+      assert.equal(copies, 1, `event ${r.id} on ${copies} replicas`);
+    }
+    for (const c of readers) c.destroy();
+    assert.ok(nodesWritten.size > 1, 'the partitions spread over several nodes');
+    // With one node's replica gone, only that node's partitions are refused.
+    await (replicas[0] as RedisServerHandle).kill();
+    await assert.rejects(
+      b.publishBatch(
+        spread,
+        Array.from({ length: 30 }, (_, i) => ({ data: { i }, key: `k${i}` })),
+        { durability: { mode: 'replicated', replicas: 1, timeoutMs: 300 } },
+      ),
+      (e: unknown) => e instanceof DurabilityError && e.acknowledgedReplicas === 0,
+    );
+  } finally {
+    await b.close();
+    await Promise.all(replicas.map((r) => r.kill()));
+    await cluster.stop();
   }
 });

@@ -10,17 +10,35 @@
  * batched: while one is blocked, the publishes that finish writing meanwhile
  * share the next one, so with a replica down N concurrent publishes take about
  * two timeouts, not N.
+ *
+ * A WAIT confirms only the writes of the server connection it ran on, and the client may run
+ * it elsewhere: it reconnects by itself, and the Sentinel client re-sends a command whose
+ * connection died to the new master, where a connection that wrote nothing gets the replica
+ * count at once. So the server connection is named (IdentifiedWrites) before the writes and
+ * after the WAIT, and a publish is confirmed only when both name the same one; otherwise it
+ * fails with a DurabilityError (outcome unknown), never OK.
  */
 import type { Durability, PublishOptions } from '../core/contract.ts';
 import { ConfigError, DurabilityError } from '../core/errors.ts';
 import type { PublishReceipt } from '../core/event.ts';
 import type { Topic } from '../core/topic.ts';
 import type { RedisBackend } from '../redis/backend.ts';
-import type { RedisConnection } from '../redis/connection.ts';
+import {
+  firstKeyOf,
+  withDeadline,
+  type Args,
+  type RedisConnection,
+  type SendOptions,
+} from '../redis/connection.ts';
 import { partitionKeys } from '../redis/keys.ts';
+import { parseInfo } from './inspect.ts';
 
 /** Default WAIT timeout when a replicated durability gives none. */
 export const DEFAULT_REPLICATION_TIMEOUT_MS = 1000;
+/** How much longer than its own timeout a WAIT's reply may take before it counts as lost. */
+const WAIT_REPLY_MARGIN_MS = 5000;
+/** Reply timeout of the identifying commands sent before writes that carry no timeout. */
+const DEFAULT_PROBE_TIMEOUT_MS = 5000;
 
 /** The durability that applies to a publish: the publish's own, else the topic's. */
 export function durabilityOf(
@@ -49,11 +67,177 @@ function checked(
   return { replicas: d.replicas, timeoutMs };
 }
 
+/**
+ * Which server connection ran a command: the server process (run_id, new at every start),
+ * its place in replication (role and replication id, which change on promotion or
+ * demotion) and the connection on that server (CLIENT ID, never reused by a process).
+ * Two equal identities are the same connection to the same master, never another one.
+ */
+type ServerConnection = string;
+
+/** The commands that name the server connection they run on (ServerConnection). */
+const IDENTIFY: readonly Args[] = [
+  ['CLIENT', 'ID'],
+  ['INFO', 'server'],
+  ['INFO', 'replication'],
+];
+
+/**
+ * Sends the identifying commands now (in order with whatever is sent next on `conn`, on
+ * the node that owns `key` in a cluster); resolves to the server connection they ran on.
+ */
+function identify(
+  conn: RedisConnection,
+  key: string | undefined,
+  options: SendOptions,
+): Promise<ServerConnection> {
+  const replies = IDENTIFY.map((args) => conn.send<unknown>(args, { ...options, key }));
+  return Promise.all(replies).then(([id, server, replication]) => {
+    const s = parseInfo(String(server));
+    const r = parseInfo(String(replication));
+    return `server ${s.run_id ?? '?'} (${r.role ?? '?'}, replication id ${r.master_replid ?? '?'}), connection ${String(id)}`;
+  });
+}
+
+/** The position a write reply names: XADD's id, or the dedupe script's [added, position]. */
+function positionOf(reply: unknown): string | undefined {
+  if (typeof reply === 'string') return reply;
+  if (Array.isArray(reply) && reply.length === 2) return String(reply[1]);
+  return undefined;
+}
+
+/** Writes remembered until their publish is confirmed; beyond this many the oldest are forgotten (and refused). */
+const MAX_TRACKED_WRITES = 100_000;
+
+/**
+ * The dedicated connection, seen by the publisher. It names the server connection each write
+ * ran on, or rather the one it cannot have run before: the server connection of the last
+ * identification (IDENTIFY) that had completed when the write was sent, or, when none had, of
+ * one sent just before the write. Connections follow one another and are never reused, and a
+ * write sent after a command ran on connection X runs on X or a later one. The WAIT is
+ * followed by an identification too: when it names the write's connection, the write and the
+ * WAIT ran between two commands of that one server connection, hence on it. After a reconnect
+ * the first publishes may be refused (outcome unknown) until an identification on the new
+ * connection has completed; never confirmed wrongly.
+ */
+class IdentifiedWrites implements RedisConnection {
+  /** Identifications sent in the current synchronous run of sends, by route. */
+  private readonly probes = new Map<string, Promise<ServerConnection>>();
+  /** The last identification completed, by route (the node in a cluster, else ''). */
+  private readonly known = new Map<string, ServerConnection>();
+  private readonly written = new Map<string, Promise<ServerConnection>>();
+
+  constructor(private readonly inner: RedisConnection) {
+    // Only spares refusals: a write after a reconnect would be refused on the older identity.
+    inner.on('error', () => this.known.clear());
+    inner.on('reconnecting', () => this.known.clear());
+  }
+
+  get kind(): RedisConnection['kind'] {
+    return this.inner.kind;
+  }
+
+  get raw(): unknown {
+    return this.inner.raw;
+  }
+
+  private routeOf(key: string | undefined): string {
+    return this.inner.kind === 'cluster' ? (key ?? '') : '';
+  }
+
+  /**
+   * Sends IDENTIFY now, in order with whatever is sent next (on the node owning `key` in a
+   * cluster); resolves to the server connection it ran on, remembered for later writes.
+   */
+  identify(key: string | undefined, options: SendOptions): Promise<ServerConnection> {
+    const route = this.routeOf(key);
+    const probe = identify(this.inner, key, options);
+    probe.then(
+      (id) => this.known.set(route, id),
+      () => undefined, // reported by whoever awaits it
+    );
+    return probe;
+  }
+
+  send<T = unknown>(args: Args, options?: SendOptions): Promise<T> {
+    const key = options?.key ?? firstKeyOf(args);
+    const route = this.routeOf(key);
+    const known = this.known.get(route);
+    let before: Promise<ServerConnection>;
+    if (known !== undefined) before = Promise.resolve(known);
+    else {
+      let probe = this.probes.get(route);
+      if (!probe) {
+        probe = this.identify(key, { timeoutMs: options?.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS });
+        if (this.probes.size === 0) queueMicrotask(() => this.probes.clear());
+        this.probes.set(route, probe);
+      }
+      before = probe;
+    }
+    return this.inner.send<T>(args, options).then((reply) => {
+      const position = positionOf(reply);
+      if (key !== undefined && position !== undefined) this.remember(key, position, before);
+      return reply;
+    });
+  }
+
+  private remember(stream: string, position: string, probe: Promise<ServerConnection>): void {
+    if (this.written.size >= MAX_TRACKED_WRITES) {
+      const oldest = this.written.keys().next().value;
+      if (oldest !== undefined) this.written.delete(oldest);
+    }
+    this.written.set(`${stream}\n${position}`, probe);
+  }
+
+  /** The server connection that wrote `position` of `stream` (forgotten once asked). */
+  take(stream: string, position: string): Promise<ServerConnection> | undefined {
+    const k = `${stream}\n${position}`;
+    const probe = this.written.get(k);
+    this.written.delete(k);
+    return probe;
+  }
+
+  async pipeline(commands: readonly Args[], options?: SendOptions): Promise<unknown[]> {
+    const settled = await Promise.allSettled(
+      commands.map((c) =>
+        this.send(
+          c,
+          this.kind === 'cluster' ? { ...options, key: firstKeyOf(c) ?? options?.key } : options,
+        ),
+      ),
+    );
+    return settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as unknown)));
+  }
+
+  duplicate(): Promise<RedisConnection> {
+    return this.inner.duplicate();
+  }
+
+  on(event: 'error' | 'reconnecting' | 'ready', listener: (e?: unknown) => void): void {
+    this.inner.on(event, listener);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  destroy(): void {
+    this.inner.destroy();
+  }
+}
+
+/** What one WAIT reported, and the server connection it ran on. */
+interface WaitOutcome {
+  readonly acknowledged: number;
+  readonly ranOn: ServerConnection;
+}
+
 interface Batch {
   replicas: number;
   timeoutMs: number;
   readonly keys: Set<string>;
-  result?: Promise<number>;
+  /** By stream key in a cluster (each on its node); under '' otherwise. */
+  result?: Promise<Map<string, WaitOutcome>>;
 }
 
 /** Issues WAITs on one connection, one at a time, each shared by every publish that joined it. */
@@ -61,10 +245,17 @@ class WaitBatcher {
   private tail: Promise<unknown> = Promise.resolve();
   private open: Batch | undefined;
 
-  constructor(private readonly conn: RedisConnection) {}
+  constructor(private readonly conn: IdentifiedWrites) {}
 
-  /** Resolves to the number of replicas that acknowledged every write sent so far on the connection. */
-  wait(replicas: number, timeoutMs: number, keys: readonly string[]): Promise<number> {
+  /**
+   * Resolves to the number of replicas that acknowledged every write sent so far on the
+   * connection, and the server connection the WAIT ran on: by stream key in a cluster.
+   */
+  wait(
+    replicas: number,
+    timeoutMs: number,
+    keys: readonly string[],
+  ): Promise<Map<string, WaitOutcome>> {
     let batch = this.open;
     if (!batch) {
       const b: Batch = { replicas: 0, timeoutMs: 0, keys: new Set() };
@@ -79,18 +270,30 @@ class WaitBatcher {
     batch.replicas = Math.max(batch.replicas, replicas);
     batch.timeoutMs = Math.max(batch.timeoutMs, timeoutMs);
     for (const k of keys) batch.keys.add(k);
-    return batch.result as Promise<number>;
+    return batch.result as Promise<Map<string, WaitOutcome>>;
   }
 
-  private async send(b: Batch): Promise<number> {
+  private async send(b: Batch): Promise<Map<string, WaitOutcome>> {
     const args = ['WAIT', String(b.replicas), String(b.timeoutMs)];
-    const sendOpts = { timeoutMs: b.timeoutMs + 5000 };
-    if (this.conn.kind !== 'cluster') return Number(await this.conn.send<number>(args, sendOpts));
+    const replyTimeoutMs = b.timeoutMs + WAIT_REPLY_MARGIN_MS;
     // In a cluster each partition may live on another node: wait on each node that was written to.
-    const counts = await Promise.all(
-      [...b.keys].map((key) => this.conn.send<number>(args, { ...sendOpts, key })),
+    const routes = this.conn.kind === 'cluster' ? [...b.keys] : [undefined];
+    const outcomes = await Promise.all(
+      routes.map(async (key) => {
+        // Sent together: the identification runs right after the WAIT, on the connection the
+        // WAIT ran on. One deadline for the four commands instead of a timer each.
+        const sendOpts = { key, timeoutMs: replyTimeoutMs, replyTimer: false };
+        const count = this.conn.send<number>(args, sendOpts);
+        const ranOn = this.conn.identify(key, sendOpts);
+        const [acknowledged, id] = await withDeadline(
+          Promise.all([count, ranOn]),
+          'WAIT',
+          replyTimeoutMs,
+        );
+        return [key ?? '', { acknowledged: Number(acknowledged), ranOn: id }] as const;
+      }),
     );
-    return Math.min(...counts.map(Number));
+    return new Map(outcomes);
   }
 }
 
@@ -113,7 +316,7 @@ export async function enableDurability(
 ): Promise<DurabilityHandle> {
   if (backend.connectionFor)
     throw new ConfigError('replicated durability is already enabled on this backend');
-  const dedicated = await backend.conn.duplicate();
+  const dedicated = new IdentifiedWrites(await backend.conn.duplicate());
   const batcher = new WaitBatcher(dedicated);
 
   const connectionFor = (
@@ -134,21 +337,45 @@ export async function enableDurability(
     const d = durabilityOf(topic, options);
     if (d.mode !== 'replicated' || receipts.length === 0) return;
     const { replicas, timeoutMs } = checked(topic, d);
-    const keys = [
-      ...new Set(receipts.map((r) => partitionKeys(backend.prefix, topic, r.partition).stream)),
-    ];
+    const writes = receipts.map((r) => {
+      const stream = partitionKeys(backend.prefix, topic, r.partition).stream;
+      return { stream, wroteOn: dedicated.take(stream, r.position) };
+    });
+    const keys = [...new Set(writes.map((w) => w.stream))];
     const unknown =
       `the event${receipts.length > 1 ? 's are' : ' is'} stored on the primary, but the outcome is unknown: ` +
       'delivered if the primary survives, lost if it fails before replicating (retry with the same ids, which are deduplicated)';
-    let acknowledged: number;
-    try {
-      acknowledged = await batcher.wait(replicas, timeoutMs, keys);
-    } catch (e) {
-      throw new DurabilityError(
-        `publish to '${topic.name}': could not confirm replication (${e instanceof Error ? e.message : String(e)}); ${unknown}`,
+    const cannotConfirm = (why: string, cause?: unknown): DurabilityError =>
+      new DurabilityError(
+        `publish to '${topic.name}': could not confirm replication (${why}); ${unknown}`,
         { acknowledged: 0, required: replicas },
-        { cause: e },
+        cause === undefined ? undefined : { cause },
       );
+    let outcomes: Map<string, WaitOutcome>;
+    let wroteOn: (ServerConnection | undefined)[];
+    try {
+      [outcomes, wroteOn] = await Promise.all([
+        batcher.wait(replicas, timeoutMs, keys),
+        Promise.all(writes.map((w) => w.wroteOn ?? Promise.resolve(undefined))),
+      ]);
+    } catch (e) {
+      throw cannotConfirm(e instanceof Error ? e.message : String(e), e);
+    }
+    let acknowledged = Number.POSITIVE_INFINITY;
+    for (const [i, w] of writes.entries()) {
+      const wait = outcomes.get(dedicated.kind === 'cluster' ? w.stream : '');
+      const wrote = wroteOn[i];
+      if (wait === undefined || wrote === undefined) {
+        throw cannotConfirm('the connection that wrote the event is not known');
+      }
+      // A WAIT counts only the writes of its own server connection: after a reconnect or a
+      // failover it would confirm writes it never saw (a new connection gets the replica count at once).
+      if (wait.ranOn !== wrote) {
+        throw cannotConfirm(
+          `the write ran on ${wrote} but WAIT on ${wait.ranOn}: the connection was re-established or the master changed in between`,
+        );
+      }
+      acknowledged = Math.min(acknowledged, wait.acknowledged);
     }
     if (acknowledged < replicas) {
       throw new DurabilityError(

@@ -386,3 +386,89 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
     throw e;
   }
 }
+
+// ---------------------------------------------------------------------------
+// Faults
+
+/** Password the primary demands once its replication links are cut (see cutReplicationLinks). */
+const CUT_LINKS_PASSWORD = 'herald-cut-replication-links';
+
+/**
+ * Cuts the replication links of the primary at `port` for real: it starts demanding a
+ * password (connections already open stay authenticated, so clients and sentinels keep
+ * working) and drops its replica connections. The replicas try to reconnect and fail
+ * authentication, so every write from now on exists only on this primary, and WAIT on it
+ * blocks until its timeout.
+ */
+export async function cutReplicationLinks(port: number): Promise<void> {
+  // One connection for both: a new one could not authenticate after the first command.
+  const client = createClient({
+    socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 2000 },
+  });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    await client.sendCommand(['CONFIG', 'SET', 'requirepass', CUT_LINKS_PASSWORD]);
+    await client.sendCommand(['CLIENT', 'KILL', 'TYPE', 'replica']);
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Starts `perMaster` replicas for each master of `cluster` and resolves once each is in sync
+ * with its master. The caller kills them (they are not part of `cluster.stop()`).
+ */
+export async function startClusterReplicas(
+  cluster: RedisClusterSetup,
+  perMaster = 1,
+): Promise<RedisServerHandle[]> {
+  const masters = cluster.nodes;
+  const first = masters[0] as RedisServerHandle;
+  const replicas: RedisServerHandle[] = [];
+  try {
+    for (let i = 0; i < masters.length * perMaster; i++) {
+      const dir = tempDir('cluster-replica');
+      replicas.push(
+        await startRedisServer({
+          dir,
+          appendonly: false,
+          extraArgs: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            path.join(dir, 'nodes.conf'),
+          ],
+        }),
+      );
+    }
+    for (const r of replicas) {
+      await commandAt(first.port, ['CLUSTER', 'MEET', '127.0.0.1', String(r.port)]);
+    }
+    await Promise.all(
+      replicas.map(async (r, i) => {
+        const master = masters[i % masters.length] as RedisServerHandle;
+        const masterId = String(await commandAt(master.port, ['CLUSTER', 'MYID']));
+        // A replica can replicate a master only once it has learnt the master's node id.
+        await waitFor(
+          async () => {
+            try {
+              return (await commandAt(r.port, ['CLUSTER', 'REPLICATE', masterId])) === 'OK';
+            } catch {
+              return false;
+            }
+          },
+          { timeoutMs: 30_000, intervalMs: 100, message: 'a cluster replica could not attach' },
+        );
+        await waitFor(
+          async () => (await infoAt(r.port, 'replication')).master_link_status === 'up',
+          { timeoutMs: 30_000, intervalMs: 100, message: 'a cluster replica did not sync' },
+        );
+      }),
+    );
+    return replicas;
+  } catch (e) {
+    await Promise.all(replicas.map((r) => r.kill()));
+    throw e;
+  }
+}
