@@ -27,7 +27,7 @@ export async function connectHerald(options: HeraldOptions = {}): Promise<RedisB
     await enableDurability(backend);
     if (options.metrics) {
       const metrics = instrument(backend, options.metrics);
-      backend.closeHooks.push(() => metrics.stop());
+      backend.addHook('close', () => metrics.stop());
     }
   } catch (e) {
     await backend.close();

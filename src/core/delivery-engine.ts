@@ -29,7 +29,13 @@ import {
   type Subscription,
   type SubscriptionStatus,
 } from './contract.ts';
-import type { DeliveryTransport, HeldEvent, PartitionRef, ReadSink } from './delivery-port.ts';
+import type {
+  DeliveryTransport,
+  HeldEvent,
+  PartitionRef,
+  ReadSink,
+  TransportSettings,
+} from './delivery-port.ts';
 import {
   ClosedError,
   ConnectionError,
@@ -41,7 +47,7 @@ import { errorText, toError } from './error-text.ts';
 import type { Delivery, HeraldEvent } from './event.ts';
 import type { HeraldLogger } from './logger.ts';
 import { validate } from './schema.ts';
-import { resolveSubscribeOptions, type ResolvedSubscribeOptions } from './subscribe-options.ts';
+import { resolveSubscribeOptions } from './subscribe-options.ts';
 import type { Topic } from './topic.ts';
 
 /** Default time `close()` gives running handlers before it stops waiting for them. */
@@ -68,14 +74,6 @@ export interface DeliveryEngineOptions<T, P extends PartitionRef> {
   readonly transport: (settings: TransportSettings) => DeliveryTransport<P>;
   readonly hooks?: DeliveryHooks;
   readonly logger: HeraldLogger;
-}
-
-/** What a transport is told about the subscription it serves. */
-export interface TransportSettings extends ResolvedSubscribeOptions {
-  readonly consumer: string;
-  /** True when the user named the consumer (it may hold events from an earlier run). */
-  readonly namedConsumer: boolean;
-  readonly startFrom: NonNullable<SubscribeOptions<unknown>['startFrom']>;
 }
 
 /** An event held by this subscription: queued or running. */

@@ -13,6 +13,16 @@
  * engine except through the `ReadSink` it is given.
  */
 import type { Fields } from './codec.ts';
+import type { SubscribeOptions } from './contract.ts';
+import type { ResolvedSubscribeOptions } from './subscribe-options.ts';
+
+/** What a transport is told about the subscription it serves. */
+export interface TransportSettings extends ResolvedSubscribeOptions {
+  readonly consumer: string;
+  /** True when the user named the consumer (it may hold events from an earlier run). */
+  readonly namedConsumer: boolean;
+  readonly startFrom: NonNullable<SubscribeOptions<unknown>['startFrom']>;
+}
 
 /** A transport's handle on one partition of a topic. */
 export interface PartitionRef {

@@ -6,18 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Handler, SubscribeOptions } from '../core/contract.ts';
-import {
-  DeliveryEngine,
-  type DeliveryHooks,
-  type TransportSettings,
-} from '../core/delivery-engine.ts';
-import type {
-  DeadLetterOutcome,
-  DeadLetterRequest,
-  DeliveryTransport,
-  HeldEvent,
-  ReadSink,
-} from '../core/delivery-port.ts';
+import { DeliveryEngine, type DeliveryHooks } from '../core/delivery-engine.ts';
+import type * as Port from '../core/delivery-port.ts';
 import type { HeraldLogger } from '../core/logger.ts';
 import type { Topic } from '../core/topic.ts';
 import { moveToDeadLetters } from './dead-letters.ts';
@@ -31,7 +21,7 @@ interface MemoryPart {
   readonly group: GroupState;
 }
 
-type Held = HeldEvent<MemoryPart>;
+type Held = Port.HeldEvent<MemoryPart>;
 
 export interface MemorySubscribeDeps {
   readonly partitions: readonly PartitionState[];
@@ -61,7 +51,7 @@ function held(part: MemoryPart, p: PendingEntry): Held {
   return { part, position: p.entry.position, fields: p.entry.fields, attempt: p.count };
 }
 
-class MemoryTransport implements DeliveryTransport<MemoryPart> {
+class MemoryTransport implements Port.DeliveryTransport<MemoryPart> {
   private parts: MemoryPart[] = [];
   private readonly unlisten: (() => void)[] = [];
   /** Set by every append; the reader sleeps only when nothing was appended since it last looked. */
@@ -70,7 +60,7 @@ class MemoryTransport implements DeliveryTransport<MemoryPart> {
 
   constructor(
     private readonly partitions: readonly PartitionState[],
-    private readonly settings: TransportSettings,
+    private readonly settings: Port.TransportSettings,
   ) {}
 
   async open(): Promise<void> {
@@ -102,7 +92,7 @@ class MemoryTransport implements DeliveryTransport<MemoryPart> {
     return Promise.resolve(out);
   }
 
-  async read(sink: ReadSink<MemoryPart>): Promise<void> {
+  async read(sink: Port.ReadSink<MemoryPart>): Promise<void> {
     while (sink.running()) {
       await sink.room();
       if (!sink.running()) return;
@@ -136,7 +126,7 @@ class MemoryTransport implements DeliveryTransport<MemoryPart> {
     return Promise.resolve(claimed && held(event.part, claimed));
   }
 
-  deadLetter(event: Held, request: DeadLetterRequest): Promise<DeadLetterOutcome> {
+  deadLetter(event: Held, request: Port.DeadLetterRequest): Promise<Port.DeadLetterOutcome> {
     const moved = moveToDeadLetters(event.part.state, event.part.group, {
       group: this.settings.group,
       entry: { position: event.position, fields: event.fields },

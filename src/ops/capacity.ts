@@ -128,7 +128,7 @@ async function readVerdict(conn: RedisConnection, threshold: number): Promise<Ca
  * publishes are refused with a CapacityError while used/maxmemory ≥ threshold.
  */
 export async function enableCapacityGuard(
-  backend: Pick<RedisBackend, 'conn' | 'publishGuards' | 'closeHooks'>,
+  backend: Pick<RedisBackend, 'conn' | 'addHook'>,
   options: CapacityGuardOptions = {},
 ): Promise<CapacityGuard> {
   const threshold = options.threshold ?? 0.9;
@@ -164,20 +164,16 @@ export async function enableCapacityGuard(
   const guard = (topic: { name: string }): void => {
     if (!current.ok) throw refusal(topic.name, current);
   };
-  backend.publishGuards.push(guard);
-
-  const stopOnClose = (): void => handle.stop();
+  const removeGuard = backend.addHook('beforePublish', guard);
   const handle: CapacityGuard = {
     verdict: () => current,
     sample,
     stop() {
       clearInterval(timer);
-      const h = backend.closeHooks.indexOf(stopOnClose);
-      if (h >= 0) backend.closeHooks.splice(h, 1);
-      const i = backend.publishGuards.indexOf(guard);
-      if (i >= 0) backend.publishGuards.splice(i, 1);
+      removeGuard();
+      removeCloseHook();
     },
   };
-  backend.closeHooks.push(stopOnClose);
+  const removeCloseHook = backend.addHook('close', () => handle.stop());
   return handle;
 }

@@ -106,8 +106,8 @@ void describe('replicated durability against a real replica', () => {
     const generous = {
       durability: { mode: 'replicated', replicas: 1, timeoutMs: 10_000 },
     } as const;
-    const dedicated = backend.connectionFor?.(replicated, generous);
-    assert.ok(dedicated);
+    // Durability is enabled again after the test's hook, so the hook runs before its WAIT.
+    await durability.stop();
     const admin = await connect({ url: primary.url });
     // Runs after the write, before the WAIT: kills the connection that wrote and waits until
     // the client has reconnected, so the WAIT goes out on a new connection that wrote nothing.
@@ -115,11 +115,14 @@ void describe('replicated durability against a real replica', () => {
       const clients = await admin.send<string>(['CLIENT', 'LIST']);
       const writer = /^id=(\d+) .* cmd=xadd /m.exec(clients)?.[1];
       assert.ok(writer, `no connection that wrote: ${clients}`);
+      const dedicated = backend.publishConnectionFor(replicated, generous);
+      assert.ok(dedicated !== backend.conn, 'replicated publishes write on their own connection');
       const ready = new Promise<void>((resolve) => dedicated.on('ready', () => resolve()));
       await admin.send(['CLIENT', 'KILL', 'ID', writer]);
       await ready;
     };
-    backend.publishFinishers.unshift(reconnectBetween);
+    const removeHook = backend.addHook('afterPublish', reconnectBetween);
+    durability = await enableDurability(backend);
     try {
       await assert.rejects(
         backend.publish(replicated, { data: { moved: true } }, generous),
@@ -128,7 +131,7 @@ void describe('replicated durability against a real replica', () => {
           /connection was re-established or the master changed.*outcome is unknown/.test(e.message),
       );
     } finally {
-      backend.publishFinishers.splice(backend.publishFinishers.indexOf(reconnectBetween), 1);
+      removeHook();
       admin.destroy();
     }
     // The next publish writes and waits on the new connection: confirmed again.

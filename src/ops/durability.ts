@@ -309,12 +309,9 @@ export interface DurabilityHandle {
  * required): the events are on the primary, their fate is unknown.
  */
 export async function enableDurability(
-  backend: Pick<
-    RedisBackend,
-    'conn' | 'prefix' | 'publishFinishers' | 'connectionFor' | 'closeHooks'
-  >,
+  backend: Pick<RedisBackend, 'conn' | 'prefix' | 'addHook' | 'hasHook'>,
 ): Promise<DurabilityHandle> {
-  if (backend.connectionFor)
+  if (backend.hasHook('publishConnection'))
     throw new ConfigError('replicated durability is already enabled on this backend');
   const dedicated = new IdentifiedWrites(await backend.conn.duplicate());
   const batcher = new WaitBatcher(dedicated);
@@ -385,21 +382,17 @@ export async function enableDurability(
     }
   };
 
-  backend.connectionFor = connectionFor;
-  backend.publishFinishers.push(finisher);
-
+  const removers = [
+    backend.addHook('publishConnection', connectionFor),
+    backend.addHook('afterPublish', finisher),
+  ];
   const handle = {
     async stop() {
-      const h = backend.closeHooks.indexOf(stopOnClose);
-      if (h >= 0) backend.closeHooks.splice(h, 1);
-      if (backend.connectionFor === connectionFor) backend.connectionFor = undefined;
-      const i = backend.publishFinishers.indexOf(finisher);
-      if (i >= 0) backend.publishFinishers.splice(i, 1);
+      for (const remove of removers) remove();
       await dedicated.close();
     },
   };
   // Stopped by backend.close() too, so the dedicated connection never keeps the process alive.
-  const stopOnClose = (): Promise<void> => handle.stop();
-  backend.closeHooks.push(stopOnClose);
+  removers.push(backend.addHook('close', () => handle.stop()));
   return handle;
 }

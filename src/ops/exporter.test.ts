@@ -141,7 +141,7 @@ void describe('exporter', () => {
     const registry = new Registry();
     const inst = instrument(backend, { registry });
     await backend.publish(defineTopic({ name: 'instrumented' }), { data: { more: true } });
-    backend.consumerHooks.onHandled?.('orders', 'A', 0.02, false);
+    backend.deliveryHooks.onHandled?.('orders', 'A', 0.02, false);
     assert.equal(promtoolCheck(await registry.metrics()), '');
     inst.stop();
   });

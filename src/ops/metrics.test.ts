@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
-import { ValidationError } from '../core/errors.ts';
+import { ConfigError, ValidationError } from '../core/errors.ts';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
@@ -46,7 +46,7 @@ void describe('instrument', () => {
   void test('records publishes, publish errors, handling, retries, dead letters and trims, per topic and group', async () => {
     const registry = new Registry();
     const seen: string[] = [];
-    backend.consumerHooks.onDeadLettered = (_t, _g, reason) => void seen.push(reason); // an earlier observer
+    const removeEarlier = backend.addHook('deadLettered', (_t, _g, reason) => seen.push(reason)); // an earlier observer
     const inst = instrument(backend, { registry });
     const topic = defineTopic({
       name: 'orders',
@@ -85,7 +85,7 @@ void describe('instrument', () => {
             group: 'billing',
           })) === 21,
       );
-      backend.consumerHooks.onTrimmedBeforeAck?.('orders', 'billing', 3);
+      backend.deliveryHooks.onTrimmedBeforeAck?.('orders', 'billing', 3);
 
       assert.equal(await value(registry, LIBRARY_METRICS.published, { topic: 'orders' }), 20);
       assert.equal(
@@ -134,12 +134,39 @@ void describe('instrument', () => {
     } finally {
       await sub.close();
       inst.stop();
-      delete backend.consumerHooks.onDeadLettered;
+      removeEarlier();
     }
-    // Stopped: hooks restored, nothing more is recorded.
-    assert.equal(backend.publisherHooks.onPublished, undefined);
+    // Stopped: its hooks are gone, nothing more is recorded.
+    assert.equal(backend.hasHook('published'), false);
     await backend.publish(topic, { data: { n: 99 } });
     assert.equal(await value(registry, LIBRARY_METRICS.published, { topic: 'orders' }), 20);
+  });
+
+  void test('two instrumentations: stopping the first leaves the second recording', async () => {
+    const a = instrument(backend, { registry: new Registry() });
+    const b = instrument(backend, { registry: new Registry() });
+    const topic = defineTopic({ name: 'two-instruments' });
+    try {
+      await backend.publish(topic, { data: { n: 1 } });
+      a.stop();
+      await backend.publish(topic, { data: { n: 2 } });
+      assert.equal(await value(a.registry, LIBRARY_METRICS.published, { topic: topic.name }), 1);
+      assert.equal(await value(b.registry, LIBRARY_METRICS.published, { topic: topic.name }), 2);
+    } finally {
+      a.stop();
+      b.stop();
+    }
+  });
+
+  void test('hooks are checked when added: unknown names and non-functions are refused', () => {
+    assert.throws(
+      () => backend.addHook('nope' as 'published', () => {}),
+      (e: unknown) => e instanceof ConfigError && /unknown hook 'nope'/.test(e.message),
+    );
+    assert.throws(
+      () => backend.addHook('published', 42 as unknown as () => void),
+      (e: unknown) => e instanceof ConfigError && /must be a function/.test(e.message),
+    );
   });
 
   void test('two backends can share one registry', async () => {

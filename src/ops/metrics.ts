@@ -8,7 +8,6 @@
  * which reads it from Redis for every process at once.
  */
 import { Counter, Histogram, Registry, type Metric } from 'prom-client';
-import type { ConsumerHooks } from '../redis/consumer.ts';
 import type { RedisBackend } from '../redis/backend.ts';
 
 /** Handler duration buckets, in seconds: 1 ms to 1 minute. */
@@ -59,7 +58,7 @@ function counter(registry: Registry, name: string, help: string, labelNames: str
  * backend keep being called.
  */
 export function instrument(
-  backend: Pick<RedisBackend, 'consumerHooks' | 'publisherHooks'>,
+  backend: Pick<RedisBackend, 'addHook'>,
   options: InstrumentOptions = {},
 ): Instrumentation {
   const registry = options.registry ?? new Registry();
@@ -110,54 +109,30 @@ export function instrument(
     ['topic', 'group'],
   );
 
-  const ch = backend.consumerHooks;
-  const ph = backend.publisherHooks;
-  const before = { consumer: { ...ch }, publisher: { ...ph } };
-
-  const ours: Required<ConsumerHooks> = {
-    onHandled(topic, group, seconds, ok) {
-      before.consumer.onHandled?.(topic, group, seconds, ok);
+  const removers = [
+    backend.addHook('handled', (topic, group, seconds, ok) => {
       duration.observe({ topic, group }, seconds);
       if (!ok) failures.inc({ topic, group });
-    },
-    onRetry(topic, group) {
-      before.consumer.onRetry?.(topic, group);
-      retries.inc({ topic, group });
-    },
-    onDeadLettered(topic, group, reason) {
-      before.consumer.onDeadLettered?.(topic, group, reason);
-      deadLettered.inc({ topic, group, reason });
-    },
-    onReclaimed(topic, group, count) {
-      before.consumer.onReclaimed?.(topic, group, count);
-      reclaimed.inc({ topic, group }, count);
-    },
-    onTrimmedBeforeAck(topic, group, count) {
-      before.consumer.onTrimmedBeforeAck?.(topic, group, count);
-      trimmed.inc({ topic, group }, count);
-    },
-  };
-  Object.assign(ch, ours);
-  ph.onPublished = (topic, count) => {
-    before.publisher.onPublished?.(topic, count);
-    published.inc({ topic }, count);
-  };
-  ph.onError = (topic, error) => {
-    before.publisher.onError?.(topic, error);
-    publishErrors.inc({ topic, code: error.code });
-  };
+    }),
+    backend.addHook('retry', (topic, group) => retries.inc({ topic, group })),
+    backend.addHook('deadLettered', (topic, group, reason) =>
+      deadLettered.inc({ topic, group, reason }),
+    ),
+    backend.addHook('reclaimed', (topic, group, count) => reclaimed.inc({ topic, group }, count)),
+    backend.addHook('trimmedBeforeAck', (topic, group, count) =>
+      trimmed.inc({ topic, group }, count),
+    ),
+    backend.addHook('published', (topic, count) => published.inc({ topic }, count)),
+    backend.addHook('publishFailed', (topic, error) =>
+      publishErrors.inc({ topic, code: error.code }),
+    ),
+  ];
 
   return {
     registry,
+    /** Removes this instrumentation's hooks (and only these). */
     stop() {
-      const prev = before.consumer as Record<string, unknown>;
-      const target = ch as Record<string, unknown>;
-      for (const k of Object.keys(ours)) {
-        if (prev[k]) target[k] = prev[k];
-        else delete target[k];
-      }
-      ph.onPublished = before.publisher.onPublished;
-      ph.onError = before.publisher.onError;
+      for (const remove of removers) remove();
     },
   };
 }

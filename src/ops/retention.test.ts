@@ -207,8 +207,9 @@ void describe('applyRetention / startRetention', () => {
     const t = await seed(50, { retention: { maxLen: 5, unsafe: true } });
     await send('XGROUP', 'CREATE', streamOf(t), 'late', '0');
     const reported: [string, string, number][] = [];
-    backend.consumerHooks.onTrimmedBeforeAck = (topic, group, n) =>
-      void reported.push([topic, group, n]);
+    const removeHook = backend.addHook('trimmedBeforeAck', (topic, group, n) =>
+      reported.push([topic, group, n]),
+    );
     const { logger, lines } = capture();
     try {
       const r = await applyRetention(backend, t, { logger, approximate: false });
@@ -218,7 +219,7 @@ void describe('applyRetention / startRetention', () => {
       assert.equal(warning?.unread, 45);
       assert.match(String(warning?.msg), /before group 'late' acknowledged/);
     } finally {
-      delete backend.consumerHooks.onTrimmedBeforeAck;
+      removeHook();
     }
   });
 

@@ -127,13 +127,13 @@ export interface RetentionOptions {
 /**
  * Applies a topic's declared `retention` once. Unsafe trims that removed
  * unacknowledged events are logged, and the events a group never read are
- * reported to `backend.consumerHooks.onTrimmedBeforeAck` (the metric
+ * reported to `backend.deliveryHooks.onTrimmedBeforeAck` (the metric
  * `herald_trimmed_unacked_total`). Pending ones are not reported here: the
  * group's consumer may still finish them (it holds the data), and one that
  * never does finds them gone when it reclaims and reports them itself.
  */
 export async function applyRetention(
-  backend: Pick<RedisBackend, 'conn' | 'prefix' | 'consumerHooks'>,
+  backend: Pick<RedisBackend, 'conn' | 'prefix' | 'deliveryHooks'>,
   topic: Topic<unknown>,
   options: RetentionOptions = {},
 ): Promise<PartitionTrimResult[]> {
@@ -158,7 +158,7 @@ export async function applyRetention(
       }
     }
     for (const [group, g] of byGroup) {
-      if (g.unread > 0) backend.consumerHooks.onTrimmedBeforeAck?.(topic.name, group, g.unread);
+      if (g.unread > 0) backend.deliveryHooks.onTrimmedBeforeAck?.(topic.name, group, g.unread);
       opsLogger(options.logger).warn(
         { topic: topic.name, group, unread: g.unread, pending: g.pending },
         `herald: unsafe retention trimmed ${g.unread + g.pending} event(s) of topic '${topic.name}' ` +
@@ -188,7 +188,7 @@ export interface BackgroundRetention {
  * time. Errors (Redis unreachable) are logged and the next pass tries again.
  */
 export function startRetention(
-  backend: Pick<RedisBackend, 'conn' | 'prefix' | 'consumerHooks'>,
+  backend: Pick<RedisBackend, 'conn' | 'prefix' | 'deliveryHooks'>,
   topics: readonly Topic<unknown>[],
   options: BackgroundRetentionOptions = {},
 ): BackgroundRetention {

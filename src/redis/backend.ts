@@ -16,10 +16,12 @@ import { ClosedError, ConfigError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
 import type { Topic } from '../core/topic.ts';
 import { connect, type ConnectionOptions, type RedisConnection } from './connection.ts';
-import { subscribeStream, type ConsumerHooks } from './consumer.ts';
+import { subscribeStream } from './consumer.ts';
+import type { DeliveryHooks } from '../core/delivery-engine.ts';
+import { Hooks, type BackendHooks, type HookName } from './hooks.ts';
 import { RedisDeadLetters } from './dead-letters.ts';
 import { DEFAULT_PREFIX } from './keys.ts';
-import { StreamPublisher, type PublishFinisher, type PublishGuard } from './publisher.ts';
+import { StreamPublisher } from './publisher.ts';
 import { TopicRegistry } from './registry.ts';
 import { RedisNotifier } from './notifications.ts';
 import { RedisQueue } from './queue.ts';
@@ -50,24 +52,8 @@ export class RedisBackend implements Backend {
   readonly registry: TopicRegistry;
   readonly deadLetters: RedisDeadLetters;
   readonly logger: HeraldLogger;
-  /** Checks before a publish (capacity guard); operations code adds to these. */
-  readonly publishGuards: PublishGuard[] = [];
-  /** Steps after a publish (replicated durability); operations code adds to these. */
-  readonly publishFinishers: PublishFinisher[] = [];
-  /** Run by close() after the subscriptions closed, before the connection closes (ops helpers stop here). */
-  readonly closeHooks: (() => void | Promise<void>)[] = [];
-  /** Observers for metrics. */
-  readonly consumerHooks: ConsumerHooks = {};
-  readonly publisherHooks: {
-    onPublished?: (topic: string, count: number) => void;
-    onError?: (topic: string, error: Error & { code: string }) => void;
-  } = {};
-  /** Per-topic MAXLEN applied on publish (retention); operations code sets it. */
-  maxLenFor: ((topic: Topic<unknown>) => number | undefined) | undefined;
-  /** Chooses another connection for some publishes (replicated durability); operations code sets it. */
-  connectionFor:
-    | ((topic: Topic<unknown>, options: PublishOptions | undefined) => RedisConnection | undefined)
-    | undefined;
+  /** Hooks added with `addHook` (operations code: capacity guard, durability, metrics). */
+  private readonly hooks = new Hooks();
 
   private readonly publisher: StreamPublisher;
   private notifier: RedisNotifier | undefined;
@@ -89,13 +75,46 @@ export class RedisBackend implements Backend {
       prefix: this.prefix,
       source: options.source ?? 'herald',
       registry: this.registry,
-      guards: this.publishGuards,
-      finishers: this.publishFinishers,
-      maxLenFor: (t) => this.maxLenFor?.(t),
-      onPublished: (t, n) => this.publisherHooks.onPublished?.(t, n),
-      onError: (t, e) => this.publisherHooks.onError?.(t, e),
-      connectionFor: (t, o) => this.connectionFor?.(t, o),
+      guards: this.hooks.list('beforePublish'),
+      finishers: this.hooks.list('afterPublish'),
+      onPublished: (t, n) => {
+        for (const h of this.hooks.list('published')) h(t, n);
+      },
+      onError: (t, e) => {
+        for (const h of this.hooks.list('publishFailed')) h(t, e);
+      },
+      connectionFor: (t, o) => this.publishConnectionFor(t, o),
     });
+  }
+
+  /**
+   * Adds a hook (see redis/hooks.ts for each name and when it runs); returns the function
+   * that removes exactly this hook. Unknown names and non-functions are refused.
+   */
+  addHook<K extends HookName>(name: K, hook: BackendHooks[K]): () => void {
+    return this.hooks.add(name, hook);
+  }
+
+  /** The connection a publish writes on: the one a `publishConnection` hook gives, else the shared one. */
+  publishConnectionFor(
+    topic: Topic<unknown>,
+    options: PublishOptions | undefined,
+  ): RedisConnection {
+    for (const h of this.hooks.list('publishConnection')) {
+      const conn = h(topic, options);
+      if (conn) return conn;
+    }
+    return this.conn;
+  }
+
+  /** Whether any hook of this kind is installed. */
+  hasHook(name: HookName): boolean {
+    return this.hooks.list(name).length > 0;
+  }
+
+  /** Observers of deliveries, for code that reports them (retention reports trimmed events). */
+  get deliveryHooks(): DeliveryHooks {
+    return this.hooks.delivery;
   }
 
   /** Connects to Redis (REDIS_URL by default). */
@@ -111,7 +130,7 @@ export class RedisBackend implements Backend {
   /** A replicated publish without replication support would silently be primary-only: refuse it. */
   private assertDurable(topic: Topic<unknown>, options: PublishOptions | undefined): void {
     const mode = (options?.durability ?? topic.durability).mode;
-    if (mode === 'replicated' && this.connectionFor === undefined) {
+    if (mode === 'replicated' && !this.hasHook('afterPublish')) {
       throw new ConfigError(
         `publish to '${topic.name}' asks for replicated durability, but this client cannot wait for replicas: ` +
           `use connectHerald(), or call enableDurability(backend) from 'herald/ops'`,
@@ -146,7 +165,7 @@ export class RedisBackend implements Backend {
         conn: this.conn,
         prefix: this.prefix,
         registry: this.registry,
-        hooks: this.consumerHooks,
+        hooks: this.hooks.delivery,
         logger: this.logger,
       },
       topic,
@@ -185,7 +204,7 @@ export class RedisBackend implements Backend {
       this.notifier?.close(),
     ]);
     // A copy: hooks remove themselves from the list as they run.
-    for (const hook of [...this.closeHooks]) await hook();
+    for (const hook of [...this.hooks.list('close')]) await hook();
     if (this.ownsConnection) await this.conn.close();
   }
 }

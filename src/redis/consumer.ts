@@ -16,18 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { deadLetterFields } from '../core/dead-letter-fields.ts';
 import { pairs } from '../core/codec.ts';
 import type { Handler, SubscribeOptions } from '../core/contract.ts';
-import {
-  DeliveryEngine,
-  type DeliveryHooks,
-  type TransportSettings,
-} from '../core/delivery-engine.ts';
-import type {
-  DeadLetterOutcome,
-  DeadLetterRequest,
-  DeliveryTransport,
-  HeldEvent,
-  ReadSink,
-} from '../core/delivery-port.ts';
+import { DeliveryEngine, type DeliveryHooks } from '../core/delivery-engine.ts';
+import type * as Port from '../core/delivery-port.ts';
 import { errorMessage, toError } from '../core/error-text.ts';
 import type { HeraldLogger } from '../core/logger.ts';
 import type { Topic } from '../core/topic.ts';
@@ -51,14 +41,11 @@ const RESUME_LIMIT = 1000;
 /** How long leaving the group at close may take (housekeeping: the group works without it). */
 const LEAVE_GROUP_DEADLINE_MS = 2000;
 
-/** Observers for metrics. */
-export type ConsumerHooks = DeliveryHooks;
-
 export interface ConsumerDeps {
   readonly conn: RedisConnection;
   readonly prefix: string;
   readonly registry: TopicRegistry;
-  readonly hooks: ConsumerHooks;
+  readonly hooks: DeliveryHooks;
   readonly logger: HeraldLogger;
 }
 
@@ -91,9 +78,9 @@ export function subscribeStream<T>(
   });
 }
 
-type Held = HeldEvent<PartitionKeys>;
+type Held = Port.HeldEvent<PartitionKeys>;
 
-export class RedisTransport implements DeliveryTransport<PartitionKeys> {
+export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
   private readonly parts: PartitionKeys[];
   private readonly byStream = new Map<string, PartitionKeys>();
   /** Partitions read together by one blocking XREADGROUP. */
@@ -108,7 +95,7 @@ export class RedisTransport implements DeliveryTransport<PartitionKeys> {
   constructor(
     private readonly deps: ConsumerDeps,
     private readonly topicDef: Topic<unknown>,
-    private readonly settings: TransportSettings,
+    private readonly settings: Port.TransportSettings,
   ) {
     this.parts = allPartitionKeys(deps.prefix, topicDef);
     // A Cluster refuses one read over keys of different slots (CROSSSLOT): read each partition apart.
@@ -161,7 +148,7 @@ export class RedisTransport implements DeliveryTransport<PartitionKeys> {
 
   // ---- reading -------------------------------------------------------------
 
-  read(sink: ReadSink<PartitionKeys>): Promise<void> {
+  read(sink: Port.ReadSink<PartitionKeys>): Promise<void> {
     return Promise.all(
       this.readerGroups.map((parts, i) =>
         this.readLoop(parts, this.blockings[i] as RedisConnection, sink),
@@ -172,7 +159,7 @@ export class RedisTransport implements DeliveryTransport<PartitionKeys> {
   private async readLoop(
     parts: PartitionKeys[],
     conn: RedisConnection,
-    sink: ReadSink<PartitionKeys>,
+    sink: Port.ReadSink<PartitionKeys>,
   ): Promise<void> {
     const { group, consumer, batchSize } = this.settings;
     const streams = parts.map((p) => p.stream);
@@ -244,7 +231,7 @@ export class RedisTransport implements DeliveryTransport<PartitionKeys> {
     return { ...event, attempt: event.attempt + 1 };
   }
 
-  async deadLetter(event: Held, request: DeadLetterRequest): Promise<DeadLetterOutcome> {
+  async deadLetter(event: Held, request: Port.DeadLetterRequest): Promise<Port.DeadLetterOutcome> {
     const stored = deadLetterFields(event.fields, {
       group: this.settings.group,
       reason: request.reason,

@@ -10,7 +10,7 @@ import { HeraldError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
 import { prepareEvents } from '../core/prepare.ts';
 import type { Topic } from '../core/topic.ts';
-import { withDeadline, type Args, type RedisConnection } from './connection.ts';
+import { withDeadline, type RedisConnection } from './connection.ts';
 import { toHeraldError } from './errors.ts';
 import { partitionKeys, type PartitionKeys } from './keys.ts';
 import type { TopicRegistry } from './registry.ts';
@@ -33,10 +33,9 @@ export interface PublisherDeps {
   readonly prefix: string;
   readonly source: string;
   readonly registry: TopicRegistry;
-  readonly guards: PublishGuard[];
-  readonly finishers: PublishFinisher[];
-  /** MAXLEN applied when appending (approximate), per topic; undefined: no trimming on publish. */
-  readonly maxLenFor?: ((topic: Topic<unknown>) => number | undefined) | undefined;
+  /** Live lists: hooks added later apply to later publishes. */
+  readonly guards: readonly PublishGuard[];
+  readonly finishers: readonly PublishFinisher[];
   readonly onPublished?: ((topic: string, count: number) => void) | undefined;
   readonly onError?: ((topic: string, error: HeraldError) => void) | undefined;
   /**
@@ -211,7 +210,6 @@ export class StreamPublisher {
     options: PublishOptions | undefined,
   ): Promise<unknown[]> {
     const timeoutMs = options?.timeoutMs ?? 5000;
-    const maxLen = this.deps.maxLenFor?.(topic);
     // One deadline for the whole batch (below), not a timer per command; when it passes, commands
     // still waiting to be written (Redis unreachable) are dropped through the abort signal.
     const abort = new AbortController();
@@ -221,19 +219,18 @@ export class StreamPublisher {
     // All commands are issued in the same tick: node-redis writes them as one pipeline.
     const pending = prepared.map((p) => {
       if (p.id === undefined) {
-        const args: Args =
-          maxLen === undefined
-            ? ['XADD', p.keys.stream, '*', ...p.fields]
-            : ['XADD', p.keys.stream, 'MAXLEN', '~', String(maxLen), '*', ...p.fields];
         return conn
-          .send<string>(args, { ...sendOpts, key: p.keys.stream })
+          .send<string>(['XADD', p.keys.stream, '*', ...p.fields], {
+            ...sendOpts,
+            key: p.keys.stream,
+          })
           .then((pos) => [1, pos] as const);
       }
       return runScript<[number, string]>(
         conn,
         publishDedupe,
         [p.keys.stream, p.keys.dedupePrefix + p.id],
-        [String(topic.dedupeWindowMs), maxLen === undefined ? '' : String(maxLen), ...p.fields],
+        [String(topic.dedupeWindowMs), ...p.fields],
         sendOpts,
       );
     });

@@ -5,8 +5,7 @@
   KEYS[1]  the partition's stream
   KEYS[2]  the dedupe record for this event id (same hash tag as the stream)
   ARGV[1]  dedupe window in milliseconds
-  ARGV[2]  MAXLEN for approximate trimming, or '' for none
-  ARGV[3..] the entry's fields and values, alternating
+  ARGV[2..] the entry's fields and values, alternating
 
   Returns {1, position} when the event was appended,
           {0, position} when it was a duplicate (position of the first copy).
@@ -16,14 +15,9 @@ if prev then
   return {0, prev}
 end
 local fields = {}
-for i = 3, #ARGV do
+for i = 2, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
-local position
-if ARGV[2] ~= '' then
-  position = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
-else
-  position = redis.call('XADD', KEYS[1], '*', unpack(fields))
-end
+local position = redis.call('XADD', KEYS[1], '*', unpack(fields))
 redis.call('SET', KEYS[2], position, 'PX', ARGV[1])
 return {1, position}
