@@ -127,7 +127,8 @@ void describe('exporter', () => {
     assert.ok((m.get('herald_redis_memory_used_bytes') ?? 0) > 0);
     assert.equal(m.get('herald_capacity_ok'), 1); // the suite's Redis has no maxmemory
     // Bounded work: 3 + 4 per partition + 2 per (partition, group).
-    assert.equal(m.get('herald_exporter_redis_commands'), 3 + 4 * 4 + 2 * (2 + 3));
+    // 5 per partition; 2 per (partition, group) and an XRANGE where the group has unread events (A, stats ×3).
+    assert.equal(m.get('herald_exporter_redis_commands'), 3 + 5 * 4 + 2 * (2 + 3) + 4);
   });
 
   void test('every metric family it declares is emitted, and promtool check metrics passes', async () => {
@@ -197,7 +198,7 @@ void describe('exporter', () => {
       const m = parse(await exporter.metrics());
       const ms = performance.now() - t0;
       assert.equal(m.get('herald_exporter_topics'), 300);
-      assert.equal(m.get('herald_exporter_redis_commands'), 3 + 4 * 300 + 2 * 300);
+      assert.equal(m.get('herald_exporter_redis_commands'), 3 + 5 * 300 + 3 * 300);
       assert.equal(m.get('herald_group_lag{topic="topic-299",partition="0",group="g"}'), 2);
       console.log(
         `exporter: 300 topics, 300 groups: ${m.get('herald_exporter_redis_commands')} commands, scrape ${ms.toFixed(0)} ms`,
