@@ -126,7 +126,16 @@ void describe('exporter', () => {
     assert.equal(m.get('herald_redis_up'), 1);
     assert.ok((m.get('herald_redis_memory_used_bytes') ?? 0) > 0);
     assert.equal(m.get('herald_capacity_ok'), 1); // the suite's Redis has no maxmemory
-    // Bounded work: 3 + 4 per partition + 2 per (partition, group).
+    // Counters for PromQL: entries added to the stream, entries delivered to each group.
+    assert.equal(m.get('herald_stream_entries_added_total{topic="orders",partition="0"}'), 100);
+    assert.equal(m.get(key('herald_group_entries_read_total', 'A')), 60);
+    assert.equal(m.get(key('herald_group_entries_read_total', 'B')), 100);
+    assert.equal(m.get(key('herald_group_lag_lower_bound', 'A')), 0);
+    // B has nothing waiting; A's consumer read a moment ago: neither is stalled.
+    assert.equal(m.get(key('herald_group_seconds_since_progress', 'B')), 0);
+    const sinceProgress = m.get(key('herald_group_seconds_since_progress', 'A')) ?? -1;
+    assert.ok(sinceProgress >= 0 && sinceProgress < 120, `A: ${sinceProgress}`);
+    // Bounded work: 3 + 5 per partition + 2 per (partition, group) + 1 per group with unread events.
     // 5 per partition; 2 per (partition, group) and an XRANGE where the group has unread events (A, stats ×3).
     assert.equal(m.get('herald_exporter_redis_commands'), 3 + 5 * 4 + 2 * (2 + 3) + 4);
   });
@@ -135,7 +144,8 @@ void describe('exporter', () => {
     const exporter = createExporter({ conn: backend.conn, prefix: backend.prefix, cacheMs: 0 });
     const text = await exporter.metrics();
     for (const name of Object.values(EXPORTER_METRICS)) {
-      assert.match(text, new RegExp(`^# TYPE ${name} gauge$`, 'm'), `${name} missing`);
+      const type = name.endsWith('_total') ? 'counter' : 'gauge';
+      assert.match(text, new RegExp(`^# TYPE ${name} ${type}$`, 'm'), `${name} missing`);
     }
     assert.equal(promtoolCheck(text), '');
     // The library's own metrics pass too.

@@ -121,6 +121,8 @@ export interface PartitionInfo {
   readonly stream: string;
   /** Entries in the stream (XLEN). */
   readonly length: number;
+  /** Entries ever added to the stream (XINFO STREAM entries-added). */
+  readonly entriesAdded: number;
   /** MEMORY USAGE of the stream (sampled), when asked for; null when the stream does not exist. */
   readonly memoryBytes: number | null;
   /** Entries in the partition's dead-letter stream. */
@@ -260,6 +262,7 @@ function summarize(
       partition: r.keys.partition,
       stream: r.keys.stream,
       length: r.length,
+      entriesAdded: r.entriesAdded,
       memoryBytes: r.memoryBytes,
       deadLetters: r.deadLetters,
       groups: r.groups.map((g) => g.name),
