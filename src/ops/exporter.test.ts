@@ -9,6 +9,7 @@ import { connect } from '../redis/connection.ts';
 import { partitionKeys } from '../redis/keys.ts';
 import { startRedisServer, testRedisUrl, uniquePrefix } from '../testing/redis.ts';
 import { createExporter, EXPORTER_METRICS, serveExporter } from './exporter.ts';
+import { idMs } from './inspect.ts';
 import { instrument } from './metrics.ts';
 
 /** Exposition text as `name{labels}` → value. */
@@ -135,6 +136,20 @@ void describe('exporter', () => {
     assert.equal(m.get(key('herald_group_seconds_since_progress', 'B')), 0);
     const sinceProgress = m.get(key('herald_group_seconds_since_progress', 'A')) ?? -1;
     assert.ok(sinceProgress >= 0 && sinceProgress < 120, `A: ${sinceProgress}`);
+    // clicks' group 'stats' has events waiting and no consumer at all: stalled since they were published.
+    const first = await backend.conn.send<[string][]>([
+      'XRANGE',
+      stream(clicks, 0),
+      '-',
+      '+',
+      'COUNT',
+      '1',
+    ]);
+    const [sec, usec] = await backend.conn.send<[string, string]>(['TIME']);
+    const waited = (Number(sec) * 1000 + Number(usec) / 1000 - idMs(first[0]?.[0] ?? '0')) / 1000;
+    const stalled =
+      m.get('herald_group_seconds_since_progress{topic="clicks",partition="0",group="stats"}') ?? 0;
+    assert.ok(stalled > 0 && stalled <= waited, `stats: ${stalled} s, first event ${waited} s old`);
     // Bounded work: 3 + 5 per partition + 2 per (partition, group) + 1 per group with unread events.
     // 5 per partition; 2 per (partition, group) and an XRANGE where the group has unread events (A, stats ×3).
     assert.equal(m.get('herald_exporter_redis_commands'), 3 + 5 * 4 + 2 * (2 + 3) + 4);
