@@ -179,11 +179,12 @@ export function formatSnapshot(
   }
   for (const t of s.topics) {
     for (const p of t.partitionInfo) {
-      e.set(
-        M.streamEntriesAdded,
-        { topic: t.name, partition: String(p.partition) },
-        p.entriesAdded,
-      );
+      if (p.entriesAdded !== null)
+        e.set(
+          M.streamEntriesAdded,
+          { topic: t.name, partition: String(p.partition) },
+          p.entriesAdded,
+        );
     }
   }
   for (const t of s.topics) {
@@ -207,7 +208,7 @@ export function formatSnapshot(
   perPartition(M.groupLag, (p) => p.lag);
   perPartition(M.groupLagAtLeast, (p) => (p.lagAtLeast ? 1 : 0));
   perPartition(M.groupEntriesRead, (p) =>
-    p.lag === null || p.lagAtLeast ? null : p.entriesAdded - p.lag,
+    p.lag === null || p.lagAtLeast || p.entriesAdded === null ? null : p.entriesAdded - p.lag,
   );
   perPartition(M.groupSecondsSinceProgress, (p) => p.secondsSinceProgress);
   perPartition(M.groupPending, (p) => p.pending);

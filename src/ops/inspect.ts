@@ -122,7 +122,7 @@ export interface PartitionInfo {
   /** Entries in the stream (XLEN). */
   readonly length: number;
   /** Entries ever added to the stream (XINFO STREAM entries-added). */
-  readonly entriesAdded: number;
+  readonly entriesAdded: number | null;
   /** MEMORY USAGE of the stream (sampled), when asked for; null when the stream does not exist. */
   readonly memoryBytes: number | null;
   /** Entries in the partition's dead-letter stream. */
@@ -183,7 +183,7 @@ interface PartitionRead {
   readonly keys: PartitionKeys;
   readonly length: number;
   /** Entries ever added to the stream (XINFO STREAM entries-added; survives restarts). */
-  readonly entriesAdded: number;
+  readonly entriesAdded: number | null;
   /** The newest id the stream ever generated ('0-0' when the stream does not exist). */
   readonly lastGeneratedId: string;
   readonly memoryBytes: number | null;
@@ -192,12 +192,16 @@ interface PartitionRead {
 }
 
 /** XINFO STREAM's entries-added and last-generated-id; zero values when the stream does not exist. */
-function parseStreamInfo(reply: unknown): { entriesAdded: number; lastGeneratedId: string } {
+function parseStreamInfo(reply: unknown): {
+  entriesAdded: number | null;
+  lastGeneratedId: string;
+} {
   if (reply === null || reply === undefined || reply instanceof Error)
     return { entriesAdded: 0, lastGeneratedId: '0-0' };
   const m = toMap(reply);
   return {
-    entriesAdded: numberOrNull(m['entries-added']) ?? 0,
+    // Redis 6.2 does not count entries added: null there.
+    entriesAdded: numberOrNull(m['entries-added']),
     lastGeneratedId: typeof m['last-generated-id'] === 'string' ? m['last-generated-id'] : '0-0',
   };
 }
@@ -343,7 +347,7 @@ export interface GroupPartitionInfo {
   /** XINFO GROUPS `entries-read`, as Redis reports it. */
   readonly entriesRead: number | null;
   /** Entries ever added to the partition's stream (XINFO STREAM `entries-added`). */
-  readonly entriesAdded: number;
+  readonly entriesAdded: number | null;
   /** The first event not yet delivered to the group; null when none. */
   readonly firstUnreadId: string | null;
   /** Age of the first unread event (since it was published); null when none. */
