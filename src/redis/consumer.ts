@@ -15,7 +15,8 @@
  * (running or queued) are kept fresh with XCLAIM JUSTID so others leave them.
  * Dead-lettering: after maxAttempts, or when an entry cannot be decoded, the
  * dead-letter script moves it to the dead-letter stream and acknowledges it atomically.
- * Faults: while Redis is unreachable (also at start-up) the subscription
+ * Faults: while Redis is unreachable (also at start-up, and when a silent peer
+ * made the connection drop the socket: see connection.ts) the subscription
  * reports 'disconnected', retries with backoff and reports 'reconnected'; a
  * group that vanished (Redis restarted without its data) is recreated from the
  * start of the stream.
@@ -273,10 +274,7 @@ export class StreamSubscription<T> implements Subscription {
           ],
           { key: streams[0] },
         );
-        if (this.disconnected) {
-          this.disconnected = false;
-          this.emit({ type: 'reconnected' });
-        }
+        if (this.disconnected) this.markReconnected();
         failures = 0;
         if (!reply) continue;
         for (const [stream, entries] of streamsOf(reply)) {
@@ -300,10 +298,24 @@ export class StreamSubscription<T> implements Subscription {
     }
   }
 
+  /** Reported once per outage (status and one log line), also for a silent peer the connection dropped. */
   private markDisconnected(error: Error): void {
     if (this.disconnected) return;
     this.disconnected = true;
+    this.deps.logger.warn(
+      { topic: this.topic, group: this.group, consumer: this.consumer, err: error },
+      `subscription to '${this.topic}' lost Redis; retrying until it answers again`,
+    );
     this.emit({ type: 'disconnected', error });
+  }
+
+  private markReconnected(): void {
+    this.disconnected = false;
+    this.deps.logger.info(
+      { topic: this.topic, group: this.group, consumer: this.consumer },
+      `subscription to '${this.topic}' reached Redis again`,
+    );
+    this.emit({ type: 'reconnected' });
   }
 
   /** Waits `ms`, or less when the subscription closes (a cancelled timer must not leave a loop hanging). */
