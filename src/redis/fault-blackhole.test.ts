@@ -52,24 +52,32 @@ function collect<S>(statuses: AsyncIterable<S>): S[] {
   return seen;
 }
 
-/** Publishes `id` until a publish is acknowledged (the same id again is deduplicated). */
+/**
+ * Publishes `id` until a publish is acknowledged (the same id again is deduplicated); fails
+ * with the last error when none is within RECOVERY_MS.
+ */
 async function publishUntilStored(
   backend: RedisBackend,
   topic: Topic<unknown>,
   id: string,
   checker: DeliveryChecker,
 ): Promise<void> {
+  const deadline = Date.now() + RECOVERY_MS;
   for (;;) {
     try {
       checker.published(
         await backend.publish(topic, { id, data: { id } }, { timeoutMs: PUBLISH_TIMEOUT_MS }),
       );
       return;
-    } catch {
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
       await sleep(50);
     }
   }
 }
+
+/** Closing must not hang the suite when a connection stays stuck (as it does without detection). */
+const CLOSE_WAIT_MS = 5000;
 
 function elapsedSince(t0: number): number {
   return Date.now() - t0;
@@ -87,7 +95,9 @@ void describe('a peer that goes silent without closing (blackhole)', () => {
 
   afterEach(async () => {
     proxy.heal();
-    for (const close of closers.splice(0).reverse()) await close().catch(() => {});
+    for (const close of closers.splice(0).reverse()) {
+      await Promise.race([close().catch(() => {}), sleep(CLOSE_WAIT_MS)]);
+    }
   });
 
   after(async () => {
