@@ -122,6 +122,8 @@ function destroyQuietly(client: AnyClient): void {
 
 const RECONNECT_MAX_DELAY_MS = 2000;
 const RECONNECT_JITTER_MS = 50;
+/** Time for a destroyed socket's close to reach node-redis (a turn of the event loop, with margin). */
+const SOCKET_CLOSE_SETTLE_MS = 20;
 
 function reconnectStrategy(retries: number): number {
   // 50 ms, 100 ms, … capped at 2 s, with jitter; never gives up.
@@ -342,7 +344,11 @@ class Connection implements RedisConnection {
       this.watchdog?.track(new Promise<void>((resolve) => (settle = resolve)), 0);
     });
     for (const event of ['ready', 'error', 'end']) this.client.on(event, ended);
+    this.handshaking = () => settle !== undefined;
   }
+
+  /** True while a standalone client waits for its handshake's replies on a new socket. */
+  private handshaking: () => boolean = () => false;
 
   /**
    * The peer stopped answering without closing the socket: report it, drop the socket (commands
@@ -358,6 +364,7 @@ class Connection implements RedisConnection {
     for (const listener of this.listeners.get('error') ?? []) listener(error);
     for (const listener of this.listeners.get('reconnecting') ?? []) listener();
     const wasReady = this.client.isReady;
+    const wasHandshaking = this.handshaking();
     const reopen = (): void => {
       if (!this.closed) this.client.connect().catch(() => {}); // retries inside; errors are reported
     };
@@ -373,9 +380,14 @@ class Connection implements RedisConnection {
     } else if (wasReady || this.kind === 'cluster') {
       reopen();
     } else {
-      // A standalone client caught mid-reconnect: its own reconnect loop stops at its next step
-      // (at most one backoff delay); reopening before would run two loops on one client.
-      setTimeout(reopen, RECONNECT_MAX_DELAY_MS + RECONNECT_JITTER_MS).unref();
+      // A standalone client caught mid-reconnect: its own reconnect loop must stop first (it
+      // does at its next step), or two loops would run on one client. Stuck in a handshake, that
+      // step is the dropped socket's close, on the next turn of the event loop; between two
+      // attempts, it is the end of the backoff delay.
+      const settleMs = wasHandshaking
+        ? SOCKET_CLOSE_SETTLE_MS
+        : RECONNECT_MAX_DELAY_MS + RECONNECT_JITTER_MS;
+      setTimeout(reopen, settleMs).unref();
     }
   }
 }

@@ -64,6 +64,8 @@ import { ensureGroups, removeConsumerIfIdle, removeGoneConsumers } from './consu
 import { autoclaim, touch, type RawEntry } from './consumer-reclaim.ts';
 
 const deadLetterScript = loadScript('dead-letter');
+/** Longest a read waits in Redis for new events before it is sent again. */
+const READ_BLOCK_MS = 2000;
 
 /** Observers for metrics (handler duration, failures, retries, dead letters, reclaims). */
 export interface ConsumerHooks {
@@ -245,6 +247,12 @@ export class StreamSubscription<T> implements Subscription {
   private async readLoop(parts: PartitionKeys[], conn: RedisConnection): Promise<void> {
     const streams = parts.map((p) => p.stream);
     const ids = parts.map(() => '>');
+    // Within a third of the dead-peer bound, so a silent peer behind a blocked read is noticed
+    // within the bound (the read's wait counts before its reply is overdue).
+    const bound = conn.deadPeerTimeoutMs;
+    const blockMs = String(
+      bound > 0 ? Math.min(READ_BLOCK_MS, Math.floor(bound / 3)) : READ_BLOCK_MS,
+    );
     let failures = 0;
     while (this.running) {
       if (this.outstanding() > this.batchSize) {
@@ -267,7 +275,7 @@ export class StreamSubscription<T> implements Subscription {
             'COUNT',
             String(this.batchSize),
             'BLOCK',
-            '2000',
+            blockMs,
             'STREAMS',
             ...streams,
             ...ids,
