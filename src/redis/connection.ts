@@ -241,6 +241,8 @@ class Connection implements RedisConnection {
   private readonly watchdog: DeadPeerWatchdog | undefined;
   private readonly listeners = new Map<ConnectionEvent, ((e?: unknown) => void)[]>();
   private closed = false;
+  /** Drops for a silent peer so far: a reopen that a later drop overtook stops. */
+  private reopenings = 0;
 
   constructor(
     private readonly setup: ConnectionSetup,
@@ -365,9 +367,8 @@ class Connection implements RedisConnection {
     for (const listener of this.listeners.get('reconnecting') ?? []) listener();
     const wasReady = this.client.isReady;
     const wasHandshaking = this.handshaking();
-    const reopen = (): void => {
-      if (!this.closed) this.client.connect().catch(() => {}); // retries inside; errors are reported
-    };
+    const generation = ++this.reopenings;
+    const reopen = (): void => void this.reopen(generation, 0);
     let destroyed: unknown;
     try {
       destroyed = this.client.destroy();
@@ -388,6 +389,28 @@ class Connection implements RedisConnection {
         ? SOCKET_CLOSE_SETTLE_MS
         : RECONNECT_MAX_DELAY_MS + RECONNECT_JITTER_MS;
       setTimeout(reopen, settleMs).unref();
+    }
+  }
+
+  /**
+   * Opens the client again after a drop. A standalone client retries inside connect() until it
+   * is ready. A Cluster or Sentinel client gives up when no node answers: retry it with backoff,
+   * and hold its connect to the dead-peer bound too (a silent seed node must not hang it).
+   * A later drop (a newer `generation`) ends this attempt.
+   */
+  private async reopen(generation: number, retries: number): Promise<void> {
+    if (this.closed || generation !== this.reopenings) return;
+    const connecting = this.client.connect();
+    if (this.kind === 'standalone') {
+      await connecting.catch(() => {}); // errors are reported on 'error'
+      return;
+    }
+    this.watchdog?.track(connecting, 0);
+    try {
+      await connecting;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, reconnectStrategy(retries)).unref());
+      await this.reopen(generation, retries + 1);
     }
   }
 }
