@@ -125,8 +125,11 @@ export class DeadPeerWatchdog {
 export function blockingMsOf(args: readonly string[]): number {
   const name = args[0];
   if (name === undefined) return 0;
+  // The hot path (XADD, XACK, EVALSHA, …) returns after two character checks.
   const first = name.charCodeAt(0) | 0x20; // lower-case ASCII
-  if (first !== 0x78 /* x */ && first !== 0x62 /* b */ && first !== 0x77 /* w */) return 0;
+  if (first === 0x78 /* x */) {
+    if ((name.charCodeAt(1) | 0x20) !== 0x72 /* r: XREAD, XREADGROUP */) return 0;
+  } else if (first !== 0x62 /* b */ && first !== 0x77 /* w */) return 0;
   const upper = name.toUpperCase();
   switch (upper) {
     case 'XREAD':
