@@ -253,6 +253,7 @@ class Connection implements RedisConnection {
     if (setup.deadPeerTimeoutMs > 0) {
       this.watchdog = new DeadPeerWatchdog({
         timeoutMs: setup.deadPeerTimeoutMs,
+        ordered: setup.kind !== 'cluster',
         ping: () => void this.send(['PING']).catch(() => {}),
         onDead: (silentMs) => this.reopenSilent(silentMs),
       });

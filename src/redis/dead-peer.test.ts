@@ -30,6 +30,7 @@ function watchdog(): { dog: DeadPeerWatchdog; dead: number[]; pings: number[] } 
   const pings: number[] = [];
   const dog = new DeadPeerWatchdog({
     timeoutMs: BOUND_MS,
+    ordered: true,
     ping: () => void pings.push(Date.now()),
     onDead: (silentMs) => void dead.push(silentMs),
   });

@@ -36,6 +36,11 @@ export interface DeadPeerWatchdogOptions {
   readonly timeoutMs: number;
   /** Sends a PING on the connection (its reply comes back through `track`). */
   readonly ping: () => void;
+  /**
+   * True when every reply comes back in the order its command was sent (one socket: standalone,
+   * Sentinel); false for a Cluster client, whose commands go to several nodes.
+   */
+  readonly ordered: boolean;
   /** The connection is dead: drop and reopen it. `silentMs`: how long the oldest reply is overdue by. */
   readonly onDead: (silentMs: number) => void;
 }
@@ -52,6 +57,8 @@ export class DeadPeerWatchdog {
   /** The latest tick at which a blocking command sent so far may still be blocked in Redis. */
   private blockedUntil = 0;
   private lastSendTick = 0;
+  /** The last non-blocking command sent in this turn of the event loop (ordered connections). */
+  private batchLast: Promise<unknown> | undefined;
   /** Bumped when the connection restarts: replies to commands of an earlier socket are not counted. */
   private generation = 0;
 
@@ -71,9 +78,27 @@ export class DeadPeerWatchdog {
    * design (BLOCK, a list-move timeout, WAIT), Infinity when it may block forever.
    */
   track(reply: Promise<unknown>, blockMs: number): void {
-    // Replies on one socket come in order: a command queued behind a blocking one waits for it.
     this.lastSendTick = this.tick;
     if (blockMs === Infinity) return; // blocks forever by design: nothing to hold it to
+    if (blockMs === 0 && this.options.ordered) {
+      // Replies on one socket come in order: the last command sent in this turn of the event
+      // loop is answered last, so watching it alone watches the whole batch (one hook per batch
+      // instead of one per command on the publishing hot path).
+      if (this.batchLast === undefined) queueMicrotask(this.watchBatch);
+      this.batchLast = reply;
+      return;
+    }
+    this.watch(reply, blockMs);
+  }
+
+  private readonly watchBatch = (): void => {
+    const last = this.batchLast;
+    this.batchLast = undefined;
+    if (last !== undefined) this.watch(last, 0);
+  };
+
+  private watch(reply: Promise<unknown>, blockMs: number): void {
+    // A command queued behind a blocking one waits for it.
     const start = Math.max(this.tick, this.blockedUntil);
     const until = start + Math.ceil(blockMs / this.tickMs);
     if (blockMs > 0) this.blockedUntil = until;
