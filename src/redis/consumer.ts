@@ -15,7 +15,8 @@
  * (running or queued) are kept fresh with XCLAIM JUSTID so others leave them.
  * Dead-lettering: after maxAttempts, or when an entry cannot be decoded, the
  * dead-letter script moves it to the dead-letter stream and acknowledges it atomically.
- * Faults: while Redis is unreachable (also at start-up) the subscription
+ * Faults: while Redis is unreachable (also at start-up, and when a silent peer
+ * made the connection drop the socket: see connection.ts) the subscription
  * reports 'disconnected', retries with backoff and reports 'reconnected'; a
  * group that vanished (Redis restarted without its data) is recreated from the
  * start of the stream.
@@ -63,6 +64,8 @@ import { ensureGroups, removeConsumerIfIdle, removeGoneConsumers } from './consu
 import { autoclaim, touch, type RawEntry } from './consumer-reclaim.ts';
 
 const deadLetterScript = loadScript('dead-letter');
+/** Longest a read waits in Redis for new events before it is sent again. */
+const READ_BLOCK_MS = 2000;
 
 /** Observers for metrics (handler duration, failures, retries, dead letters, reclaims). */
 export interface ConsumerHooks {
@@ -244,6 +247,12 @@ export class StreamSubscription<T> implements Subscription {
   private async readLoop(parts: PartitionKeys[], conn: RedisConnection): Promise<void> {
     const streams = parts.map((p) => p.stream);
     const ids = parts.map(() => '>');
+    // Within a third of the dead-peer bound, so a silent peer behind a blocked read is noticed
+    // within the bound (the read's wait counts before its reply is overdue).
+    const bound = conn.deadPeerTimeoutMs;
+    const blockMs = String(
+      bound > 0 ? Math.min(READ_BLOCK_MS, Math.floor(bound / 3)) : READ_BLOCK_MS,
+    );
     let failures = 0;
     while (this.running) {
       if (this.outstanding() > this.batchSize) {
@@ -266,17 +275,14 @@ export class StreamSubscription<T> implements Subscription {
             'COUNT',
             String(this.batchSize),
             'BLOCK',
-            '2000',
+            blockMs,
             'STREAMS',
             ...streams,
             ...ids,
           ],
           { key: streams[0] },
         );
-        if (this.disconnected) {
-          this.disconnected = false;
-          this.emit({ type: 'reconnected' });
-        }
+        if (this.disconnected) this.markReconnected();
         failures = 0;
         if (!reply) continue;
         for (const [stream, entries] of streamsOf(reply)) {
@@ -300,10 +306,24 @@ export class StreamSubscription<T> implements Subscription {
     }
   }
 
+  /** Reported once per outage (status and one log line), also for a silent peer the connection dropped. */
   private markDisconnected(error: Error): void {
     if (this.disconnected) return;
     this.disconnected = true;
+    this.deps.logger.warn(
+      { topic: this.topic, group: this.group, consumer: this.consumer, err: error },
+      `subscription to '${this.topic}' lost Redis; retrying until it answers again`,
+    );
     this.emit({ type: 'disconnected', error });
+  }
+
+  private markReconnected(): void {
+    this.disconnected = false;
+    this.deps.logger.info(
+      { topic: this.topic, group: this.group, consumer: this.consumer },
+      `subscription to '${this.topic}' reached Redis again`,
+    );
+    this.emit({ type: 'reconnected' });
   }
 
   /** Waits `ms`, or less when the subscription closes (a cancelled timer must not leave a loop hanging). */
