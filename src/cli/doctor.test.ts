@@ -172,23 +172,33 @@ void describe('herald doctor on a well configured Redis (AOF, maxmemory, noevict
       ]);
       assert.equal(r.code, 1, r.stdout + r.stderr);
       const groups = parseJson<DoctorJson>(r).checks.filter((c) => c.id === 'groups');
-      const stuck = groups.find((c) => c.verdict === 'FAIL');
+      const fails = groups.filter((c) => c.verdict === 'FAIL');
+      const stuck = fails.find((c) => /pending event\(s\) idle/.test(c.detail));
       assert.match(
         stuck?.detail ?? '',
         /^group 'stuck' on 'jobs': 1 pending event\(s\) idle for up to /,
       );
       assert.match(stuck?.fix?.advice ?? '', /start a consumer for 'stuck'/);
+      assert.match(stuck?.fix?.advice ?? '', new RegExp(`XGROUP DESTROY ${stream} stuck`));
       const growing = groups.filter((c) => c.verdict === 'WARN').map((c) => c.detail);
+      for (const group of ['stuck', 'idle']) {
+        // Lag is counted even where Redis reports none (a group created at '$' that never caught up).
+        const grew = new RegExp(
+          `^group '${group}' on 'jobs': lag grew from \\d+ to \\d+ in 500ms$`,
+        );
+        assert.ok(
+          growing.some((d) => grew.test(d)),
+          growing.join('\n'),
+        );
+      }
+      // Events wait for 'idle' and nobody has read them for longer than --stuck-after: stalled.
       assert.ok(
-        growing.some((d) => /^group 'stuck' on 'jobs': lag grew from \d+ to \d+ in 500ms$/.test(d)),
-        growing.join('\n'),
-      );
-      assert.ok(
-        // Redis reports no lag for a group created at '$' that never caught up: judged by positions.
-        growing.includes(
-          "group 'idle' on 'jobs': new events arrived in 500ms and none was delivered (Redis does not report this group's lag)",
+        fails.some((c) =>
+          /^group 'idle' on 'jobs': no progress for .* \(over 300ms\) with \d+ unread and 0 pending event\(s\), no consumer$/.test(
+            c.detail,
+          ),
         ),
-        growing.join('\n'),
+        fails.map((c) => c.detail).join('\n'),
       );
     } finally {
       clearInterval(publishing);
@@ -224,5 +234,113 @@ void describe('herald doctor on a well configured Redis (AOF, maxmemory, noevict
     const onReplica = await replicas(replica.url);
     assert.equal(onReplica[0]?.verdict, 'FAIL');
     assert.match(onReplica[0]?.detail ?? '', /this node is a replica of 127\.0\.0\.1:\d+/);
+  });
+});
+
+void describe('herald doctor: a stopped consumer service, and Redis lag after an AOF restart', () => {
+  let server: RedisServerHandle;
+  let app: RedisBackend;
+  const prefix = uniquePrefix('doctor-stopped');
+  const payments = defineTopic({ name: 'payments' });
+  const stream = (): string => partitionKeys(prefix, payments, 0).stream;
+  // Only the groups check is looked at: this Redis has no maxmemory, which other checks FAIL.
+  const doctor = async (...args: string[]): Promise<CheckResult[]> => {
+    const r = await runHerald([
+      'doctor',
+      '--url',
+      server.url,
+      '--prefix',
+      prefix,
+      '--sample-interval',
+      '100ms',
+      '--json',
+      ...args,
+    ]);
+    return parseJson<DoctorJson>(r).checks.filter((c) => c.id === 'groups');
+  };
+  const details = (groups: readonly CheckResult[], verdict: string): string[] =>
+    groups.filter((c) => c.verdict === verdict).map((c) => c.detail);
+
+  before(async () => {
+    server = await startRedisServer({ appendonly: true, appendfsync: 'always' });
+    app = await RedisBackend.connect({ url: server.url, prefix });
+    // Both services subscribed before the first publish (Herald creates their groups then);
+    // 'fulfillment' handled everything, 'payment' was stopped and has 5 events waiting.
+    for (const group of ['fulfillment', 'payment']) {
+      const sub = app.subscribe(payments, { group }, () => Promise.resolve());
+      await sub.ready;
+      await sub.close();
+    }
+    let handled = 0;
+    const sub = app.subscribe(payments, { group: 'fulfillment' }, () => {
+      handled++;
+      return Promise.resolve();
+    });
+    await sub.ready;
+    await app.publishBatch(
+      payments,
+      [1, 2, 3, 4, 5].map((n) => ({ data: { n } })),
+    );
+    await waitFor(() => handled === 5);
+    await waitFor(
+      async () =>
+        Number((await app.conn.send<[number]>(['XPENDING', stream(), 'fulfillment']))[0]) === 0,
+    );
+    await sub.close();
+    // Consumers leave their names behind only while they hold something: drop them to model a stop.
+    for (const group of ['fulfillment', 'payment']) {
+      const rows = await app.conn.send<unknown[]>(['XINFO', 'CONSUMERS', stream(), group]);
+      for (const row of rows as { name: string }[])
+        await app.conn.send(['XGROUP', 'DELCONSUMER', stream(), group, row.name]);
+    }
+  });
+  after(async () => {
+    await app?.close();
+    await server?.stop();
+  });
+
+  void test('unread events and no consumer WARN; no progress past --stuck-after FAILs', async () => {
+    const calm = await doctor('--stuck-after', '10m');
+    assert.deepEqual(details(calm, 'FAIL'), []);
+    assert.deepEqual(details(calm, 'WARN'), [
+      "group 'payment' on 'payments': 5 unread and 0 pending event(s) and no consumer",
+    ]);
+    await waitFor(
+      async () => {
+        const now = await app.conn.send<[string, string]>(['TIME']);
+        const first =
+          (await app.conn.send<[string][]>(['XRANGE', stream(), '-', '+', 'COUNT', '1']))[0]?.[0] ??
+          '0';
+        return Number(now[0]) * 1000 - Number(first.split('-')[0]) > 1500;
+      },
+      { message: 'the first unread event is 1.5 s old' },
+    );
+    const stalled = await doctor('--stuck-after', '1s');
+    const fails = details(stalled, 'FAIL');
+    assert.equal(fails.length, 1, fails.join('\n'));
+    assert.match(
+      fails[0] ?? '',
+      /^group 'payment' on 'payments': no progress for [\d.]+s \(over 1s\) with 5 unread and 0 pending event\(s\), no consumer$/,
+    );
+  });
+
+  void test("after Redis reloads its AOF, the doctor says Redis's lag is wrong and counts instead", async () => {
+    await app.close();
+    await server.restart();
+    app = await RedisBackend.connect({ url: server.url, prefix });
+    const groups = await doctor('--stuck-after', '10m');
+    const warns = details(groups, 'WARN');
+    assert.ok(
+      warns.includes(
+        "group 'fulfillment' on 'payments': Redis's lag is wrong (Redis says 5, 0 unread); Herald counts the unread events instead",
+      ),
+      warns.join('\n'),
+    );
+    assert.ok(
+      warns.includes(
+        "group 'payment' on 'payments': 5 unread and 0 pending event(s) and no consumer",
+      ),
+      warns.join('\n'),
+    );
   });
 });

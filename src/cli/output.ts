@@ -38,17 +38,85 @@ export function renderTable<Row>(rows: readonly Row[], columns: readonly Column<
 
 function cellText(v: string | number | undefined): string {
   if (v === undefined) return '-';
-  return typeof v === 'number' ? String(v) : v;
+  return typeof v === 'number' ? String(v) : safeText(v);
+}
+
+/**
+ * Characters that can drive a terminal or reorder what it shows: C0 controls (ESC starts
+ * escape sequences), DEL, C1 controls (U+009B is a one-character CSI) and the bidirectional
+ * marks, overrides and isolates.
+ */
+function isTerminalControl(code: number): boolean {
+  return (
+    code < 0x20 ||
+    (code >= 0x7f && code <= 0x9f) ||
+    code === 0x200e ||
+    code === 0x200f ||
+    (code >= 0x202a && code <= 0x202e) ||
+    (code >= 0x2066 && code <= 0x2069)
+  );
+}
+
+/**
+ * What JSON.stringify leaves unescaped of those (it escapes C0 controls), plus the line and
+ * paragraph separators. They only occur inside JSON strings, where \uXXXX is the same value.
+ */
+function isUnescapedInJson(code: number): boolean {
+  return code >= 0x20 && (isTerminalControl(code) || code === 0x2028 || code === 0x2029);
+}
+
+const NAMED_ESCAPES: Readonly<Record<number, string>> = { 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t' };
+
+/** Replaces the characters `matches` picks with escapes; returns the text itself when none. */
+function escapeWhere(text: string, matches: (code: number) => boolean): string {
+  let out = '';
+  let copied = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (!matches(code)) continue;
+    out +=
+      text.slice(copied, i) + (NAMED_ESCAPES[code] ?? `\\u${code.toString(16).padStart(4, '0')}`);
+    copied = i + 1;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+/**
+ * Text taken from events or Redis (types, keys, group and consumer names, errors, payloads)
+ * made safe to print for people: control characters are shown escaped (`\u001b`, `\n`),
+ * so what a producer wrote cannot move the cursor, recolour, retitle or clear the terminal.
+ */
+export function safeText(text: string): string {
+  return escapeWhere(text, isTerminalControl);
+}
+
+/** JSON for a terminal: the same value, with no character left that could drive it. */
+function inertJson(json: string): string {
+  return escapeWhere(json, isUnescapedInJson);
 }
 
 /** Prints a value as pretty JSON on stdout (one document). */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${inertJson(JSON.stringify(value, null, 2))}\n`);
 }
 
 /** Prints a value as one JSON line (for streams of records: tail, publish). */
 export function printJsonLine(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
+  process.stdout.write(`${inertJson(JSON.stringify(value))}\n`);
+}
+
+/** Payloads this deep cannot be re-encoded (the encoder runs out of stack): callers fall back to the stored text. */
+export function isTooDeep(e: unknown): boolean {
+  return e instanceof RangeError;
+}
+
+/** Longest payload text `tail` prints on a line for people (`--json` prints all of it). */
+export const MAX_PAYLOAD_DISPLAY_CHARS = 4096;
+
+/** A payload's text for a line meant for people: escaped, and cut after `max` characters. */
+export function payloadText(text: string, max = MAX_PAYLOAD_DISPLAY_CHARS): string {
+  if (text.length <= max) return safeText(text);
+  return `${safeText(text.slice(0, max))}… (${text.length - max} more characters; --json prints all)`;
 }
 
 /** Prints a line on stdout. */

@@ -98,17 +98,22 @@ void describe('herald publish and tail, run as a user runs them', () => {
     );
   });
 
-  void test('a bad stdin line is one clear error line; the lines before it stay published', async () => {
+  void test('a bad stdin line stops the run: the report names the lines stored and the line to resume from', async () => {
     const before = (await entries('audit', 1)).length;
     const r = await runHerald(['publish', 'audit', ...g], {
       input: '{"ok":1}\nnot json\n{"ok":3}\n',
     });
     assert.equal(r.code, 1);
-    assert.equal(r.stdout, '');
+    assert.match(r.stdout, /^stored lines 1 in 'audit': 1 event\(s\)\n/);
+    assert.match(r.stdout, /\nline 2: not stored, invalid: the line is not valid JSON /);
+    assert.match(
+      r.stdout,
+      /\nto resume: fix line 2, then run the same command again with --from-line 2/,
+    );
     assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
     assert.match(
       r.stderr,
-      /^herald: line 2 is not valid JSON .*; 1 event before it was published\n$/,
+      /^herald: stopped at line 2: the line is not valid JSON .*; fix line 2, then resume with --from-line 2\n$/,
     );
     assert.equal((await entries('audit', 1)).length, before + 1);
   });

@@ -1,4 +1,4 @@
-/** Conformance: publish-side guarantees — dedupe by id, schema validation, partitions, raw codec. */
+/** Conformance: publish-side guarantees — validation before any write, dedupe by id, schema validation, partitions, raw codec. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Delivery, OutgoingEvent, PublishReceipt } from '../core/event.ts';
@@ -13,8 +13,11 @@ import {
   type ConformanceFactory,
   type Payment,
 } from './harness.ts';
+import { validationTests } from './suite-validation.ts';
 
 export function publishingTests(factory: ConformanceFactory): void {
+  validationTests(factory);
+
   test('a publish retried with the same id stores one event', { timeout: TEST_TIMEOUT_MS }, () =>
     withBackend(factory, async (b) => {
       const topic = defineTopic({ name: 'conf.dedupe' });

@@ -72,6 +72,20 @@ export function encodeRaw(data: unknown): string[] {
   return out;
 }
 
+/**
+ * The UTF-8 size of an entry (field names and values) when it is over `maxBytes`, else
+ * undefined. Cheap for the usual event: a UTF-16 unit is at most 3 UTF-8 bytes, so the bytes
+ * are counted only when the length alone cannot settle it.
+ */
+export function entryBytesOver(fields: readonly string[], maxBytes: number): number | undefined {
+  let units = 0;
+  for (const f of fields) units += f.length;
+  if (units * 3 <= maxBytes) return undefined;
+  let bytes = 0;
+  for (const f of fields) bytes += Buffer.byteLength(f, 'utf8');
+  return bytes > maxBytes ? bytes : undefined;
+}
+
 /** Milliseconds since the epoch encoded in a stream position `ms-seq`. */
 let lastMs = NaN;
 let lastIso = '';

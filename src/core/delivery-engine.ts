@@ -186,7 +186,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     this.disconnected = true;
     this.logger.warn(
       { topic: this.topic, group: this.group, consumer: this.consumer, err: errorText(error) },
-      'herald: subscription lost its connection; retrying',
+      `subscription to '${this.topic}' lost ${this.transport.serverName}; retrying until it answers again`,
     );
     this.emit({ type: 'disconnected', error });
   }
@@ -196,7 +196,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     this.disconnected = false;
     this.logger.info(
       { topic: this.topic, group: this.group, consumer: this.consumer },
-      'herald: subscription reconnected',
+      `subscription to '${this.topic}' reached ${this.transport.serverName} again`,
     );
     this.emit({ type: 'reconnected' });
   }

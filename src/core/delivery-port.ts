@@ -75,6 +75,8 @@ export interface ReadSink<P extends PartitionRef> {
 }
 
 export interface DeliveryTransport<P extends PartitionRef> {
+  /** What the transport talks to, for log lines ('Redis'). */
+  readonly serverName: string;
   /**
    * Prepares reading: topic declaration, consumer groups, connections. A ConnectionError or
    * TimeoutError is retried by the engine with backoff (the server may be starting); any

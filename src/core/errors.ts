@@ -36,16 +36,26 @@ export interface ValidationIssue {
   readonly path: readonly (string | number)[];
 }
 
-/** Data rejected by a topic's schema, or an event that is not well formed. Nothing was written. */
+/**
+ * Data rejected by a topic's schema, or an event that is not well formed (data JSON cannot
+ * encode, an attribute that is not a string, an event over the size limit). Nothing was
+ * written: not this event, nor any other event of the same publish or batch.
+ */
 export class ValidationError extends HeraldError {
   readonly issues: readonly ValidationIssue[];
+  /** The position of the offending event in the batch (0 for a single publish), when one event is to blame. */
+  readonly index: number | undefined;
+  /** The offending attribute of that event: `data`, `type`, `key`, `id`, `headers`, … */
+  readonly field: string | undefined;
   constructor(
     message: string,
     issues: readonly ValidationIssue[] = [],
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; index?: number; field?: string },
   ) {
     super(ErrorCode.Validation, message, options);
     this.issues = issues;
+    this.index = options?.index;
+    this.field = options?.field;
   }
 }
 

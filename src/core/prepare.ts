@@ -2,13 +2,20 @@
  * Turning what a producer hands to `publish` into stream-entry fields: shape
  * checks, schema validation and encoding, for every event of a call before any
  * is written. Shared by every backend, so they refuse the same input the same way.
+ *
+ * Refused, each with a ValidationError naming the event's index and field: an
+ * attribute that is not a string (`id`, `type`, `key`, `source`, …), a header value
+ * that is not a string, data the schema rejects, data JSON cannot encode (BigInt,
+ * circular, functions, NaN, ±Infinity), an event whose stored entry is over the
+ * topic's `maxEventBytes`, an explicit id on a topic whose dedupe window is out of range.
  */
-import { encodeEnvelope, encodeRaw } from './codec.ts';
+import { encodeEnvelope, encodeRaw, entryBytesOver, F } from './codec.ts';
+import { diagnoseEncodeFailure, findLossyValue, formatPath, type JsonPath } from './encodable.ts';
 import { ValidationError } from './errors.ts';
 import type { OutgoingEvent } from './event.ts';
 import { partitionFor } from './partition.ts';
 import { validate } from './schema.ts';
-import type { Topic } from './topic.ts';
+import { DEFAULT_MAX_EVENT_BYTES, MAX_DEDUPE_WINDOW_MS, type Topic } from './topic.ts';
 
 export interface PreparedEvent {
   readonly partition: number;
@@ -18,50 +25,196 @@ export interface PreparedEvent {
   readonly fields: string[];
 }
 
+/** Attributes that must be non-empty strings when given (CloudEvents requires them non-empty). */
+const NON_EMPTY_ATTRIBUTES = ['id', 'type', 'source'] as const;
+/** Attributes that must be strings when given. */
+const STRING_ATTRIBUTES = ['key', 'subject', 'time', 'traceparent'] as const;
+
+/** Encoded field name -> the attribute a producer sets (for naming the largest field). */
+const ATTRIBUTE_OF_FIELD: Readonly<Record<string, string>> = { [F.key]: 'key' };
+
+interface Where {
+  readonly text: string;
+  readonly index: number;
+}
+
+function invalid(where: Where, path: JsonPath, message: string): ValidationError {
+  const field = String(path[0] ?? 'event');
+  return new ValidationError(
+    `${where.text}: ${formatPath(path)}: ${message}`,
+    [{ message, path }],
+    {
+      index: where.index,
+      field,
+    },
+  );
+}
+
+const nonEmptyOrAbsent = (v: unknown): boolean =>
+  v === undefined || (typeof v === 'string' && v !== '');
+const stringOrAbsent = (v: unknown): boolean => v === undefined || typeof v === 'string';
+
+/** The hot path: plain property reads, no loop over attribute names. */
+function attributesLookRight(event: OutgoingEvent<unknown>): boolean {
+  return (
+    nonEmptyOrAbsent(event.id) &&
+    nonEmptyOrAbsent(event.type) &&
+    nonEmptyOrAbsent(event.source) &&
+    stringOrAbsent(event.key) &&
+    stringOrAbsent(event.subject) &&
+    stringOrAbsent(event.time) &&
+    stringOrAbsent(event.traceparent) &&
+    event.headers === undefined
+  );
+}
+
+/** Throws a ValidationError naming the first attribute that is not a (non-empty) string. */
+function checkAttributes(event: OutgoingEvent<unknown>, where: Where): void {
+  const attrs = event as unknown as Record<string, unknown>;
+  for (const name of NON_EMPTY_ATTRIBUTES) {
+    const v = attrs[name];
+    if (v !== undefined && (typeof v !== 'string' || v === '')) {
+      throw invalid(where, [name], `must be a non-empty string, not ${describe(v)}`);
+    }
+  }
+  for (const name of STRING_ATTRIBUTES) {
+    const v = attrs[name];
+    if (v !== undefined && typeof v !== 'string') {
+      throw invalid(where, [name], `must be a string, not ${describe(v)}`);
+    }
+  }
+  const headers: unknown = event.headers;
+  if (headers === undefined) return;
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
+    throw invalid(where, ['headers'], `must be an object of strings, not ${describe(headers)}`);
+  }
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const v = (headers as Record<string, unknown>)[name];
+    if (typeof v !== 'string') {
+      throw invalid(where, ['headers', name], `must be a string, not ${describe(v)}`);
+    }
+  }
+}
+
+/** "a number", "null", "an array": for messages, never the value itself (it may be large or secret). */
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  const t = typeof v;
+  return t === 'object' ? 'an object' : `a ${t}`;
+}
+
+function checkDedupeWindow(topic: Topic<unknown>, where: Where): void {
+  const ms = topic.dedupeWindowMs;
+  if (Number.isInteger(ms) && ms >= 1 && ms <= MAX_DEDUPE_WINDOW_MS) return;
+  throw invalid(
+    where,
+    ['id'],
+    `cannot be deduplicated: topic '${topic.name}' has dedupeWindowMs ${ms}, allowed are 1 to ${MAX_DEDUPE_WINDOW_MS} (7 days)`,
+  );
+}
+
+function checkSize(topic: Topic<unknown>, fields: readonly string[], where: Where): void {
+  const max = topic.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  const bytes = entryBytesOver(fields, max);
+  if (bytes === undefined) return;
+  let largest = 'data';
+  let largestLength = -1;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const value = fields[i + 1] as string;
+    if (value.length > largestLength) {
+      largestLength = value.length;
+      largest =
+        topic.codec === 'raw'
+          ? 'data'
+          : (ATTRIBUTE_OF_FIELD[fields[i] as string] ?? (fields[i] as string));
+    }
+  }
+  throw new ValidationError(
+    `${where.text} is ${bytes} bytes stored, over the topic's maxEventBytes of ${max} (largest field: ${largest})`,
+    [{ message: `event is ${bytes} bytes, limit ${max}`, path: [largest] }],
+    { index: where.index, field: largest },
+  );
+}
+
+function encode<T>(
+  topic: Topic<T>,
+  event: OutgoingEvent<T>,
+  data: unknown,
+  source: string,
+  where: Where,
+): string[] {
+  if (topic.codec === 'raw') {
+    try {
+      return encodeRaw(data);
+    } catch (e) {
+      const message = (e as Error).message;
+      throw new ValidationError(`${where.text}: ${message}`, [{ message, path: ['data'] }], {
+        index: where.index,
+        field: 'data',
+      });
+    }
+  }
+  if (data === undefined) {
+    throw new ValidationError(
+      `${where.text} has no data`,
+      [{ message: 'required', path: ['data'] }],
+      {
+        index: where.index,
+        field: 'data',
+      },
+    );
+  }
+  let fields: string[];
+  try {
+    fields = encodeEnvelope(topic, { ...event, data: data as T }, { source });
+  } catch (e) {
+    const problem = diagnoseEncodeFailure(data, e);
+    throw invalid(where, ['data', ...problem.path], problem.message);
+  }
+  // The encode above turned NaN, Infinity and functions into null or dropped them: refuse those too.
+  const lossy = findLossyValue(data);
+  if (lossy !== undefined) throw invalid(where, ['data', ...lossy.path], lossy.message);
+  return fields;
+}
+
 async function prepareOne<T>(
   topic: Topic<T>,
   event: OutgoingEvent<T>,
   source: string,
-  where: string,
+  where: Where,
 ): Promise<PreparedEvent> {
   if (event === null || typeof event !== 'object') {
-    throw new ValidationError(`${where} must be an object with data`);
+    throw new ValidationError(`${where.text} must be an object with data`, [], {
+      index: where.index,
+      field: 'event',
+    });
   }
-  if (event.id !== undefined && (typeof event.id !== 'string' || event.id === '')) {
-    throw new ValidationError(`${where}: id must be a non-empty string`, [
-      { message: 'must be a non-empty string', path: ['id'] },
-    ]);
-  }
+  if (!attributesLookRight(event)) checkAttributes(event, where);
+  if (event.id !== undefined) checkDedupeWindow(topic, where);
   let data: unknown = event.data;
   if (topic.schema) {
     try {
-      data = await validate(topic.schema, event.data, `data of ${where}`);
+      data = await validate(topic.schema, event.data, `data of ${where.text}`);
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
       throw new ValidationError(
         e.message,
         e.issues.map((issue) => ({ ...issue, path: ['data', ...issue.path] })),
+        { index: where.index, field: 'data' },
       );
     }
   }
-  let fields: string[];
-  if (topic.codec === 'raw') {
-    try {
-      fields = encodeRaw(data);
-    } catch (e) {
-      const message = (e as Error).message;
-      throw new ValidationError(`${where}: ${message}`, [{ message, path: ['data'] }]);
-    }
-  } else {
-    if (data === undefined) {
-      throw new ValidationError(`${where} has no data`, [{ message: 'required', path: ['data'] }]);
-    }
-    fields = encodeEnvelope(topic, { ...event, data: data as T }, { source });
-  }
+  const fields = encode(topic, event, data, source, where);
+  checkSize(topic, fields, where);
   return { partition: partitionFor(topic.partitions, event.key, event.id), id: event.id, fields };
 }
 
-/** Prepares every event, or throws a ValidationError naming the first bad one; nothing is written either way. */
+/**
+ * Prepares every event, or throws a ValidationError naming the first bad one (its `index`
+ * and `field`); nothing is written either way.
+ */
 export async function prepareEvents<T>(
   topic: Topic<T>,
   events: readonly OutgoingEvent<T>[],
@@ -69,11 +222,11 @@ export async function prepareEvents<T>(
 ): Promise<PreparedEvent[]> {
   const out: PreparedEvent[] = [];
   for (let i = 0; i < events.length; i++) {
-    const where =
+    const text =
       events.length > 1
         ? `event #${i} for topic '${topic.name}'`
         : `event for topic '${topic.name}'`;
-    out.push(await prepareOne(topic, events[i] as OutgoingEvent<T>, source, where));
+    out.push(await prepareOne(topic, events[i] as OutgoingEvent<T>, source, { text, index: i }));
   }
   return out;
 }

@@ -68,6 +68,10 @@ export type WorkerStatus =
   | { readonly type: 'reaped'; readonly requeued: number; readonly deadLettered: number }
   /** This worker's lease on an item ran out before its handler finished: another worker may handle it too. */
   | { readonly type: 'lease-lost'; readonly id: string }
+  /** The worker lost Redis (unreachable, or a silent peer dropped); it keeps retrying. */
+  | { readonly type: 'disconnected'; readonly error: Error }
+  /** The worker took from the queue again after 'disconnected'. */
+  | { readonly type: 'reconnected' }
   | { readonly type: 'closed' };
 
 /** Counters of a worker since it started. */

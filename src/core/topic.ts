@@ -26,8 +26,13 @@ export interface TopicOptions<S extends StandardSchemaV1 | undefined = undefined
   readonly streamKey?: string;
   /** CloudEvents `type` used when a publish gives none. Default: the topic name. */
   readonly defaultType?: string;
-  /** How long an event id is remembered for deduplication. Default 10 minutes. */
+  /** How long an event id is remembered for deduplication. Default 10 minutes, at most 7 days. */
   readonly dedupeWindowMs?: number;
+  /**
+   * Largest event accepted, in bytes of the stored entry (UTF-8 field names and values,
+   * payload included). A larger event fails its publish with a ValidationError. Default 1 MiB.
+   */
+  readonly maxEventBytes?: number;
   /**
    * Store every CloudEvents attribute as its own stream field even when Herald
    * could derive it (id, time, datacontenttype). Costs memory; helps foreign readers. Default false.
@@ -58,6 +63,8 @@ export interface Topic<T = unknown> {
   readonly streamKey: string | undefined;
   readonly defaultType: string;
   readonly dedupeWindowMs: number;
+  /** Optional so hand-built topics stay valid; publishing then uses DEFAULT_MAX_EVENT_BYTES. */
+  readonly maxEventBytes?: number;
   readonly storeAllAttributes: boolean;
   readonly durability: Durability;
   readonly retention:
@@ -65,6 +72,19 @@ export interface Topic<T = unknown> {
 }
 
 export const TOPIC_NAME = /^[A-Za-z0-9._-]{1,200}$/;
+
+export const DEFAULT_DEDUPE_WINDOW_MS = 10 * 60_000;
+/**
+ * The longest dedupe window a topic may have: 7 days. Deduplication is for retries of a
+ * publish (minutes, or a rerun after an outage over a weekend); every id is held in Redis
+ * for the whole window, so a longer one mostly costs memory. Longer-lived idempotency
+ * belongs to the consumer (see patterns/idempotent).
+ */
+export const MAX_DEDUPE_WINDOW_MS = 7 * 24 * 3_600_000;
+/** Default largest event: 1 MiB of stored entry. */
+export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
+/** The largest `maxEventBytes` a topic may set: Redis's default proto-max-bulk-len (512 MiB). */
+export const MAX_EVENT_BYTES_LIMIT = 512 * 1024 * 1024;
 
 /**
  * Declares a topic. Throws ConfigError for options that cannot work.
@@ -92,9 +112,17 @@ export function defineTopic<S extends StandardSchemaV1 | undefined = undefined>(
     throw new ConfigError(`topic '${name}': a topic bound to streamKey must have 1 partition`);
   }
   if (options.streamKey === '') throw new ConfigError(`topic '${name}': streamKey is empty`);
-  const dedupeWindowMs = options.dedupeWindowMs ?? 10 * 60_000;
-  if (!Number.isInteger(dedupeWindowMs) || dedupeWindowMs < 1) {
-    throw new ConfigError(`topic '${name}': dedupeWindowMs must be a positive integer`);
+  const dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
+  if (!isWholeInRange(dedupeWindowMs, MAX_DEDUPE_WINDOW_MS)) {
+    throw new ConfigError(
+      `topic '${name}': dedupeWindowMs must be a whole number of ms from 1 to ${MAX_DEDUPE_WINDOW_MS} (7 days)`,
+    );
+  }
+  const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  if (!isWholeInRange(maxEventBytes, MAX_EVENT_BYTES_LIMIT)) {
+    throw new ConfigError(
+      `topic '${name}': maxEventBytes must be a whole number from 1 to ${MAX_EVENT_BYTES_LIMIT} (512 MiB)`,
+    );
   }
   return Object.freeze({
     name,
@@ -104,8 +132,13 @@ export function defineTopic<S extends StandardSchemaV1 | undefined = undefined>(
     streamKey: options.streamKey,
     defaultType: options.defaultType ?? name,
     dedupeWindowMs,
+    maxEventBytes,
     storeAllAttributes: options.storeAllAttributes ?? false,
     durability: options.durability ?? ({ mode: 'primary' } as const),
     retention: options.retention,
   });
+}
+
+function isWholeInRange(n: number, max: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= max;
 }

@@ -52,6 +52,7 @@ function held(part: MemoryPart, p: PendingEntry): Held {
 }
 
 class MemoryTransport implements Port.DeliveryTransport<MemoryPart> {
+  readonly serverName = 'memory';
   private parts: MemoryPart[] = [];
   private readonly unlisten: (() => void)[] = [];
   /** Set by every append; the reader sleeps only when nothing was appended since it last looked. */

@@ -30,7 +30,7 @@ void describe('Prometheus alert rules', () => {
   void test('promtool check rules accepts deploy/prometheus/alerts.yml', () => {
     const r = promtool('check', 'rules', file('prometheus/alerts.yml'));
     assert.equal(r.status, 0, r.output);
-    assert.match(r.output, /SUCCESS: 7 rules found/);
+    assert.match(r.output, /SUCCESS: 8 rules found/);
   });
 
   void test('promtool test rules passes deploy/prometheus/alerts.test.yml', () => {
@@ -39,10 +39,11 @@ void describe('Prometheus alert rules', () => {
     assert.match(r.output, /SUCCESS/);
   });
 
-  void test('the rules cover lag, oldest pending, dead letters and memory, with metrics Herald emits', () => {
+  void test('the rules cover lag, stalled consumers, oldest pending, dead letters and memory, with metrics Herald emits', () => {
     const text = readFileSync(file('prometheus/alerts.yml'), 'utf8');
     for (const alert of [
       'HeraldConsumerLagGrowing',
+      'HeraldConsumerStalled',
       'HeraldOldestPendingTooOld',
       'HeraldDeadLettersRising',
       'HeraldRedisMemoryAboveThreshold',
@@ -52,7 +53,7 @@ void describe('Prometheus alert rules', () => {
     const exprs = [...text.matchAll(/expr: \|?\n?([\s\S]*?)\n\s+(?:for|labels):/g)].map(
       (m) => m[1] ?? '',
     );
-    assert.equal(exprs.length, 7);
+    assert.equal(exprs.length, 8);
     for (const name of exprs.flatMap(metricNames))
       assert.ok(known.has(name), `alerts.yml uses unknown metric ${name}`);
   });
@@ -100,6 +101,9 @@ void describe('Grafana dashboard', () => {
     for (const n of [
       'herald_group_lag',
       'herald_group_pending',
+      'herald_group_seconds_since_progress',
+      'herald_group_entries_read_total',
+      'herald_stream_entries_added_total',
       'herald_group_oldest_pending_age_seconds',
       'herald_dead_letters',
       'herald_redis_memory_used_bytes',
@@ -109,6 +113,17 @@ void describe('Grafana dashboard', () => {
     ]) {
       assert.ok(used.has(n), `no panel shows ${n}`);
     }
+  });
+
+  void test('stalled groups are shown above the fold', () => {
+    const top = (dashboard.panels as (Panel & { gridPos: { y: number } })[]).filter(
+      (p) => p.type !== 'row' && p.gridPos.y < 9,
+    );
+    const exprs = top.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? ''));
+    assert.ok(
+      exprs.some((e) => e.includes('herald_group_seconds_since_progress')),
+      `the first screen shows: ${top.map((p) => p.title).join(', ')}`,
+    );
   });
 
   void test('panel ids are unique and panels do not overlap', () => {

@@ -137,6 +137,10 @@ class IdentifiedWrites implements RedisConnection {
     return this.inner.kind;
   }
 
+  get deadPeerTimeoutMs(): number {
+    return this.inner.deadPeerTimeoutMs;
+  }
+
   get raw(): unknown {
     return this.inner.raw;
   }

@@ -9,6 +9,7 @@ import { connect } from '../redis/connection.ts';
 import { partitionKeys } from '../redis/keys.ts';
 import { startRedisServer, testRedisUrl, uniquePrefix } from '../testing/redis.ts';
 import { createExporter, EXPORTER_METRICS, serveExporter } from './exporter.ts';
+import { idMs } from './inspect.ts';
 import { instrument } from './metrics.ts';
 
 /** Exposition text as `name{labels}` → value. */
@@ -126,15 +127,40 @@ void describe('exporter', () => {
     assert.equal(m.get('herald_redis_up'), 1);
     assert.ok((m.get('herald_redis_memory_used_bytes') ?? 0) > 0);
     assert.equal(m.get('herald_capacity_ok'), 1); // the suite's Redis has no maxmemory
-    // Bounded work: 3 + 4 per partition + 2 per (partition, group).
-    assert.equal(m.get('herald_exporter_redis_commands'), 3 + 4 * 4 + 2 * (2 + 3));
+    // Counters for PromQL: entries added to the stream, entries delivered to each group.
+    assert.equal(m.get('herald_stream_entries_added_total{topic="orders",partition="0"}'), 100);
+    assert.equal(m.get(key('herald_group_entries_read_total', 'A')), 60);
+    assert.equal(m.get(key('herald_group_entries_read_total', 'B')), 100);
+    assert.equal(m.get(key('herald_group_lag_lower_bound', 'A')), 0);
+    // B has nothing waiting; A's consumer read a moment ago: neither is stalled.
+    assert.equal(m.get(key('herald_group_seconds_since_progress', 'B')), 0);
+    const sinceProgress = m.get(key('herald_group_seconds_since_progress', 'A')) ?? -1;
+    assert.ok(sinceProgress >= 0 && sinceProgress < 120, `A: ${sinceProgress}`);
+    // clicks' group 'stats' has events waiting and no consumer at all: stalled since they were published.
+    const first = await backend.conn.send<[string][]>([
+      'XRANGE',
+      stream(clicks, 0),
+      '-',
+      '+',
+      'COUNT',
+      '1',
+    ]);
+    const [sec, usec] = await backend.conn.send<[string, string]>(['TIME']);
+    const waited = (Number(sec) * 1000 + Number(usec) / 1000 - idMs(first[0]?.[0] ?? '0')) / 1000;
+    const stalled =
+      m.get('herald_group_seconds_since_progress{topic="clicks",partition="0",group="stats"}') ?? 0;
+    assert.ok(stalled > 0 && stalled <= waited, `stats: ${stalled} s, first event ${waited} s old`);
+    // Bounded work: 3 + 5 per partition + 2 per (partition, group) + 1 per group with unread events.
+    // 5 per partition; 2 per (partition, group) and an XRANGE where the group has unread events (A, stats ×3).
+    assert.equal(m.get('herald_exporter_redis_commands'), 3 + 5 * 4 + 2 * (2 + 3) + 4);
   });
 
   void test('every metric family it declares is emitted, and promtool check metrics passes', async () => {
     const exporter = createExporter({ conn: backend.conn, prefix: backend.prefix, cacheMs: 0 });
     const text = await exporter.metrics();
     for (const name of Object.values(EXPORTER_METRICS)) {
-      assert.match(text, new RegExp(`^# TYPE ${name} gauge$`, 'm'), `${name} missing`);
+      const type = name.endsWith('_total') ? 'counter' : 'gauge';
+      assert.match(text, new RegExp(`^# TYPE ${name} ${type}$`, 'm'), `${name} missing`);
     }
     assert.equal(promtoolCheck(text), '');
     // The library's own metrics pass too.
@@ -197,7 +223,7 @@ void describe('exporter', () => {
       const m = parse(await exporter.metrics());
       const ms = performance.now() - t0;
       assert.equal(m.get('herald_exporter_topics'), 300);
-      assert.equal(m.get('herald_exporter_redis_commands'), 3 + 4 * 300 + 2 * 300);
+      assert.equal(m.get('herald_exporter_redis_commands'), 3 + 5 * 300 + 3 * 300);
       assert.equal(m.get('herald_group_lag{topic="topic-299",partition="0",group="g"}'), 2);
       console.log(
         `exporter: 300 topics, 300 groups: ${m.get('herald_exporter_redis_commands')} commands, scrape ${ms.toFixed(0)} ms`,

@@ -1,8 +1,10 @@
 /**
  * The Prometheus exporter: reads Herald's state from Redis and shows it on
  * `/metrics` — per topic and partition the stream length, memory and dead
- * letters; per group lag, pending, age of the oldest pending event and
- * consumers; Redis's memory and the capacity verdict.
+ * letters; per group lag (counted where Redis's figure cannot be trusted),
+ * entries read, pending, age of the oldest pending event, consumers and how
+ * long it made no progress while events wait; Redis's memory and the capacity
+ * verdict.
  *
  * Cost per scrape is bounded: three pipelined round trips whose commands grow
  * with topics × partitions (× groups), at most `maxTopics` topics, the most
@@ -29,7 +31,11 @@ export const EXPORTER_METRICS = {
   streamLength: 'herald_stream_length',
   streamMemory: 'herald_stream_memory_bytes',
   deadLetters: 'herald_dead_letters',
+  streamEntriesAdded: 'herald_stream_entries_added_total',
   groupLag: 'herald_group_lag',
+  groupLagAtLeast: 'herald_group_lag_lower_bound',
+  groupEntriesRead: 'herald_group_entries_read_total',
+  groupSecondsSinceProgress: 'herald_group_seconds_since_progress',
   groupPending: 'herald_group_pending',
   groupOldestPendingAge: 'herald_group_oldest_pending_age_seconds',
   groupConsumers: 'herald_group_consumers',
@@ -52,7 +58,16 @@ const HELP: Record<string, string> = {
   herald_stream_length: 'Entries in the partition stream (XLEN).',
   herald_stream_memory_bytes: 'Memory of the partition stream (MEMORY USAGE, sampled).',
   herald_dead_letters: 'Entries in the partition dead-letter stream.',
-  herald_group_lag: 'Entries of the partition not yet delivered to the group (XINFO GROUPS lag).',
+  herald_stream_entries_added_total:
+    'Entries ever added to the partition stream (XINFO STREAM entries-added).',
+  herald_group_lag:
+    'Entries of the partition not yet delivered to the group, counted after its last delivered id (Redis 7.0 XINFO lag is wrong after an AOF reload).',
+  herald_group_lag_lower_bound:
+    '1 when herald_group_lag is a lower bound: more unread entries than the exporter counts.',
+  herald_group_entries_read_total:
+    'Entries of the partition delivered to the group: entries added minus unread (absent while the lag is a lower bound).',
+  herald_group_seconds_since_progress:
+    'Seconds the group made no progress while entries wait (unread or pending): age of the longest-waiting entry, capped by the idle time of its most recently active consumer; 0 when nothing waits.',
   herald_group_pending: 'Entries delivered to the group and not yet acknowledged.',
   herald_group_oldest_pending_age_seconds:
     'Age of the oldest pending entry since it was published; 0 when none is pending.',
@@ -80,7 +95,13 @@ function formatValue(v: number): string {
   return String(v);
 }
 
-/** Collects gauge samples by family and writes the text exposition format. */
+/** Families exposed as counters; every other family is a gauge. */
+const COUNTERS = new Set<string>([
+  'herald_stream_entries_added_total',
+  'herald_group_entries_read_total',
+]);
+
+/** Collects samples by family and writes the text exposition format. */
 class Exposition {
   private readonly families = new Map<string, string[]>();
 
@@ -99,7 +120,7 @@ class Exposition {
   text(): string {
     let out = '';
     for (const [name, lines] of this.families) {
-      out += `# HELP ${name} ${HELP[name] ?? name}\n# TYPE ${name} gauge\n${lines.join('\n')}\n`;
+      out += `# HELP ${name} ${HELP[name] ?? name}\n# TYPE ${name} ${COUNTERS.has(name) ? 'counter' : 'gauge'}\n${lines.join('\n')}\n`;
     }
     return out;
   }
@@ -158,6 +179,16 @@ export function formatSnapshot(
   }
   for (const t of s.topics) {
     for (const p of t.partitionInfo) {
+      if (p.entriesAdded !== null)
+        e.set(
+          M.streamEntriesAdded,
+          { topic: t.name, partition: String(p.partition) },
+          p.entriesAdded,
+        );
+    }
+  }
+  for (const t of s.topics) {
+    for (const p of t.partitionInfo) {
       e.set(M.deadLetters, { topic: t.name, partition: String(p.partition) }, p.deadLetters);
     }
   }
@@ -175,6 +206,11 @@ export function formatSnapshot(
   };
   // Redis cannot always tell the lag (entries deleted in the middle of the stream): no sample then.
   perPartition(M.groupLag, (p) => p.lag);
+  perPartition(M.groupLagAtLeast, (p) => (p.lagAtLeast ? 1 : 0));
+  perPartition(M.groupEntriesRead, (p) =>
+    p.lag === null || p.lagAtLeast || p.entriesAdded === null ? null : p.entriesAdded - p.lag,
+  );
+  perPartition(M.groupSecondsSinceProgress, (p) => p.secondsSinceProgress);
   perPartition(M.groupPending, (p) => p.pending);
   perPartition(M.groupOldestPendingAge, (p) => p.oldestPendingAgeSeconds ?? 0);
   perPartition(M.groupConsumers, (p) => p.consumers.length);

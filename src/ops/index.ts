@@ -38,6 +38,8 @@ export type {
   ServeExporterOptions,
 } from './exporter.ts';
 export {
+  allGroupStats,
+  DEFAULT_LAG_COUNT_LIMIT,
   groupStats,
   listTopics,
   memoryOfInfo,

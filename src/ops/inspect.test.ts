@@ -5,7 +5,15 @@ import { defineTopic, type Topic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
 import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
-import { groupStats, idMs, listTopics, parseInfo } from './inspect.ts';
+import {
+  allGroupStats,
+  groupStats,
+  idMs,
+  listTopics,
+  parseInfo,
+  progressStall,
+  resolveLag,
+} from './inspect.ts';
 
 void describe('inspect', () => {
   let backend: RedisBackend;
@@ -119,6 +127,73 @@ void describe('inspect', () => {
       audit?.partitions.map((p) => p.partition),
       [1],
     );
+  });
+
+  void test('seconds since progress: events waiting with no active consumer, versus an active one', async () => {
+    // Ten minutes on: billing's consumers last read "10 minutes ago" as well, so it is stalled;
+    // a fresh reader on partition 1 makes that partition progress again.
+    const later = Date.now() + 600_000;
+    const stalled = (await allGroupStats(backend.conn, backend.prefix, { now: later })).find(
+      (g) => g.topic === 'orders' && g.group === 'billing',
+    );
+    const firstUnread = stalled?.partitions[0]?.firstUnreadId ?? '';
+    assert.equal(
+      stalled?.partitions[0]?.oldestUnreadAgeSeconds,
+      (later - idMs(firstUnread)) / 1000,
+    );
+    // Redis's idle clock does not move with `now`: the consumers read less than 120 s ago.
+    assert.ok((stalled?.secondsSinceProgress ?? 0) < 120, 'capped by the consumers idle time');
+    assert.equal(
+      progressStall([600, null], []),
+      600,
+      'nobody to read: the longest wait is the stall',
+    );
+    assert.equal(progressStall([600, 30], [{ name: 'c', pending: 0, idleSeconds: 2 }]), 2);
+    assert.equal(progressStall([null, null], []), 0, 'nothing waits: idle, not stalled');
+  });
+
+  void test('resolveLag trusts Redis only where the count agrees', () => {
+    assert.deepEqual(resolveLag(6412, undefined), {
+      lag: 0,
+      lagAtLeast: false,
+      redisLagWrong: true,
+    });
+    assert.deepEqual(resolveLag(0, undefined), { lag: 0, lagAtLeast: false, redisLagWrong: false });
+    const count = (n: number) => ({ count: n, limit: 100, firstId: '1-0' });
+    assert.deepEqual(resolveLag(650, count(12)), {
+      lag: 12,
+      lagAtLeast: false,
+      redisLagWrong: true,
+    });
+    assert.deepEqual(resolveLag(10, count(12)), {
+      lag: 12,
+      lagAtLeast: false,
+      redisLagWrong: false,
+    });
+    assert.deepEqual(resolveLag(null, count(12)), {
+      lag: 12,
+      lagAtLeast: false,
+      redisLagWrong: false,
+    });
+    assert.deepEqual(resolveLag(5000, count(100)), {
+      lag: 5000,
+      lagAtLeast: false,
+      redisLagWrong: false,
+    });
+    assert.deepEqual(resolveLag(50, count(100)), {
+      lag: 100,
+      lagAtLeast: true,
+      redisLagWrong: false,
+    });
+  });
+
+  void test('a lag above the count limit is reported as a lower bound', async () => {
+    const [billing] = (
+      await groupStats(backend.conn, backend.prefix, 'orders', { lagCountLimit: 3 })
+    ).filter((g) => g.group === 'billing');
+    // Redis's own figure (above the limit, consistent with the count) stands.
+    assert.equal(billing?.lag, 40 - 13);
+    assert.equal(billing?.lagAtLeast, false);
   });
 
   void test('groupStats of an unknown topic is NotFound; of a topic without groups is empty', async () => {

@@ -69,6 +69,14 @@ export function idMs(id: string): number {
   return Number(dash < 0 ? id : id.slice(0, dash));
 }
 
+/** Orders two stream ids exactly (both parts can exceed 2^53). */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const d = BigInt(am) - BigInt(bm) || BigInt(as) - BigInt(bs);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
+
 /** Redis's clock in ms (stream ids are stamped with it, so ages are measured against it). */
 export function timeOfReply(reply: unknown): number | undefined {
   if (!Array.isArray(reply) || reply.length < 2) return undefined;
@@ -113,6 +121,8 @@ export interface PartitionInfo {
   readonly stream: string;
   /** Entries in the stream (XLEN). */
   readonly length: number;
+  /** Entries ever added to the stream (XINFO STREAM entries-added). */
+  readonly entriesAdded: number | null;
   /** MEMORY USAGE of the stream (sampled), when asked for; null when the stream does not exist. */
   readonly memoryBytes: number | null;
   /** Entries in the partition's dead-letter stream. */
@@ -172,25 +182,49 @@ function parseGroups(reply: unknown): GroupRow[] {
 interface PartitionRead {
   readonly keys: PartitionKeys;
   readonly length: number;
+  /** Entries ever added to the stream (XINFO STREAM entries-added; survives restarts). */
+  readonly entriesAdded: number | null;
+  /** The newest id the stream ever generated ('0-0' when the stream does not exist). */
+  readonly lastGeneratedId: string;
   readonly memoryBytes: number | null;
   readonly deadLetters: number;
   readonly groups: GroupRow[];
 }
 
-/** One round trip: length, dead letters, groups and (optionally) memory of every partition. */
+/** XINFO STREAM's entries-added and last-generated-id; zero values when the stream does not exist. */
+function parseStreamInfo(reply: unknown): {
+  entriesAdded: number | null;
+  lastGeneratedId: string;
+} {
+  if (reply === null || reply === undefined || reply instanceof Error)
+    return { entriesAdded: 0, lastGeneratedId: '0-0' };
+  const m = toMap(reply);
+  return {
+    // Redis 6.2 does not count entries added: null there.
+    entriesAdded: numberOrNull(m['entries-added']),
+    lastGeneratedId: typeof m['last-generated-id'] === 'string' ? m['last-generated-id'] : '0-0',
+  };
+}
+
+/**
+ * One round trip: length, dead letters, groups, stream counters and (optionally)
+ * memory of every partition. XINFO GROUPS goes before XINFO STREAM so that the
+ * stream's last id is never older than what a group was delivered.
+ */
 async function readPartitions(
   conn: RedisConnection,
   parts: readonly PartitionKeys[],
   memory: { readonly samples: number } | undefined,
   timeoutMs?: number,
 ): Promise<PartitionRead[]> {
-  const perPart = memory ? 4 : 3;
+  const perPart = memory ? 5 : 4;
   const commands: Command[] = [];
   for (const p of parts) {
     commands.push(
       { args: ['XLEN', p.stream], key: p.stream },
       { args: ['XLEN', p.dlq], key: p.dlq },
       { args: ['XINFO', 'GROUPS', p.stream], key: p.stream },
+      { args: ['XINFO', 'STREAM', p.stream], key: p.stream },
     );
     if (memory)
       commands.push({
@@ -208,7 +242,8 @@ async function readPartitions(
       length: numberOrNull(length) ?? 0,
       deadLetters: numberOrNull(replies[at + 1]) ?? 0,
       groups: parseGroups(replies[at + 2]),
-      memoryBytes: memory ? numberOrNull(replies[at + 3]) : null,
+      ...parseStreamInfo(replies[at + 3]),
+      memoryBytes: memory ? numberOrNull(replies[at + 4]) : null,
     };
   });
 }
@@ -231,6 +266,7 @@ function summarize(
       partition: r.keys.partition,
       stream: r.keys.stream,
       length: r.length,
+      entriesAdded: r.entriesAdded,
       memoryBytes: r.memoryBytes,
       deadLetters: r.deadLetters,
       groups: r.groups.map((g) => g.name),
@@ -282,18 +318,50 @@ export interface ConsumerInfo {
   readonly idleSeconds: number;
 }
 
+/**
+ * Unread events counted per (partition, group) at most: beyond it the lag is
+ * reported as "at least" this many (unless Redis's own figure is larger, which
+ * the count cannot disprove). Bounds the work of one inspection.
+ */
+export const DEFAULT_LAG_COUNT_LIMIT = 1000;
+
 export interface GroupPartitionInfo {
   readonly partition: number;
   readonly stream: string;
-  /** Entries not yet delivered to the group (XINFO GROUPS `lag`); null when Redis cannot tell. */
+  /**
+   * Entries not yet delivered to the group. Counted by Herald (XRANGE after the
+   * last delivered id, up to the count limit) rather than taken from XINFO
+   * GROUPS, whose figure Redis 7.0 gets wrong after reloading its AOF; null
+   * only when neither can tell.
+   */
   readonly lag: number | null;
+  /** True when `lag` is a lower bound: more unread events than the count limit. */
+  readonly lagAtLeast: boolean;
+  /** XINFO GROUPS `lag`, as Redis reports it (null when Redis cannot tell). */
+  readonly redisLag: number | null;
+  /** Redis's `lag` disagrees with the unread events counted (see `lag`). */
+  readonly redisLagWrong: boolean;
   /** Delivered, not yet acknowledged. */
   readonly pending: number;
   readonly lastDeliveredId: string;
+  /** XINFO GROUPS `entries-read`, as Redis reports it. */
   readonly entriesRead: number | null;
+  /** Entries ever added to the partition's stream (XINFO STREAM `entries-added`). */
+  readonly entriesAdded: number | null;
+  /** The first event not yet delivered to the group; null when none. */
+  readonly firstUnreadId: string | null;
+  /** Age of the first unread event (since it was published); null when none. */
+  readonly oldestUnreadAgeSeconds: number | null;
   readonly oldestPendingId: string | null;
   /** Age of the oldest pending event (since it was published); null when nothing is pending. */
   readonly oldestPendingAgeSeconds: number | null;
+  /**
+   * How long the group has made no progress on this partition while events
+   * wait (unread or pending): the age of the event waiting longest, capped by
+   * the idle time of its most recently active consumer (reading, claiming and
+   * heartbeats reset it). 0 when nothing waits.
+   */
+  readonly secondsSinceProgress: number;
   readonly consumers: readonly ConsumerInfo[];
 }
 
@@ -302,9 +370,17 @@ export interface GroupInfo {
   readonly group: string;
   /** Sum over partitions; null when some partition's lag is unknown. */
   readonly lag: number | null;
+  /** True when some partition's lag is a lower bound. */
+  readonly lagAtLeast: boolean;
+  /** Partitions where Redis's own `lag` was wrong (Herald's count is used instead). */
+  readonly redisLagWrong: readonly number[];
   readonly pending: number;
   /** The largest over partitions; null when nothing is pending. */
   readonly oldestPendingAgeSeconds: number | null;
+  /** The largest over partitions; null when nothing is unread. */
+  readonly oldestUnreadAgeSeconds: number | null;
+  /** The largest over partitions (see GroupPartitionInfo). */
+  readonly secondsSinceProgress: number;
   /** Consumers of any partition (pending summed, idle the smallest), most idle first. */
   readonly consumers: readonly ConsumerInfo[];
   readonly partitions: readonly GroupPartitionInfo[];
@@ -313,57 +389,164 @@ export interface GroupInfo {
 export interface GroupStatsOptions {
   /** Now, in ms, to measure ages against. Default: Redis's clock (TIME). */
   readonly now?: number;
+  /** Unread events counted per (partition, group) at most. Default DEFAULT_LAG_COUNT_LIMIT. */
+  readonly lagCountLimit?: number;
 }
 
 interface GroupTarget {
   readonly topic: Topic<unknown>;
-  readonly keys: PartitionKeys;
+  readonly read: PartitionRead;
   readonly row: GroupRow;
 }
 
-/** One round trip: XPENDING summary and XINFO CONSUMERS of every (partition, group). */
+/** What a bounded count of the events after the last delivered id found. */
+export interface UnreadCount {
+  /** Entries found, at most the limit. */
+  readonly count: number;
+  readonly limit: number;
+  readonly firstId: string | null;
+}
+
+/**
+ * The lag to report, from Redis's figure and Herald's count. Redis's figure
+ * (entries-added − entries-read) is trusted only where the count agrees with it:
+ * Redis 7.0 restores a group's entries-read from the AOF as it was when the
+ * group was created (reads are replayed as XCLAIMs, which move the last
+ * delivered id but not entries-read), so its lag stays too high for good.
+ * Only a figure above the count is called wrong: entries added between
+ * XINFO GROUPS and the count make the count the larger one, legitimately.
+ * `unread` is undefined when the group was delivered the stream's last id.
+ */
+export function resolveLag(
+  redisLag: number | null,
+  unread: UnreadCount | undefined,
+): { lag: number | null; lagAtLeast: boolean; redisLagWrong: boolean } {
+  if (unread === undefined)
+    return { lag: 0, lagAtLeast: false, redisLagWrong: redisLag !== null && redisLag > 0 };
+  if (unread.count < unread.limit) {
+    return {
+      lag: unread.count,
+      lagAtLeast: false,
+      redisLagWrong: redisLag !== null && redisLag > unread.count,
+    };
+  }
+  // The count stopped at its limit: Redis's figure stands unless it is below what was counted.
+  if (redisLag !== null && redisLag >= unread.limit)
+    return { lag: redisLag, lagAtLeast: false, redisLagWrong: false };
+  return { lag: unread.limit, lagAtLeast: true, redisLagWrong: false };
+}
+
+/** How long events have waited without progress (see GroupPartitionInfo.secondsSinceProgress). */
+export function progressStall(
+  waiting: readonly (number | null)[],
+  consumers: readonly ConsumerInfo[],
+): number {
+  const ages = waiting.filter((a): a is number => a !== null);
+  if (ages.length === 0) return 0;
+  const oldest = Math.max(...ages);
+  const lastActive = Math.min(Infinity, ...consumers.map((c) => c.idleSeconds));
+  return Math.min(oldest, lastActive);
+}
+
+function parseConsumers(rows: unknown): ConsumerInfo[] {
+  return Array.isArray(rows)
+    ? rows.map((row) => {
+        const m = toMap(row);
+        return {
+          name: String(m.name),
+          pending: numberOrNull(m.pending) ?? 0,
+          idleSeconds: (numberOrNull(m.idle) ?? 0) / 1000,
+        };
+      })
+    : [];
+}
+
+/**
+ * One round trip: XPENDING summary and XINFO CONSUMERS of every (partition,
+ * group), and for a group behind the stream's last id an XRANGE counting its
+ * unread events up to the limit (bounded by the last id seen, so that events
+ * added meanwhile are not counted).
+ */
 async function readGroupDetails(
   conn: RedisConnection,
   targets: readonly GroupTarget[],
   now: number,
+  limit: number,
   timeoutMs?: number,
-): Promise<Map<GroupTarget, GroupPartitionInfo>> {
+): Promise<{ details: Map<GroupTarget, GroupPartitionInfo>; commands: number }> {
   const commands: Command[] = [];
+  const at: { pending: number; consumers: number; unread: number | undefined }[] = [];
   for (const t of targets) {
+    const stream = t.read.keys.stream;
+    const behind = compareStreamIds(t.row.lastDeliveredId, t.read.lastGeneratedId) < 0;
+    at.push({
+      pending: commands.length,
+      consumers: commands.length + 1,
+      unread: behind ? commands.length + 2 : undefined,
+    });
     commands.push(
-      { args: ['XPENDING', t.keys.stream, t.row.name], key: t.keys.stream },
-      { args: ['XINFO', 'CONSUMERS', t.keys.stream, t.row.name], key: t.keys.stream },
+      { args: ['XPENDING', stream, t.row.name], key: stream },
+      { args: ['XINFO', 'CONSUMERS', stream, t.row.name], key: stream },
     );
+    if (behind) {
+      commands.push({
+        args: [
+          'XRANGE',
+          stream,
+          `(${t.row.lastDeliveredId}`,
+          t.read.lastGeneratedId,
+          'COUNT',
+          String(limit),
+        ],
+        key: stream,
+      });
+    }
   }
   const replies = await sendAll(conn, commands, timeoutMs);
-  const out = new Map<GroupTarget, GroupPartitionInfo>();
+  const details = new Map<GroupTarget, GroupPartitionInfo>();
   targets.forEach((t, i) => {
-    const summary = replies[2 * i];
+    const where = at[i] as (typeof at)[number];
+    const summary = replies[where.pending];
     const oldest = Array.isArray(summary) && typeof summary[1] === 'string' ? summary[1] : null;
-    const rows = replies[2 * i + 1];
-    const consumers = Array.isArray(rows)
-      ? rows.map((row) => {
-          const m = toMap(row);
-          return {
-            name: String(m.name),
-            pending: numberOrNull(m.pending) ?? 0,
-            idleSeconds: (numberOrNull(m.idle) ?? 0) / 1000,
-          };
-        })
-      : [];
-    out.set(t, {
-      partition: t.keys.partition,
-      stream: t.keys.stream,
-      lag: t.row.lag,
-      pending: Array.isArray(summary) ? (numberOrNull(summary[0]) ?? t.row.pending) : t.row.pending,
+    const consumers = parseConsumers(replies[where.consumers]);
+    const range = where.unread === undefined ? undefined : replies[where.unread];
+    if (range instanceof Error) throw range;
+    const entries = Array.isArray(range) ? (range as unknown[]) : [];
+    const first = entries[0];
+    const firstUnreadId = Array.isArray(first) ? String(first[0]) : null;
+    const unread =
+      where.unread === undefined
+        ? undefined
+        : { count: entries.length, limit, firstId: firstUnreadId };
+    const lag = resolveLag(t.row.lag, unread);
+    const ageOf = (id: string | null): number | null =>
+      id === null ? null : Math.max(0, (now - idMs(id)) / 1000);
+    const pending = Array.isArray(summary)
+      ? (numberOrNull(summary[0]) ?? t.row.pending)
+      : t.row.pending;
+    const oldestUnreadAgeSeconds = ageOf(firstUnreadId);
+    const oldestPendingAgeSeconds = pending > 0 ? ageOf(oldest) : null;
+    details.set(t, {
+      partition: t.read.keys.partition,
+      stream: t.read.keys.stream,
+      ...lag,
+      redisLag: t.row.lag,
+      pending,
       lastDeliveredId: t.row.lastDeliveredId,
       entriesRead: t.row.entriesRead,
+      entriesAdded: t.read.entriesAdded,
+      firstUnreadId,
+      oldestUnreadAgeSeconds,
       oldestPendingId: oldest,
-      oldestPendingAgeSeconds: oldest === null ? null : Math.max(0, (now - idMs(oldest)) / 1000),
+      oldestPendingAgeSeconds,
+      secondsSinceProgress: progressStall(
+        [oldestUnreadAgeSeconds, oldestPendingAgeSeconds],
+        consumers,
+      ),
       consumers,
     });
   });
-  return out;
+  return { details, commands: commands.length };
 }
 
 function mergeConsumers(lists: readonly (readonly ConsumerInfo[])[]): ConsumerInfo[] {
@@ -387,6 +570,9 @@ function mergeConsumers(lists: readonly (readonly ConsumerInfo[])[]): ConsumerIn
     .sort((a, b) => b.idleSeconds - a.idleSeconds || a.name.localeCompare(b.name));
 }
 
+const maxOf = (values: readonly (number | null)[]): number | null =>
+  values.reduce<number | null>((m, v) => (v === null ? m : Math.max(m ?? v, v)), null);
+
 /** Builds one GroupInfo per group from its per-partition details. */
 function aggregate(
   topic: string,
@@ -395,35 +581,37 @@ function aggregate(
 ): GroupInfo {
   let lag: number | null = 0;
   let pending = 0;
-  let oldest: number | null = null;
   for (const p of partitions) {
     lag = lag === null || p.lag === null ? null : lag + p.lag;
     pending += p.pending;
-    if (p.oldestPendingAgeSeconds !== null)
-      oldest = Math.max(oldest ?? 0, p.oldestPendingAgeSeconds);
   }
   return {
     topic,
     group,
     lag,
+    lagAtLeast: partitions.some((p) => p.lagAtLeast),
+    redisLagWrong: partitions.filter((p) => p.redisLagWrong).map((p) => p.partition),
     pending,
-    oldestPendingAgeSeconds: oldest,
+    oldestPendingAgeSeconds: maxOf(partitions.map((p) => p.oldestPendingAgeSeconds)),
+    oldestUnreadAgeSeconds: maxOf(partitions.map((p) => p.oldestUnreadAgeSeconds)),
+    secondsSinceProgress: maxOf(partitions.map((p) => p.secondsSinceProgress)) ?? 0,
     consumers: mergeConsumers(partitions.map((p) => p.consumers)),
     partitions,
   };
 }
 
-/** Collects per-group figures for the given partitions' reads. One round trip (plus TIME when `now` is not given). */
+/** Collects per-group figures for the given partitions' reads. One round trip. */
 async function statsOf(
   conn: RedisConnection,
   reads: readonly { readonly topic: Topic<unknown>; readonly read: PartitionRead }[],
   now: number,
+  limit: number,
   timeoutMs?: number,
-): Promise<GroupInfo[]> {
+): Promise<{ groups: GroupInfo[]; commands: number }> {
   const targets: GroupTarget[] = [];
   for (const { topic, read } of reads)
-    for (const row of read.groups) targets.push({ topic, keys: read.keys, row });
-  const details = await readGroupDetails(conn, targets, now, timeoutMs);
+    for (const row of read.groups) targets.push({ topic, read, row });
+  const { details, commands } = await readGroupDetails(conn, targets, now, limit, timeoutMs);
   const byGroup = new Map<
     string,
     { topic: string; group: string; partitions: GroupPartitionInfo[] }
@@ -437,9 +625,10 @@ async function statsOf(
     }
     entry.partitions.push(details.get(t) as GroupPartitionInfo);
   }
-  return [...byGroup.values()]
+  const groups = [...byGroup.values()]
     .map((g) => aggregate(g.topic, g.group, g.partitions))
     .sort((a, b) => a.topic.localeCompare(b.topic) || a.group.localeCompare(b.group));
+  return { groups, commands };
 }
 
 /**
@@ -458,11 +647,40 @@ export async function groupStats(
     readPartitions(conn, allPartitionKeys(prefix, t), undefined),
     options.now ?? redisTime(conn),
   ]);
-  return statsOf(
+  const { groups } = await statsOf(
     conn,
     reads.map((read) => ({ topic: t, read })),
     now,
+    options.lagCountLimit ?? DEFAULT_LAG_COUNT_LIMIT,
   );
+  return groups;
+}
+
+/** Every consumer group of every topic in the registry (see groupStats). Three round trips. */
+export async function allGroupStats(
+  conn: RedisConnection,
+  prefix: string,
+  options: GroupStatsOptions = {},
+): Promise<GroupInfo[]> {
+  const [topics, now] = await Promise.all([
+    readTopicRecords(conn, prefix).then((records) => records.map(topicOfRecord)),
+    options.now ?? redisTime(conn),
+  ]);
+  const parts = topics.flatMap((t) =>
+    allPartitionKeys(prefix, t).map((keys) => ({ topic: t, keys })),
+  );
+  const reads = await readPartitions(
+    conn,
+    parts.map((p) => p.keys),
+    undefined,
+  );
+  const { groups } = await statsOf(
+    conn,
+    reads.map((read, i) => ({ topic: (parts[i] as (typeof parts)[number]).topic, read })),
+    now,
+    options.lagCountLimit ?? DEFAULT_LAG_COUNT_LIMIT,
+  );
+  return groups;
 }
 
 /** Redis's clock, in ms. */
@@ -503,6 +721,8 @@ export interface Snapshot {
 
 export interface SnapshotOptions {
   readonly maxTopics?: number;
+  /** Unread events counted per (partition, group) at most. Default DEFAULT_LAG_COUNT_LIMIT. */
+  readonly lagCountLimit?: number;
   readonly memorySamples?: number;
   /** Per-command timeout. Default 5000 ms. */
   readonly timeoutMs?: number;
@@ -510,8 +730,9 @@ export interface SnapshotOptions {
 
 /**
  * Everything the exporter shows, in three round trips: registry + INFO memory +
- * TIME; then per partition XLEN ×2, XINFO GROUPS, MEMORY USAGE; then per
- * (partition, group) XPENDING summary and XINFO CONSUMERS.
+ * TIME; then per partition XLEN ×2, XINFO GROUPS, XINFO STREAM, MEMORY USAGE;
+ * then per (partition, group) XPENDING summary and XINFO CONSUMERS, and an
+ * XRANGE of at most `lagCountLimit` entries for a group with unread events.
  */
 export async function snapshot(
   conn: RedisConnection,
@@ -546,20 +767,25 @@ export async function snapshot(
     topic: (parts[i] as (typeof parts)[number]).topic,
     read,
   }));
-  const groups = await statsOf(conn, withTopic, now, timeoutMs);
+  const { groups, commands } = await statsOf(
+    conn,
+    withTopic,
+    now,
+    options.lagCountLimit ?? DEFAULT_LAG_COUNT_LIMIT,
+    timeoutMs,
+  );
   let at = 0;
   const topicInfo = topics.map((t) => {
     const mine = reads.slice(at, at + t.partitions);
     at += t.partitions;
     return summarize(t, mine, true);
   });
-  const groupTargets = reads.reduce((n, r) => n + r.groups.length, 0);
   return {
     time: now,
     memory: memoryOfInfo(String(info)),
     topics: topicInfo,
     groups,
     omittedTopics: all.length - records.length,
-    commands: 3 + 4 * reads.length + 2 * groupTargets,
+    commands: 3 + 5 * reads.length + commands,
   };
 }

@@ -14,10 +14,17 @@
  * command may still run later: its outcome is unknown).
  * Cluster (node-redis `sendCommand(firstKey, isReadonly, args)`): routed by the command's
  * key, given or found from the command (firstKeyOf). Commands of one call must share a slot.
+ *
+ * Dead peers: every connection (and every duplicate) runs a DeadPeerWatchdog (dead-peer.ts): a
+ * peer that stops answering without closing the socket is dropped within `deadPeerTimeoutMs`
+ * and the connection reopened (see `reopenSilent`).
  */
 import { createClient, createCluster, createSentinel } from 'redis';
 import { ConfigError, ConnectionError } from '../core/errors.ts';
 import { ReplyTimeoutError, toHeraldError } from './errors.ts';
+import { blockingMsOf, DEFAULT_DEAD_PEER_TIMEOUT_MS, DeadPeerWatchdog } from './dead-peer.ts';
+
+export { DEFAULT_DEAD_PEER_TIMEOUT_MS } from './dead-peer.ts';
 
 export type Args = readonly string[];
 
@@ -59,12 +66,20 @@ export interface RedisConnection {
   duplicate(): Promise<RedisConnection>;
   /** The underlying node-redis client (for pub/sub and tools). */
   readonly raw: unknown;
-  on(event: 'error' | 'reconnecting' | 'ready', listener: (e?: unknown) => void): void;
+  /**
+   * 'error' also reports a silent peer (a ConnectionError) when the connection is dropped for it;
+   * 'ready' follows when it is open again.
+   */
+  on(event: ConnectionEvent, listener: (e?: unknown) => void): void;
+  /** The dead-peer bound of this connection (ms), 0 when detection is off. */
+  readonly deadPeerTimeoutMs: number;
   /** Waits for pending commands, then closes. */
   close(): Promise<void>;
   /** Closes now; pending commands are rejected. */
   destroy(): void;
 }
+
+export type ConnectionEvent = 'error' | 'reconnecting' | 'ready';
 
 export interface ConnectionOptions {
   /** Default: process.env.REDIS_URL, else redis://127.0.0.1:6379. */
@@ -72,9 +87,22 @@ export interface ConnectionOptions {
   /** Node-redis client options merged in (TLS, ACL username/password, …). */
   readonly clientOptions?: Record<string, unknown>;
   readonly connectTimeoutMs?: number;
+  /**
+   * Bound (ms) on how long a connection whose peer stopped answering without closing it (a dead
+   * host behind a NAT, a load balancer or a cloud network: no FIN, no RST) goes unnoticed. Within
+   * it Herald drops the socket and reconnects, on every connection it holds (publishing, blocking
+   * reads, reclaim, WAIT, notifications, queues): commands get reply deadlines (a blocking
+   * command's own wait plus half the bound) and idle connections send a PING after a third of it.
+   * A blocking read is noticed after its block time plus half the bound. Default 15000
+   * (DEFAULT_DEAD_PEER_TIMEOUT_MS); 0 turns detection off. Keep it above the slowest command
+   * you expect Redis to run (a non-blocking command answering later than half of it counts as
+   * a dead peer).
+   */
+  readonly deadPeerTimeoutMs?: number;
 }
 
 type AnyClient = {
+  readonly isReady: boolean;
   connect(): Promise<unknown>;
   close(): Promise<void>;
   destroy(): void;
@@ -92,9 +120,17 @@ function destroyQuietly(client: AnyClient): void {
   }
 }
 
+const RECONNECT_MAX_DELAY_MS = 2000;
+const RECONNECT_JITTER_MS = 50;
+/** Time for a destroyed socket's close to reach node-redis (a turn of the event loop, with margin). */
+const SOCKET_CLOSE_SETTLE_MS = 20;
+
 function reconnectStrategy(retries: number): number {
   // 50 ms, 100 ms, … capped at 2 s, with jitter; never gives up.
-  return Math.min(2000, 50 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 50);
+  return (
+    Math.min(RECONNECT_MAX_DELAY_MS, 50 * 2 ** Math.min(retries, 6)) +
+    Math.floor(Math.random() * RECONNECT_JITTER_MS)
+  );
 }
 
 function hosts(list: string, what: string, defaultPort: number): { host: string; port: number }[] {
@@ -191,13 +227,39 @@ function withReplyTimeout<T>(
   });
 }
 
+/** How a connection is made and what it is held to: shared by a connection and its duplicates. */
+interface ConnectionSetup {
+  readonly kind: RedisConnection['kind'];
+  readonly make: () => AnyClient;
+  readonly connectTimeoutMs: number;
+  readonly deadPeerTimeoutMs: number;
+}
+
 class Connection implements RedisConnection {
+  readonly kind: RedisConnection['kind'];
+  readonly deadPeerTimeoutMs: number;
+  private readonly watchdog: DeadPeerWatchdog | undefined;
+  private readonly listeners = new Map<ConnectionEvent, ((e?: unknown) => void)[]>();
+  private closed = false;
+  /** Drops for a silent peer so far: a reopen that a later drop overtook stops. */
+  private reopenings = 0;
+
   constructor(
-    readonly kind: RedisConnection['kind'],
+    private readonly setup: ConnectionSetup,
     private readonly client: AnyClient,
-    private readonly makeDuplicate: () => AnyClient,
-    private readonly connectTimeoutMs: number,
-  ) {}
+  ) {
+    this.kind = setup.kind;
+    this.deadPeerTimeoutMs = setup.deadPeerTimeoutMs;
+    if (setup.deadPeerTimeoutMs > 0) {
+      this.watchdog = new DeadPeerWatchdog({
+        timeoutMs: setup.deadPeerTimeoutMs,
+        ordered: setup.kind !== 'cluster',
+        ping: () => void this.send(['PING']).catch(() => {}),
+        onDead: (silentMs) => this.reopenSilent(silentMs),
+      });
+      if (setup.kind === 'standalone') this.watchHandshakes();
+    }
+  }
 
   get raw(): unknown {
     return this.client;
@@ -220,6 +282,7 @@ class Connection implements RedisConnection {
       reply = c.sendCommand(options?.key ?? firstKeyOf(args), false, args, cmdOptions);
     else if (this.kind === 'sentinel') reply = c.sendCommand(false, args, cmdOptions);
     else reply = c.sendCommand(args, cmdOptions);
+    this.watchdog?.track(reply, blockingMsOf(args));
     return timeoutMs === undefined || options?.replyTimer === false
       ? reply
       : withReplyTimeout(reply, String(args[0]), timeoutMs);
@@ -242,17 +305,20 @@ class Connection implements RedisConnection {
   }
 
   async duplicate(): Promise<RedisConnection> {
-    // Same options, so the same reconnect strategy: a duplicate reconnects by itself too.
-    const dup = this.makeDuplicate();
-    await connectWithin(dup, this.connectTimeoutMs, 'open a second connection to Redis');
-    return new Connection(this.kind, dup, this.makeDuplicate, this.connectTimeoutMs);
+    // Same setup, so the same reconnect strategy and dead-peer bound: a duplicate reconnects by itself too.
+    const dup = this.setup.make();
+    await connectWithin(dup, this.setup.connectTimeoutMs, 'open a second connection to Redis');
+    return new Connection(this.setup, dup);
   }
 
-  on(event: 'error' | 'reconnecting' | 'ready', listener: (e?: unknown) => void): void {
+  on(event: ConnectionEvent, listener: (e?: unknown) => void): void {
     this.client.on(event, listener);
+    this.listeners.set(event, [...(this.listeners.get(event) ?? []), listener]);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.watchdog?.stop();
     try {
       await this.client.close();
     } catch {
@@ -261,19 +327,112 @@ class Connection implements RedisConnection {
   }
 
   destroy(): void {
+    this.closed = true;
+    this.watchdog?.stop();
     destroyQuietly(this.client);
+  }
+
+  /**
+   * A standalone client's handshake (HELLO, …) is a wait for a reply too: a new connection that
+   * is accepted and then left silent (a blackholed path) must not hang in it forever.
+   */
+  private watchHandshakes(): void {
+    let settle: (() => void) | undefined;
+    const ended = (): void => {
+      settle?.();
+      settle = undefined;
+    };
+    this.client.on('connect', () => {
+      ended();
+      this.watchdog?.track(new Promise<void>((resolve) => (settle = resolve)), 0);
+    });
+    for (const event of ['ready', 'error', 'end']) this.client.on(event, ended);
+    this.handshaking = () => settle !== undefined;
+  }
+
+  /** True while a standalone client waits for its handshake's replies on a new socket. */
+  private handshaking: () => boolean = () => false;
+
+  /**
+   * The peer stopped answering without closing the socket: report it, drop the socket (commands
+   * waiting on it are rejected with a ConnectionError, their outcome unknown) and open it again.
+   * node-redis renews pub/sub subscriptions when it reconnects, and reports 'ready'.
+   */
+  private reopenSilent(silentMs: number): void {
+    if (this.closed) return;
+    const error = new ConnectionError(
+      `Redis did not answer for ${silentMs} ms (deadPeerTimeoutMs ${this.deadPeerTimeoutMs}): ` +
+        'the connection is silent, as when a host vanishes behind a NAT or load balancer; dropping it and reconnecting',
+    );
+    for (const listener of this.listeners.get('error') ?? []) listener(error);
+    for (const listener of this.listeners.get('reconnecting') ?? []) listener();
+    const wasReady = this.client.isReady;
+    const wasHandshaking = this.handshaking();
+    const generation = ++this.reopenings;
+    const reopen = (): void => void this.reopen(generation, 0);
+    let destroyed: unknown;
+    try {
+      destroyed = this.client.destroy();
+    } catch {
+      /* already closed */
+    }
+    if (destroyed instanceof Promise) {
+      // Sentinel: its teardown is asynchronous; it reopens with a fresh master connection.
+      destroyed.catch(() => {}).finally(reopen);
+    } else if (wasReady || this.kind === 'cluster') {
+      reopen();
+    } else {
+      // A standalone client caught mid-reconnect: its own reconnect loop must stop first (it
+      // does at its next step), or two loops would run on one client. Stuck in a handshake, that
+      // step is the dropped socket's close, on the next turn of the event loop; between two
+      // attempts, it is the end of the backoff delay.
+      const settleMs = wasHandshaking
+        ? SOCKET_CLOSE_SETTLE_MS
+        : RECONNECT_MAX_DELAY_MS + RECONNECT_JITTER_MS;
+      setTimeout(reopen, settleMs).unref();
+    }
+  }
+
+  /**
+   * Opens the client again after a drop. A standalone client retries inside connect() until it
+   * is ready. A Cluster or Sentinel client gives up when no node answers: retry it with backoff,
+   * and hold its connect to the dead-peer bound too (a silent seed node must not hang it).
+   * A later drop (a newer `generation`) ends this attempt.
+   */
+  private async reopen(generation: number, retries: number): Promise<void> {
+    if (this.closed || generation !== this.reopenings) return;
+    const connecting = this.client.connect();
+    if (this.kind === 'standalone') {
+      await connecting.catch(() => {}); // errors are reported on 'error'
+      return;
+    }
+    this.watchdog?.track(connecting, 0);
+    try {
+      await connecting;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, reconnectStrategy(retries)).unref());
+      await this.reopen(generation, retries + 1);
+    }
   }
 }
 
-function build(options: ConnectionOptions): {
-  kind: RedisConnection['kind'];
-  make: () => AnyClient;
-} {
+function deadPeerTimeoutOf(options: ConnectionOptions): number {
+  const ms = options.deadPeerTimeoutMs ?? DEFAULT_DEAD_PEER_TIMEOUT_MS;
+  if (!Number.isInteger(ms) || ms < 0)
+    throw new ConfigError(
+      `deadPeerTimeoutMs must be a whole number of ms ≥ 0 (0: off), got ${String(ms)}`,
+    );
+  return ms;
+}
+
+function build(options: ConnectionOptions): ConnectionSetup {
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+  const deadPeerTimeoutMs = deadPeerTimeoutOf(options);
   const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const extra = options.clientOptions ?? {};
   const socket = {
     reconnectStrategy,
-    connectTimeout: options.connectTimeoutMs ?? 5000,
+    connectTimeout: connectTimeoutMs,
     noDelay: true,
   };
   const m = /^redis\+(sentinel|cluster):\/\/([^/]+)(?:\/(.*))?$/.exec(url);
@@ -286,6 +445,8 @@ function build(options: ConnectionOptions): {
     return {
       kind: 'standalone',
       make: () => createClient({ url, socket, ...extra }),
+      connectTimeoutMs,
+      deadPeerTimeoutMs,
     };
   }
   const [, mode, list = '', name] = m;
@@ -308,6 +469,8 @@ function build(options: ConnectionOptions): {
             socket: { connectTimeout: socket.connectTimeout, noDelay: true },
           },
         }),
+      connectTimeoutMs,
+      deadPeerTimeoutMs,
     };
   }
   const rootNodes = hosts(list, 'Cluster URL', 6379).map((h) => ({
@@ -316,6 +479,8 @@ function build(options: ConnectionOptions): {
   return {
     kind: 'cluster',
     make: () => createCluster({ rootNodes, defaults: { socket, ...extra } }),
+    connectTimeoutMs,
+    deadPeerTimeoutMs,
   };
 }
 
@@ -380,13 +545,12 @@ function isRootNodesUnavailable(e: unknown): boolean {
 
 /** Connects to Redis. Rejects with a ConnectionError when Redis cannot be reached within the connect timeout. */
 export async function connect(options: ConnectionOptions = {}): Promise<RedisConnection> {
-  const { kind, make } = build(options);
-  const timeoutMs = options.connectTimeoutMs ?? 5000;
-  const client = make();
+  const setup = build(options);
+  const client = setup.make();
   await connectWithin(
     client,
-    timeoutMs,
+    setup.connectTimeoutMs,
     `connect to ${options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'}`,
   );
-  return new Connection(kind, client, make, timeoutMs);
+  return new Connection(setup, client);
 }

@@ -9,7 +9,8 @@
  * Reclaiming: XAUTOCLAIM walking the pending list with its cursor; held events are kept
  * fresh with XCLAIM JUSTID (consumer-reclaim.ts). Dead-lettering: the dead-letter script
  * stores the dead letter and acknowledges, atomically. A group that vanished (Redis
- * restarted without its data) is recreated from the start of the stream.
+ * restarted without its data) is recreated from the start of the stream. A silent peer makes
+ * the connection drop the socket (connection.ts): the read fails and is sent again.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -32,7 +33,7 @@ import { autoclaim, touch, type RawEntry } from './consumer-reclaim.ts';
 
 const deadLetterScript = loadScript('dead-letter');
 
-/** How long one blocking read waits for new events before it asks again. */
+/** Longest a read waits in Redis for new events before it is sent again. */
 export const READ_BLOCK_MS = 2000;
 /** Longest pause between reads while Redis cannot be reached. */
 const MAX_READ_RETRY_PAUSE_MS = 1000;
@@ -81,6 +82,7 @@ export function subscribeStream<T>(
 type Held = Port.HeldEvent<PartitionKeys>;
 
 export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
+  readonly serverName = 'Redis';
   private readonly parts: PartitionKeys[];
   private readonly byStream = new Map<string, PartitionKeys>();
   /** Partitions read together by one blocking XREADGROUP. */
@@ -164,6 +166,12 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
     const { group, consumer, batchSize } = this.settings;
     const streams = parts.map((p) => p.stream);
     const ids = parts.map(() => '>');
+    // Within a third of the dead-peer bound, so a silent peer behind a blocked read is noticed
+    // within the bound (the read's wait counts before its reply is overdue).
+    const bound = conn.deadPeerTimeoutMs;
+    const blockMs = String(
+      bound > 0 ? Math.min(READ_BLOCK_MS, Math.floor(bound / 3)) : READ_BLOCK_MS,
+    );
     let failures = 0;
     while (sink.running()) {
       await sink.room();
@@ -178,7 +186,7 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
             'COUNT',
             String(batchSize),
             'BLOCK',
-            String(READ_BLOCK_MS),
+            blockMs,
             'STREAMS',
             ...streams,
             ...ids,

@@ -19,7 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Broadcast } from '../core/broadcast.ts';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, ConnectionError, TimeoutError } from '../core/errors.ts';
 import type {
   Job,
   JobHandler,
@@ -102,6 +102,7 @@ export class QueueWorker<T> implements Worker {
   private extendTimer: NodeJS.Timeout | undefined;
   private reapTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  private disconnected = false;
 
   constructor(
     private readonly conn: RedisConnection,
@@ -175,22 +176,44 @@ export class QueueWorker<T> implements Worker {
           [String(free), String(this.visibilityMs), randomBytes(8).toString('hex')],
         );
         for (const raw of items) this.begin(raw);
+        this.markReconnected();
         if (items.length < free && this.running) await this.waitForItems();
         errorPause = 50;
       } catch (e) {
         if (!this.running) break;
         this.report(e);
+        this.markDisconnected(e);
         await sleep(errorPause);
         errorPause = Math.min(errorPause * 2, 2000);
       }
     }
   }
 
-  /** Blocks until the pending list has an item (or blockMs passed), without taking it. */
+  private markDisconnected(e: unknown): void {
+    const error = toHeraldError(e, `queue '${this.queueName}'`);
+    if (this.disconnected || !(error instanceof ConnectionError || error instanceof TimeoutError))
+      return;
+    this.disconnected = true;
+    this.events.push({ type: 'disconnected', error });
+  }
+
+  private markReconnected(): void {
+    if (!this.disconnected) return;
+    this.disconnected = false;
+    this.events.push({ type: 'reconnected' });
+  }
+
+  /**
+   * Blocks until the pending list has an item (or blockMs passed), without taking it. The wait
+   * is kept within a third of the connection's dead-peer bound, so a silent peer is noticed
+   * within the bound even with a long blockMs (a shorter wait only means one more take).
+   */
   private async waitForItems(): Promise<void> {
     const blocking = this.blocking;
     if (!blocking) return;
-    const seconds = (this.blockMs / 1000).toFixed(3);
+    const bound = blocking.deadPeerTimeoutMs;
+    const waitMs = bound > 0 ? Math.min(this.blockMs, Math.floor(bound / 3)) : this.blockMs;
+    const seconds = (waitMs / 1000).toFixed(3);
     await blocking.send(
       ['BLMOVE', this.keys.pending, this.keys.pending, 'RIGHT', 'RIGHT', seconds],
       {

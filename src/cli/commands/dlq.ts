@@ -5,7 +5,16 @@ import { ConfigError, NotFoundError } from '../../core/errors.ts';
 import type { Topic } from '../../core/topic.ts';
 import type { RedisBackend } from '../../redis/backend.ts';
 import { resolveTopic, withBackend } from '../context.ts';
-import { note, parsePositiveInt, printJson, println, renderTable, truncate } from '../output.ts';
+import {
+  isTooDeep,
+  note,
+  parsePositiveInt,
+  printJson,
+  println,
+  renderTable,
+  safeText,
+  truncate,
+} from '../output.ts';
 
 interface FilterOptions {
   group?: string;
@@ -52,6 +61,26 @@ function withData(d: DeadLetter): DeadLetter & { data: unknown } {
   return { ...d, data };
 }
 
+/** The payload indented for people; one too deep to re-encode is shown as stored. */
+function prettyData(d: DeadLetter & { data: unknown }): string {
+  try {
+    return JSON.stringify(d.data, null, 2) ?? 'undefined';
+  } catch (e) {
+    if (!isTooDeep(e)) throw e;
+    return d.fields.data ?? '';
+  }
+}
+
+/** Dead letters as JSON; a payload too deep to re-encode is given as the stored text. */
+function printLetters(letters: readonly DeadLetter[]): void {
+  try {
+    printJson(letters.map(withData));
+  } catch (e) {
+    if (!isTooDeep(e)) throw e;
+    printJson(letters.map((d) => ({ ...d, data: d.fields.data })));
+  }
+}
+
 /** Adds the filter options every dlq subcommand shares. */
 function withFilters(cmd: Command, limitHelp?: string): Command {
   cmd
@@ -73,7 +102,7 @@ async function list(cmd: Command, name: string, opts: FilterOptions): Promise<vo
   await withTopic(cmd, name, async (backend, topic) => {
     const letters = await backend.deadLetters.list(topic, filterOf(opts));
     if (opts.json) {
-      printJson(letters.map(withData));
+      printLetters(letters);
       return;
     }
     if (letters.length === 0) {
@@ -107,11 +136,11 @@ async function show(cmd: Command, name: string, ref: string, opts: FilterOptions
       );
     }
     if (opts.json) {
-      printJson(found.map(withData));
+      printLetters(found);
       return;
     }
     for (const d of found.map(withData)) {
-      println(`dead letter ${d.position} (partition ${d.partition})`);
+      println(`dead letter ${safeText(d.position)} (partition ${d.partition})`);
       const rows: [string, string][] = [
         ['group', d.group],
         ['event id', d.eventId ?? '-'],
@@ -121,16 +150,16 @@ async function show(cmd: Command, name: string, ref: string, opts: FilterOptions
         ['dead-lettered at', d.deadLetteredAt],
         ['error', d.error],
       ];
-      for (const [k, v] of rows) println(`  ${k.padEnd(18)} ${v}`);
+      for (const [k, v] of rows) println(`  ${k.padEnd(18)} ${safeText(v)}`);
       println('  fields:');
       for (const [k, v] of Object.entries(d.fields)) {
-        if (k !== 'data') println(`    ${k}: ${v}`);
+        if (k !== 'data') println(`    ${safeText(k)}: ${safeText(v)}`);
       }
       println('  data:');
       println(
-        JSON.stringify(d.data, null, 2)
+        prettyData(d)
           .split('\n')
-          .map((l) => `    ${l}`)
+          .map((l) => `    ${safeText(l)}`)
           .join('\n'),
       );
     }

@@ -51,7 +51,7 @@ export function registerDoctorCommand(program: Command): void {
     .option('--sample-interval <duration>', 'time between the two lag samples', parseDuration, 1000)
     .option(
       '--stuck-after <duration>',
-      'a pending event idle longer than this is stuck',
+      'a pending event idle longer than this is stuck; a group with events waiting and no progress for this long is stalled',
       parseDuration,
       300_000,
     )
@@ -66,7 +66,9 @@ Checks, each printed with PASS, WARN or FAIL and the exact fix:
   Redis version, persistence (AOF and appendfsync), maxmemory and eviction
   policy (must be noeviction), replicas and min-replicas-to-write (none is a
   WARN, so a single development node passes), memory headroom, and consumer
-  groups whose lag grows between two samples or whose pending events are stuck.
+  groups: lag growing between two samples or unread events with no live
+  consumer (WARN), no progress past --stuck-after or stuck pending events
+  (FAIL), and Redis's own lag where it is wrong (Redis 7.0 after an AOF reload).
 
 Exit code: 1 when any check FAILs, else 0.
 

@@ -8,9 +8,35 @@ interface GroupsOptions {
   byPartition?: boolean;
 }
 
+/** A group without progress for this long gets a note under the tables. */
+const STALLED_NOTE_SECONDS = 60;
+
 const seconds = (s: number | null): string | undefined =>
   s === null ? undefined : formatDuration(s * 1000);
-const lagText = (lag: number | null): string => (lag === null ? 'unknown' : String(lag));
+/** A lag above the count limit is a lower bound, shown as `1000+`. */
+const lagText = (lag: number | null, atLeast = false): string =>
+  lag === null ? 'unknown' : `${lag}${atLeast ? '+' : ''}`;
+
+/** Lines under the tables for what the columns cannot say: stalled groups, Redis's wrong lag. */
+function notes(groups: readonly GroupInfo[]): string[] {
+  const out: string[] = [];
+  for (const g of groups) {
+    if (g.secondsSinceProgress >= STALLED_NOTE_SECONDS) {
+      const since = formatDuration(g.secondsSinceProgress * 1000);
+      out.push(`group '${g.group}': events wait and it made no progress for ${since}`);
+    }
+    if (g.redisLagWrong.length > 0) {
+      const parts = g.partitions
+        .filter((p) => p.redisLagWrong)
+        .map((p) => `${p.redisLag ?? '?'} on partition ${p.partition}`)
+        .join(', ');
+      out.push(
+        `group '${g.group}': Redis's own lag (XINFO GROUPS) is wrong (${parts}); LAG counts the unread events (Redis 7.0 after an AOF reload)`,
+      );
+    }
+  }
+  return out;
+}
 
 function printGroups(groups: readonly GroupInfo[], byPartition: boolean): void {
   if (byPartition) {
@@ -19,7 +45,7 @@ function printGroups(groups: readonly GroupInfo[], byPartition: boolean): void {
       renderTable(rows, [
         { header: 'GROUP', value: (r) => r.group },
         { header: 'PART', value: (r) => r.partition, align: 'right' },
-        { header: 'LAG', value: (r) => lagText(r.lag), align: 'right' },
+        { header: 'LAG', value: (r) => lagText(r.lag, r.lagAtLeast), align: 'right' },
         { header: 'PENDING', value: (r) => r.pending, align: 'right' },
         {
           header: 'OLDEST PENDING',
@@ -34,7 +60,7 @@ function printGroups(groups: readonly GroupInfo[], byPartition: boolean): void {
     println(
       renderTable(groups, [
         { header: 'GROUP', value: (g) => g.group },
-        { header: 'LAG', value: (g) => lagText(g.lag), align: 'right' },
+        { header: 'LAG', value: (g) => lagText(g.lag, g.lagAtLeast), align: 'right' },
         { header: 'PENDING', value: (g) => g.pending, align: 'right' },
         {
           header: 'OLDEST PENDING',
@@ -46,16 +72,21 @@ function printGroups(groups: readonly GroupInfo[], byPartition: boolean): void {
     );
   }
   const consumers = groups.flatMap((g) => g.consumers.map((c) => ({ group: g.group, ...c })));
-  if (consumers.length === 0) return;
+  if (consumers.length > 0) {
+    println();
+    println(
+      renderTable(consumers, [
+        { header: 'GROUP', value: (c) => c.group },
+        { header: 'CONSUMER', value: (c) => c.name },
+        { header: 'PENDING', value: (c) => c.pending, align: 'right' },
+        { header: 'IDLE', value: (c) => formatDuration(c.idleSeconds * 1000), align: 'right' },
+      ]),
+    );
+  }
+  const lines = notes(groups);
+  if (lines.length === 0) return;
   println();
-  println(
-    renderTable(consumers, [
-      { header: 'GROUP', value: (c) => c.group },
-      { header: 'CONSUMER', value: (c) => c.name },
-      { header: 'PENDING', value: (c) => c.pending, align: 'right' },
-      { header: 'IDLE', value: (c) => formatDuration(c.idleSeconds * 1000), align: 'right' },
-    ]),
-  );
+  for (const l of lines) println(`note: ${l}`);
 }
 
 /** Adds `herald groups`. */
@@ -71,7 +102,9 @@ export function registerGroupsCommand(program: Command): void {
       'after',
       `
 Columns:
-  LAG             events not yet delivered to the group ("unknown" when Redis cannot tell)
+  LAG             events not yet delivered to the group, counted after its last
+                  delivered id (Redis 7.0's own figure is wrong after an AOF
+                  reload); "1000+" when there are more than Herald counts
   PENDING         delivered, not yet acknowledged
   OLDEST PENDING  age of the oldest pending event, since it was published
   CONSUMERS       consumers registered in the group (listed below with their idle time)

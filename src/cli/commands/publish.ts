@@ -1,12 +1,12 @@
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { ConfigError, ValidationError } from '../../core/errors.ts';
+import { ConfigError, ErrorCode, HeraldError, ValidationError } from '../../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../../core/event.ts';
 import { defineTopic, type Topic } from '../../core/topic.ts';
 import type { RedisBackend } from '../../redis/backend.ts';
 import { readTopicRecords, topicOfRecord } from '../../ops/inspect.ts';
 import { resolveTopic, withBackend } from '../context.ts';
-import { note, parsePositiveInt, printJsonLine, println } from '../output.ts';
+import { note, parsePositiveInt, printJsonLine, println, safeText } from '../output.ts';
+import { lineRanges, publishLines } from './publish-stdin.ts';
 
 interface PublishOptions {
   json?: boolean;
@@ -19,6 +19,10 @@ interface PublishOptions {
   create?: boolean;
   partitions?: number;
   batch: number;
+  lineIds: boolean;
+  inputName: string;
+  fromLine?: number;
+  skipInvalid?: boolean;
 }
 
 /** Attributes an `--event` line may carry besides `data`. */
@@ -71,7 +75,7 @@ function toEvent(text: string, where: string, opts: PublishOptions): OutgoingEve
     Array.isArray(parsed) ||
     !('data' in parsed)
   ) {
-    throw new ValidationError(`${where}: with --event each JSON must be an object with "data"`);
+    throw new ValidationError(`${where} must be a JSON object with "data" (--event)`);
   }
   const event: Record<string, unknown> = { ...defaults, data: parsed.data };
   for (const attr of EVENT_ATTRIBUTES) {
@@ -103,11 +107,11 @@ function printReceipt(r: PublishReceipt, topic: string, json: boolean): void {
   }
   const dup = r.duplicate ? ' (duplicate: already stored, nothing written)' : '';
   println(
-    `published ${r.id} to '${topic}' (partition ${r.partition}, position ${r.position})${dup}`,
+    `published ${safeText(r.id)} to '${topic}' (partition ${r.partition}, position ${r.position})${dup}`,
   );
 }
 
-/** Reads stdin line by line and publishes in batches; a bad line stops after what came before it. */
+/** Reads stdin line by line and publishes in batches, reporting each line's outcome. */
 async function publishStdin(
   backend: RedisBackend,
   topic: Topic,
@@ -119,46 +123,30 @@ async function publishStdin(
     );
   }
   if (process.stdin.isTTY) note('reading events from stdin, one JSON per line (Ctrl-D to end)');
-  let published = 0;
-  let duplicates = 0;
-  let batch: OutgoingEvent[] = [];
-  const flush = async (): Promise<void> => {
-    if (batch.length === 0) return;
-    const receipts = await backend.publishBatch(topic, batch);
-    batch = [];
-    for (const r of receipts) {
-      published++;
-      if (r.duplicate) duplicates++;
-      if (opts.json) printJsonLine(r);
-    }
-  };
-  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  let lineNo = 0;
-  try {
-    for await (const line of lines) {
-      lineNo++;
-      if (line.trim() === '') continue;
-      let event: OutgoingEvent;
-      try {
-        event = toEvent(line, `line ${lineNo}`, opts);
-      } catch (e) {
-        await flush();
-        const before =
-          published === 1
-            ? '1 event before it was published'
-            : `${published} events before it were published`;
-        throw new ValidationError(`${(e as Error).message}; ${before}`, [], { cause: e });
-      }
-      batch.push(event);
-      if (batch.length >= opts.batch) await flush();
-    }
-    await flush();
-  } finally {
-    lines.close();
+  const { stopped, notStored } = await publishLines(
+    backend,
+    topic,
+    process.stdin,
+    {
+      json: opts.json === true,
+      batch: opts.batch,
+      lineIds: opts.lineIds,
+      inputName: opts.inputName,
+      fromLine: opts.fromLine ?? 1,
+      skipInvalid: opts.skipInvalid === true,
+    },
+    (text, where) => toEvent(text, where, opts),
+  );
+  if (stopped) {
+    const fix = stopped.code === ErrorCode.Validation ? `fix line ${stopped.line}, then ` : '';
+    throw new HeraldError(
+      stopped.code,
+      `stopped at line ${stopped.line}: ${safeText(stopped.reason)}; ` +
+        `${fix}resume with --from-line ${stopped.line}`,
+    );
   }
-  if (!opts.json) {
-    const dup = duplicates > 0 ? ` (${duplicates} duplicate(s) not written again)` : '';
-    println(`published ${published} event(s) to '${topic.name}'${dup}`);
+  if (notStored.length > 0) {
+    throw new ValidationError(`line(s) ${lineRanges(notStored)} not stored (see the report above)`);
   }
 }
 
@@ -185,7 +173,22 @@ export function registerPublishCommand(program: Command): void {
       parsePositiveInt,
     )
     .option('--batch <n>', 'events per round trip when reading stdin', parsePositiveInt, 100)
-    .option('--json', 'print each receipt as a JSON line')
+    .option(
+      '--from-line <n>',
+      'stdin: start at this line (the one a stopped run names); earlier lines are skipped',
+      parsePositiveInt,
+    )
+    .option(
+      '--no-line-ids',
+      'stdin: do not give lines without an "id" one derived from the line (reruns then duplicate)',
+    )
+    .option(
+      '--input-name <name>',
+      'stdin: name of the input, part of the derived line ids (use one name per input file)',
+      'stdin',
+    )
+    .option('--skip-invalid', 'stdin: report invalid lines and go on, instead of stopping')
+    .option('--json', "print each receipt (stdin: each line's outcome) as a JSON line")
     .configureHelp({ showGlobalOptions: true })
     .addHelpText(
       'after',
@@ -195,7 +198,13 @@ Examples:
   $ herald publish orders '{"orderId":"o-1"}' --type order.created --key o-1 --id o-1-created
   $ cat events.ndjson | herald publish orders            # one JSON payload per line
   $ herald tail orders --json | herald publish orders-copy --event --create
-  $ herald publish orders '{"n":1}' --json               # {"id":...,"partition":0,"position":...}`,
+  $ herald publish orders '{"n":1}' --json               # {"id":...,"partition":0,"position":...}
+  $ herald publish orders --from-line 1200 < events.ndjson  # resume where a run stopped
+
+From stdin every line gets an id derived from --input-name, its line number and its
+content (unless it has an "id" of its own), so running the same input again within the
+topic's dedupe window stores each line once. The report names the lines stored and the
+lines not stored; a stopped run prints the --from-line to resume with.`,
     )
     .action(async (name: string, json: string | undefined, opts: PublishOptions, cmd: Command) => {
       await withBackend(cmd, async (backend) => {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { decodeEnvelope, decodeRaw, pairs } from '../../core/codec.ts';
+import { decodeEnvelope, decodeRaw, F, pairs } from '../../core/codec.ts';
 import type { HeraldEvent } from '../../core/event.ts';
 import type { Topic } from '../../core/topic.ts';
 import { sendAll } from '../../ops/inspect.ts';
@@ -9,11 +9,14 @@ import { resolveTopic, withBackend } from '../context.ts';
 import { compareIds, idBefore } from '../stream-ids.ts';
 import {
   formatDuration,
+  isTooDeep,
   note,
   parseDuration,
   parsePositiveInt,
+  payloadText,
   printJsonLine,
   println,
+  safeText,
 } from '../output.ts';
 
 interface TailOptions {
@@ -85,22 +88,44 @@ function decode(topic: Topic, p: PartitionKeys, position: string, flat: string[]
   }
 }
 
-function print(topic: Topic, item: Printed, json: boolean): void {
+function printJsonItem(topic: Topic, item: Printed): void {
   const { event } = item;
-  if (json) {
-    const where = { topic: topic.name, partition: item.partition, position: item.position };
-    printJsonLine(
-      event ? { ...where, ...event } : { ...where, fields: item.fields, error: item.error },
-    );
+  const where = { topic: topic.name, partition: item.partition, position: item.position };
+  if (!event) {
+    printJsonLine({ ...where, fields: item.fields, error: item.error });
     return;
   }
+  try {
+    printJsonLine({ ...where, ...event });
+  } catch (e) {
+    if (!isTooDeep(e)) throw e;
+    // Decoded, but too deep to encode again: hand over the payload as it is stored.
+    const error = 'data is nested too deeply to re-encode; rawData holds it as stored';
+    printJsonLine({ ...where, ...event, data: undefined, rawData: item.fields.data, error });
+  }
+}
+
+/** The payload as stored (an envelope's JSON text), not re-encoded: cheap, and safe for any depth. */
+function payloadOf(topic: Topic, item: Printed, event: HeraldEvent): string {
+  const stored = item.fields[F.data];
+  return topic.codec === 'raw' || stored === undefined ? JSON.stringify(event.data) : stored;
+}
+
+function print(topic: Topic, item: Printed, json: boolean): void {
+  if (json) {
+    printJsonItem(topic, item);
+    return;
+  }
+  const { event } = item;
   const where = `${item.partition}/${item.position}`;
   if (!event) {
-    println(`${where}  (undecodable: ${item.error})  ${JSON.stringify(item.fields)}`);
+    const fields = payloadText(JSON.stringify(item.fields));
+    println(`${where}  (undecodable: ${safeText(item.error ?? '')})  ${fields}`);
     return;
   }
-  const key = event.key !== undefined ? `  key=${event.key}` : '';
-  println(`${event.time}  ${where}  ${event.type}${key}  ${JSON.stringify(event.data)}`);
+  const key = event.key !== undefined ? `  key=${safeText(event.key)}` : '';
+  const head = `${safeText(event.time)}  ${where}  ${safeText(event.type)}${key}`;
+  println(`${head}  ${payloadText(payloadOf(topic, item, event))}`);
 }
 
 /** Adds `herald tail`. */
