@@ -10,6 +10,21 @@
 
   Returns the event's new position, or false when the dead letter is gone.
 ]]
+
+-- unpack() stops at Lua's C-stack limit (8000 values, about 4,000 field pairs), and an
+-- XADD cannot be split. spread() passes any number of values as arguments instead: tail
+-- calls prepend 16 values at a time to the varargs, which live on the Lua stack (no limit).
+-- (The same function as in dead-letter.lua: scripts cannot share code.)
+local function spread(call, t, first, n, ...)
+  if n - 15 >= first then
+    return spread(call, t, first, n - 16,
+      t[n - 15], t[n - 14], t[n - 13], t[n - 12], t[n - 11], t[n - 10], t[n - 9], t[n - 8],
+      t[n - 7], t[n - 6], t[n - 5], t[n - 4], t[n - 3], t[n - 2], t[n - 1], t[n], ...)
+  elseif n >= first then
+    return spread(call, t, first, n - 1, t[n], ...)
+  end
+  return call(...)
+end
 local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
 if #found == 0 then
   return false
@@ -36,6 +51,8 @@ if group then
   fields[#fields + 1] = 'herald-replay-for'
   fields[#fields + 1] = group
 end
-local position = redis.call('XADD', KEYS[2], '*', unpack(fields))
+local position = spread(function(...)
+  return redis.call('XADD', KEYS[2], '*', ...)
+end, fields, 1, #fields)
 redis.call('XDEL', KEYS[1], ARGV[1])
 return position
