@@ -1,0 +1,180 @@
+/**
+ * `npm run soak -- --minutes 30 [--seed S] [--fault-every 10-20] [--consumers 3]`
+ *
+ * Publishers and consumers in separate processes, talking to a redis-server of its own
+ * (AOF, appendfsync always) through a TCP proxy, while a random fault strikes every
+ * 10-20 s (consumer SIGKILL, Redis restart, CLIENT KILL, proxy blackhole). Publishers
+ * record every acknowledged publish, consumers every finished handler, in files; at the
+ * end the soak drains and the delivery checker compares the two: it prints lost,
+ * unexpected and duplicates and the faults it injected, and exits 1 if anything was lost
+ * or unexpected (2 on a usage error).
+ */
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DeliveryChecker } from '../../src/conformance/checker.ts';
+import { startRedisServer } from '../../src/embedded/redis-server.ts';
+import { startTcpProxy } from '../../src/testing/tcp-proxy.ts';
+import { SoakChild } from './children.ts';
+import { FAULTS, injectFault, seededRandom, type Fault } from './faults.ts';
+
+const PROGRESS_EVERY_MS = 10_000;
+const DRAIN_POLL_MS = 500;
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '30' },
+    seed: { type: 'string' },
+    'fault-every': { type: 'string', default: '10-20' },
+    publishers: { type: 'string', default: '2' },
+    consumers: { type: 'string', default: '3' },
+    'drain-seconds': { type: 'string', default: '120' },
+  },
+});
+
+function usage(message: string): never {
+  console.error(`soak: ${message}`);
+  process.exit(2);
+}
+
+const minutes = Number(values.minutes);
+const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
+const [faultMin, faultMax] = (values['fault-every'] ?? '').split('-').map(Number);
+const publisherCount = Number(values.publishers);
+const consumerCount = Number(values.consumers);
+const drainMs = Number(values['drain-seconds']) * 1000;
+if (!(minutes > 0)) usage('--minutes must be a positive number');
+if (!Number.isInteger(seed)) usage('--seed must be an integer');
+if (!(faultMin !== undefined && faultMax !== undefined && faultMin > 0 && faultMax >= faultMin))
+  usage('--fault-every must look like 10-20 (seconds)');
+if (!(publisherCount >= 1 && consumerCount >= 1)) usage('need at least one publisher and consumer');
+
+const random = seededRandom(seed);
+const dir = mkdtempSync(path.join(os.tmpdir(), 'herald-soak-'));
+const started = Date.now();
+const elapsed = (): string => `${Math.round((Date.now() - started) / 1000)}s`.padStart(6);
+
+function readIds(file: string): string[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
+}
+
+const redis = await startRedisServer({ appendfsync: 'always', dir: path.join(dir, 'redis') });
+const proxy = await startTcpProxy({ host: '127.0.0.1', port: redis.port });
+const child = (kind: 'publisher' | 'consumer', i: number): SoakChild =>
+  new SoakChild(
+    kind,
+    `${kind}-${i}`,
+    proxy.url,
+    path.join(dir, `${kind}-${i}.ids`),
+    path.join(dir, `${kind}-${i}.log`),
+  );
+const consumers = Array.from({ length: consumerCount }, (_, i) => child('consumer', i));
+const publishers = Array.from({ length: publisherCount }, (_, i) => child('publisher', i));
+
+function tally(): { checker: DeliveryChecker; published: number; handled: number } {
+  const checker = new DeliveryChecker();
+  let published = 0;
+  let handled = 0;
+  for (const p of publishers)
+    for (const id of readIds(p.idsFile)) {
+      checker.published(id);
+      published++;
+    }
+  for (const c of consumers)
+    for (const id of readIds(c.idsFile)) {
+      checker.handled(id);
+      handled++;
+    }
+  return { checker, published, handled };
+}
+
+const faultCounts = new Map<Fault, number>(FAULTS.map((f) => [f, 0]));
+let faultsFailed = 0;
+let lastFault = 'none yet';
+let running = true;
+
+console.log(
+  `soak: ${minutes} min, seed ${seed}, a fault every ${faultMin}-${faultMax} s, ` +
+    `${publisherCount} publishers, ${consumerCount} consumers; files in ${dir}`,
+);
+for (const c of consumers) c.start();
+for (const p of publishers) p.start();
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+let previousHandled = 0;
+let previousPublished = 0;
+const progress = setInterval(() => {
+  const { published, handled } = tally();
+  const up = consumers.filter((c) => c.alive).length;
+  console.log(
+    `[${elapsed()}] published ${published} (+${published - previousPublished})  ` +
+      `handled ${handled} (+${handled - previousHandled})  ` +
+      `consumers up ${up}/${consumers.length}  faults ${[...faultCounts.values()].reduce((a, b) => a + b, 0)} (last: ${lastFault})`,
+  );
+  previousHandled = handled;
+  previousPublished = published;
+}, PROGRESS_EVERY_MS);
+
+const endAt = started + minutes * 60_000;
+const faultLoop = (async () => {
+  for (;;) {
+    const wait = (faultMin + random() * (faultMax - faultMin)) * 1000;
+    if (Date.now() + wait >= endAt) return;
+    await sleep(wait);
+    if (!running) return;
+    const fault = FAULTS[Math.floor(random() * FAULTS.length)] as Fault;
+    faultCounts.set(fault, (faultCounts.get(fault) ?? 0) + 1);
+    try {
+      lastFault = `${fault}: ${await injectFault(fault, { redis, proxy, consumers }, random)}`;
+    } catch (e) {
+      faultsFailed++;
+      lastFault = `${fault} failed: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    console.log(`[${elapsed()}] fault ${lastFault}`);
+  }
+})();
+
+await sleep(Math.max(0, endAt - Date.now()));
+running = false;
+await faultLoop;
+
+// Drain: no more faults, everything up, publishers finish their batch, consumers catch up.
+proxy.heal();
+console.log(`[${elapsed()}] stopping publishers and draining (at most ${drainMs / 1000} s)`);
+await Promise.all(publishers.map((p) => p.stop()));
+for (const c of consumers) if (!c.alive) c.start();
+const drainEnd = Date.now() + drainMs;
+let final = tally();
+while (!final.checker.allDelivered() && Date.now() < drainEnd) {
+  await sleep(DRAIN_POLL_MS);
+  final = tally();
+}
+const drained = final.checker.allDelivered();
+await Promise.all(consumers.map((c) => c.stop()));
+clearInterval(progress);
+final = tally();
+await proxy.close();
+await redis.stop();
+
+const report = final.checker.report();
+const faultSummary = [...faultCounts].map(([f, n]) => `${f} ${n}`).join(', ');
+console.log('');
+console.log(`soak result (seed ${seed}, ${minutes} min, faults every ${faultMin}-${faultMax} s)`);
+console.log(`  faults:     ${faultSummary}${faultsFailed > 0 ? ` (${faultsFailed} failed)` : ''}`);
+console.log(`  consumer restarts: ${consumers.reduce((n, c) => n + c.starts - 1, 0)}`);
+console.log(`  published:  ${report.published} (acknowledged)`);
+console.log(`  handled:    ${report.delivered}`);
+console.log(
+  `  lost:       ${report.lost}${report.lost > 0 ? `  e.g. ${report.lostIds.slice(0, 5).join(' ')}` : ''}`,
+);
+console.log(
+  `  unexpected: ${report.unexpected}${report.unexpected > 0 ? `  e.g. ${report.unexpectedIds.slice(0, 5).join(' ')}` : ''}`,
+);
+console.log(`  duplicates: ${report.duplicates}`);
+if (!drained) console.log(`  drain: not every event was handled within ${drainMs / 1000} s`);
+console.log(`  logs and ids: ${dir}`);
+process.exit(report.lost > 0 || report.unexpected > 0 ? 1 : 0);
