@@ -1,5 +1,5 @@
 /**
- * `npm run soak -- --minutes 30 [--seed S] [--fault-every 10-20] [--consumers 3]`
+ * `npm run soak -- --minutes 30 [--seed S] [--fault-every 10-20] [--consumers 3] [--faults a,b]`
  *
  * Publishers and consumers in separate processes, talking to a redis-server of its own
  * (AOF, appendfsync always) through a TCP proxy, while a random fault strikes every
@@ -21,6 +21,7 @@ import { FAULTS, injectFault, seededRandom, type Fault } from './faults.ts';
 
 const PROGRESS_EVERY_MS = 10_000;
 const DRAIN_POLL_MS = 500;
+const WARM_UP_MAX_MS = 120_000;
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     publishers: { type: 'string', default: '2' },
     consumers: { type: 'string', default: '3' },
     'drain-seconds': { type: 'string', default: '120' },
+    faults: { type: 'string', default: FAULTS.join(',') },
   },
 });
 
@@ -48,6 +50,10 @@ if (!(minutes > 0)) usage('--minutes must be a positive number');
 if (!Number.isInteger(seed)) usage('--seed must be an integer');
 if (!(faultMin !== undefined && faultMax !== undefined && faultMin > 0 && faultMax >= faultMin))
   usage('--fault-every must look like 10-20 (seconds)');
+const faultKinds = (values.faults ?? '').split(',').filter((f) => f !== '');
+if (faultKinds.length === 0 || !faultKinds.every((f): f is Fault => FAULTS.includes(f as Fault)))
+  usage(`--faults must list some of ${FAULTS.join(',')}`);
+const kinds = faultKinds;
 if (!(publisherCount >= 1 && consumerCount >= 1)) usage('need at least one publisher and consumer');
 
 const random = seededRandom(seed);
@@ -99,7 +105,7 @@ let running = true;
 
 console.log(
   `soak: ${minutes} min, seed ${seed}, a fault every ${faultMin}-${faultMax} s, ` +
-    `${publisherCount} publishers, ${consumerCount} consumers; files in ${dir}`,
+    `${publisherCount} publishers, ${consumerCount} consumers, faults ${kinds.join(',')}; files in ${dir}`,
 );
 for (const c of consumers) c.start();
 for (const p of publishers) p.start();
@@ -119,14 +125,25 @@ const progress = setInterval(() => {
   previousPublished = published;
 }, PROGRESS_EVERY_MS);
 
-const endAt = started + minutes * 60_000;
+// The clock and the faults start once traffic flows: child processes take seconds to start
+// on a busy machine, and faults during start-up would test little.
+const warmUpEnd = Date.now() + WARM_UP_MAX_MS;
+while (tally().handled === 0) {
+  if (Date.now() > warmUpEnd) {
+    console.error(`soak: no event was handled within ${WARM_UP_MAX_MS / 1000} s of starting`);
+    process.exit(1);
+  }
+  await sleep(DRAIN_POLL_MS);
+}
+console.log(`[${elapsed()}] traffic flows: faults start`);
+const endAt = Date.now() + minutes * 60_000;
 const faultLoop = (async () => {
   for (;;) {
     const wait = (faultMin + random() * (faultMax - faultMin)) * 1000;
     if (Date.now() + wait >= endAt) return;
     await sleep(wait);
     if (!running) return;
-    const fault = FAULTS[Math.floor(random() * FAULTS.length)] as Fault;
+    const fault = kinds[Math.floor(random() * kinds.length)] as Fault;
     faultCounts.set(fault, (faultCounts.get(fault) ?? 0) + 1);
     try {
       lastFault = `${fault}: ${await injectFault(fault, { redis, proxy, consumers }, random)}`;
