@@ -6,10 +6,11 @@
  * 10-20 s (consumer SIGKILL, Redis restart, CLIENT KILL, proxy blackhole). Publishers
  * record every acknowledged publish, consumers every finished handler, in files; at the
  * end the soak drains and the delivery checker compares the two: it prints lost,
- * unexpected and duplicates and the faults it injected, and exits 1 if anything was lost
- * or unexpected (2 on a usage error).
+ * unexpected and duplicates, the faults it injected and the longest stall (no publish
+ * acknowledged, or no handler finished), and exits 1 if anything was lost or unexpected or a
+ * stall lasted longer than --stall-limit seconds (default 60); 2 on a usage error.
  */
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,10 +19,12 @@ import { startRedisServer } from '../../src/embedded/redis-server.ts';
 import { startTcpProxy } from '../../src/testing/tcp-proxy.ts';
 import { SoakChild } from './children.ts';
 import { FAULTS, injectFault, seededRandom, type Fault } from './faults.ts';
+import { countStillStored } from './stored.ts';
 
 const PROGRESS_EVERY_MS = 10_000;
 const DRAIN_POLL_MS = 500;
 const WARM_UP_MAX_MS = 120_000;
+const STALL_SAMPLE_MS = 1000;
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     consumers: { type: 'string', default: '3' },
     'drain-seconds': { type: 'string', default: '120' },
     faults: { type: 'string', default: FAULTS.join(',') },
+    'stall-limit': { type: 'string', default: '60' },
   },
 });
 
@@ -46,6 +50,7 @@ const [faultMin, faultMax] = (values['fault-every'] ?? '').split('-').map(Number
 const publisherCount = Number(values.publishers);
 const consumerCount = Number(values.consumers);
 const drainMs = Number(values['drain-seconds']) * 1000;
+const stallLimitMs = Number(values['stall-limit']) * 1000;
 if (!(minutes > 0)) usage('--minutes must be a positive number');
 if (!Number.isInteger(seed)) usage('--seed must be an integer');
 if (!(faultMin !== undefined && faultMax !== undefined && faultMin > 0 && faultMax >= faultMin))
@@ -81,21 +86,33 @@ const child = (kind: 'publisher' | 'consumer', i: number): SoakChild =>
 const consumers = Array.from({ length: consumerCount }, (_, i) => child('consumer', i));
 const publishers = Array.from({ length: publisherCount }, (_, i) => child('publisher', i));
 
-function tally(): { checker: DeliveryChecker; published: number; handled: number } {
+interface Tally {
+  readonly checker: DeliveryChecker;
+  readonly published: number;
+  readonly handled: number;
+  readonly publishedIds: Set<string>;
+  readonly handledIds: Set<string>;
+}
+
+function tally(): Tally {
   const checker = new DeliveryChecker();
+  const publishedIds = new Set<string>();
+  const handledIds = new Set<string>();
   let published = 0;
   let handled = 0;
   for (const p of publishers)
     for (const id of readIds(p.idsFile)) {
       checker.published(id);
+      publishedIds.add(id);
       published++;
     }
   for (const c of consumers)
     for (const id of readIds(c.idsFile)) {
       checker.handled(id);
+      handledIds.add(id);
       handled++;
     }
-  return { checker, published, handled };
+  return { checker, published, handled, publishedIds, handledIds };
 }
 
 const faultCounts = new Map<Fault, number>(FAULTS.map((f) => [f, 0]));
@@ -137,6 +154,28 @@ while (tally().handled === 0) {
 }
 console.log(`[${elapsed()}] traffic flows: faults start`);
 const endAt = Date.now() + minutes * 60_000;
+
+// Stalls: how long no publish was acknowledged, and no handler finished, while the soak ran.
+// A client stuck on a dead connection shows here (the checker alone would only see less traffic).
+const sizeOf = (children: readonly SoakChild[]): number =>
+  children.reduce((n, c) => n + (existsSync(c.idsFile) ? statSync(c.idsFile).size : 0), 0);
+const stall = {
+  publish: { size: sizeOf(publishers), since: Date.now(), longest: 0 },
+  handle: { size: sizeOf(consumers), since: Date.now(), longest: 0 },
+};
+const stallSampler = setInterval(() => {
+  const now = Date.now();
+  for (const [s, size] of [
+    [stall.publish, sizeOf(publishers)],
+    [stall.handle, sizeOf(consumers)],
+  ] as const) {
+    if (size !== s.size) {
+      s.size = size;
+      s.since = now;
+    }
+    s.longest = Math.max(s.longest, now - s.since);
+  }
+}, STALL_SAMPLE_MS);
 const faultLoop = (async () => {
   for (;;) {
     const wait = (faultMin + random() * (faultMax - faultMin)) * 1000;
@@ -157,6 +196,7 @@ const faultLoop = (async () => {
 
 await sleep(Math.max(0, endAt - Date.now()));
 running = false;
+clearInterval(stallSampler);
 await faultLoop;
 
 // Drain: no more faults, everything up, publishers finish their batch, consumers catch up.
@@ -174,6 +214,8 @@ const drained = final.checker.allDelivered();
 await Promise.all(consumers.map((c) => c.stop()));
 clearInterval(progress);
 final = tally();
+const lostIds = [...final.publishedIds].filter((id) => !final.handledIds.has(id));
+const stillStored = lostIds.length > 0 ? await countStillStored(redis.url, lostIds) : 0;
 await proxy.close();
 await redis.stop();
 
@@ -192,6 +234,17 @@ console.log(
   `  unexpected: ${report.unexpected}${report.unexpected > 0 ? `  e.g. ${report.unexpectedIds.slice(0, 5).join(' ')}` : ''}`,
 );
 console.log(`  duplicates: ${report.duplicates}`);
+const stalled = Math.max(stall.publish.longest, stall.handle.longest) > stallLimitMs;
+console.log(
+  `  longest stall: publishing ${Math.round(stall.publish.longest / 1000)} s, ` +
+    `handling ${Math.round(stall.handle.longest / 1000)} s` +
+    (stalled ? `  (over the ${stallLimitMs / 1000} s limit: STALLED)` : ''),
+);
 if (!drained) console.log(`  drain: not every event was handled within ${drainMs / 1000} s`);
+if (lostIds.length > 0)
+  console.log(
+    `  of the lost: ${stillStored} still stored in Redis (never handled: a stalled consumer), ` +
+      `${lostIds.length - stillStored} not found`,
+  );
 console.log(`  logs and ids: ${dir}`);
-process.exit(report.lost > 0 || report.unexpected > 0 ? 1 : 0);
+process.exit(report.lost > 0 || report.unexpected > 0 || stalled ? 1 : 0);

@@ -33,6 +33,8 @@ void test('a short soak with frequent faults loses nothing and prints its figure
       '2',
       '--drain-seconds',
       '30',
+      '--stall-limit',
+      '30',
     ],
     { timeout: 110_000 },
   ).catch((e: { code?: number; stdout?: string; stderr?: string }) => {
@@ -41,6 +43,7 @@ void test('a short soak with frequent faults loses nothing and prints its figure
   assert.match(stdout, /lost: {7}0\n/);
   assert.match(stdout, /unexpected: 0\n/);
   assert.match(stdout, /duplicates: \d+/);
+  assert.match(stdout, /longest stall: publishing \d+ s, handling \d+ s\n/);
   const published = Number(/published: {2}(\d+)/.exec(stdout)?.[1]);
   assert.ok(published > 0, stdout);
   const faults = /faults: {5}(.*)/.exec(stdout)?.[1] ?? '';
