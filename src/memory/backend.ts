@@ -14,6 +14,7 @@ import type {
   Subscription,
 } from '../core/contract.ts';
 import { ClosedError } from '../core/errors.ts';
+import { heraldLogger, type HeraldLogger } from '../core/logger.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
 import type { Topic } from '../core/topic.ts';
 import { MemoryDeadLetters } from './dead-letters.ts';
@@ -24,6 +25,8 @@ import { MemorySubscription } from './subscription.ts';
 export interface MemoryBackendOptions {
   /** CloudEvents `source` of events published here. Default 'herald'. */
   readonly source?: string;
+  /** Where retries and dead letters are logged. Default: pino on stderr (see core/logger.ts). */
+  readonly logger?: HeraldLogger;
 }
 
 export class MemoryBackend implements Backend {
@@ -36,6 +39,7 @@ export class MemoryBackend implements Backend {
     rawCodec: true,
   };
   readonly deadLetters: MemoryDeadLetters;
+  readonly logger: HeraldLogger;
 
   private readonly store = new MemoryStore();
   private readonly publisher: MemoryPublisher;
@@ -45,6 +49,7 @@ export class MemoryBackend implements Backend {
   constructor(options: MemoryBackendOptions = {}) {
     this.publisher = new MemoryPublisher(this.store, options.source ?? 'herald');
     this.deadLetters = new MemoryDeadLetters(this.store);
+    this.logger = heraldLogger(options.logger);
   }
 
   async publish<T>(
@@ -68,7 +73,7 @@ export class MemoryBackend implements Backend {
   subscribe<T>(topic: Topic<T>, options: SubscribeOptions<T>, handler: Handler<T>): Subscription {
     this.assertOpen(`subscribe to '${topic.name}'`);
     const partitions = this.store.partitionsOf(topic);
-    const sub = new MemorySubscription<T>(topic, partitions, options, handler);
+    const sub = new MemorySubscription<T>(topic, partitions, options, handler, this.logger);
     this.subscriptions.add(sub);
     const close = sub.close.bind(sub);
     sub.close = async (o?: CloseOptions) => {

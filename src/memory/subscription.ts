@@ -10,7 +10,7 @@ import { resolveSubscribeOptions } from '../core/subscribe-options.ts';
 import { randomBytes } from 'node:crypto';
 import { backoffDelay, type ResolvedBackoff } from '../core/backoff.ts';
 import { Broadcast } from '../core/broadcast.ts';
-import { F } from '../core/codec.ts';
+import { derivedId, F } from '../core/codec.ts';
 import {
   applyMiddleware,
   type CloseOptions,
@@ -20,6 +20,7 @@ import {
   type SubscriptionStatus,
 } from '../core/contract.ts';
 import { DecodeError, ValidationError } from '../core/errors.ts';
+import type { HeraldLogger } from '../core/logger.ts';
 import type { Topic } from '../core/topic.ts';
 import { moveToDeadLetters } from './dead-letters.ts';
 import { toDelivery } from './decode.ts';
@@ -71,6 +72,7 @@ export class MemorySubscription<T> implements Subscription {
     private readonly partitions: readonly PartitionState[],
     private readonly options: SubscribeOptions<T>,
     handler: Handler<T>,
+    private readonly logger: HeraldLogger,
   ) {
     const o = resolveSubscribeOptions(options);
     this.topic = topicDef.name;
@@ -217,6 +219,15 @@ export class MemorySubscription<T> implements Subscription {
     }
     const delayMs = backoffDelay(this.backoff, job.attempt);
     const position = job.pending.entry.position;
+    this.logger.info(
+      {
+        ...this.logFields(job),
+        maxAttempts: this.maxAttempts,
+        delayMs,
+        error: errorText(error),
+      },
+      'herald: handler failed, retrying',
+    );
     this.emit({
       type: 'retry',
       position,
@@ -233,6 +244,24 @@ export class MemorySubscription<T> implements Subscription {
     });
   }
 
+  /** What every retry and dead-letter log line names (the same as the Redis backend's). */
+  private logFields(job: Job): Record<string, unknown> {
+    const { position, fields } = job.pending.entry;
+    const partition = job.part.partition;
+    const own = fields[F.id];
+    return {
+      topic: this.topic,
+      group: this.group,
+      partition,
+      position,
+      eventId:
+        own !== undefined || this.topicDef.codec === 'raw'
+          ? own
+          : derivedId(this.topic, partition, position),
+      attempt: job.attempt,
+    };
+  }
+
   private deadLetter(job: Job, reason: 'handler-failed' | 'undecodable', error: unknown): void {
     const moved = moveToDeadLetters(job.part, job.group, {
       group: this.group,
@@ -242,6 +271,10 @@ export class MemorySubscription<T> implements Subscription {
       attempts: job.attempt,
     });
     if (moved) {
+      this.logger.warn(
+        { ...this.logFields(job), reason, error: errorText(error) },
+        'herald: event dead-lettered',
+      );
       this.emit({
         type: 'dead-lettered',
         position: job.pending.entry.position,

@@ -29,6 +29,7 @@ import { Broadcast } from '../core/broadcast.ts';
 import {
   decodeEnvelope,
   decodeRaw,
+  derivedId,
   F,
   pairs,
   type DecodeContext,
@@ -456,6 +457,11 @@ export class StreamSubscription<T> implements Subscription {
     }
   }
 
+  /** Names an event for logs and errors: topic, partition and position. */
+  private where(entry: Entry): string {
+    return `event at ${entry.position} of '${this.topic}' partition ${entry.p.partition}`;
+  }
+
   private async failed(entry: Entry, error: unknown): Promise<void> {
     if (entry.attempt >= this.maxAttempts) {
       await this.deadLetter(entry, 'handler-failed', error);
@@ -463,6 +469,20 @@ export class StreamSubscription<T> implements Subscription {
     }
     const delayMs = backoffDelay(this.backoff, entry.attempt);
     this.deps.hooks.onRetry?.(this.topic, this.group);
+    this.deps.logger.info(
+      {
+        topic: this.topic,
+        group: this.group,
+        partition: entry.p.partition,
+        position: entry.position,
+        eventId: this.eventIdOf(entry),
+        attempt: entry.attempt,
+        maxAttempts: this.maxAttempts,
+        delayMs,
+        error: errorText(error),
+      },
+      'herald: handler failed, retrying',
+    );
     this.emit({
       type: 'retry',
       position: entry.position,
@@ -475,6 +495,13 @@ export class StreamSubscription<T> implements Subscription {
       void this.retry(entry);
     }, delayMs);
     this.retryTimers.add(timer);
+  }
+
+  /** The event's id for logs: its own, else the one derived from its position (envelope topics). */
+  private eventIdOf(entry: Entry): string | undefined {
+    const own = entry.fields[F.id];
+    if (own !== undefined || this.topicDef.codec === 'raw') return own;
+    return derivedId(this.topic, entry.p.partition, entry.position);
   }
 
   /** Claims the event back (bumping Redis's delivery count) and runs it again. */
@@ -491,10 +518,18 @@ export class StreamSubscription<T> implements Subscription {
       this.pump();
     } catch (e) {
       // Could not reach Redis: leave it pending; the reclaimer will bring it back.
-      this.emit({ type: 'error', error: e instanceof Error ? e : new Error(String(e)) });
+      this.emit({
+        type: 'error',
+        error: toHeraldError(e, `retry the ${this.where(entry)} (it stays pending)`),
+      });
     }
   }
 
+  /**
+   * Moves the event to the dead letters. The script stores the dead letter before it
+   * acknowledges: when it fails (Redis unreachable, out of memory, an entry too large),
+   * the event stays pending, is reclaimed later, and the error names the event.
+   */
   private async deadLetter(
     entry: Entry,
     reason: 'handler-failed' | 'undecodable',
@@ -508,14 +543,33 @@ export class StreamSubscription<T> implements Subscription {
       position: entry.position,
     });
     const fields = Object.entries(stored).flat();
-    const pos = await runScript<string | null>(
-      this.deps.conn,
-      deadLetterScript,
-      [entry.p.stream, entry.p.dlq],
-      [this.group, entry.position, ...fields],
-    );
+    let pos: string | null;
+    try {
+      pos = await runScript<string | null>(
+        this.deps.conn,
+        deadLetterScript,
+        [entry.p.stream, entry.p.dlq],
+        [this.group, entry.position, ...fields],
+      );
+    } catch (e) {
+      throw toHeraldError(e, `dead-letter the ${this.where(entry)} (it stays pending)`);
+    }
     if (pos) {
       this.deps.hooks.onDeadLettered?.(this.topic, this.group, reason);
+      this.deps.logger.warn(
+        {
+          topic: this.topic,
+          group: this.group,
+          partition: entry.p.partition,
+          position: entry.position,
+          eventId: this.eventIdOf(entry),
+          attempt: entry.attempt,
+          reason,
+          deadLetter: pos,
+          error: errorText(error),
+        },
+        'herald: event dead-lettered',
+      );
       this.emit({
         type: 'dead-lettered',
         position: entry.position,
