@@ -20,7 +20,7 @@
  */
 import { backoffDelay } from './backoff.ts';
 import { Broadcast } from './broadcast.ts';
-import { decodeEnvelope, decodeRaw, F, type DecodeContext } from './codec.ts';
+import { decodeEnvelope, decodeRaw, derivedId, F, type DecodeContext } from './codec.ts';
 import {
   applyMiddleware,
   type CloseOptions,
@@ -288,7 +288,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
         const error = new Error(
           `delivered ${event.attempt} times (maxAttempts ${this.settings.maxAttempts}) without finishing: its consumers crashed or timed out`,
         );
-        await this.deadLetter(event, 'handler-failed', error, undefined);
+        await this.deadLetter(event, 'handler-failed', error);
         return;
       }
       let delivery: Delivery<T>;
@@ -304,7 +304,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
         }
       } catch (e) {
         if (e instanceof DecodeError || e instanceof ValidationError) {
-          await this.deadLetter(event, 'undecodable', e, undefined);
+          await this.deadLetter(event, 'undecodable', e);
           return;
         }
         throw e;
@@ -317,7 +317,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
         if (done !== undefined) await done;
       } catch (e) {
         onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, false);
-        await this.failed(event, e, delivery.id);
+        await this.failed(event, e);
         return;
       }
       onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, true);
@@ -341,16 +341,21 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     }
   }
 
-  private async failed(event: HeldEvent<P>, error: unknown, id: string): Promise<void> {
+  private async failed(event: HeldEvent<P>, error: unknown): Promise<void> {
     if (event.attempt >= this.settings.maxAttempts) {
-      await this.deadLetter(event, 'handler-failed', error, id);
+      await this.deadLetter(event, 'handler-failed', error);
       return;
     }
     const delayMs = backoffDelay(this.settings.backoff, event.attempt);
     this.hooks.onRetry?.(this.topic, this.group);
     this.logger.info(
-      { ...this.where(event), id, attempt: event.attempt, delayMs, err: errorText(error) },
-      'herald: handler failed; retrying',
+      {
+        ...this.logFields(event),
+        maxAttempts: this.settings.maxAttempts,
+        delayMs,
+        error: errorText(error),
+      },
+      'herald: handler failed, retrying',
     );
     this.emit({
       type: 'retry',
@@ -378,26 +383,35 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     event: HeldEvent<P>,
     reason: 'handler-failed' | 'undecodable',
     error: unknown,
-    id: string | undefined,
   ): Promise<void> {
     const text = errorText(error);
     const outcome = await this.transport.deadLetter(event, { reason, error: text });
-    if (outcome !== 'dead-lettered') return;
+    if (outcome === 'not-pending') return;
     this.hooks.onDeadLettered?.(this.topic, this.group, reason);
     this.logger.warn(
-      { ...this.where(event), id, attempt: event.attempt, reason, err: text },
+      { ...this.logFields(event), reason, deadLetter: outcome.position, error: text },
       'herald: event dead-lettered',
     );
     this.emit({ type: 'dead-lettered', position: event.position, reason: `${reason}: ${text}` });
   }
 
-  private where(event: HeldEvent<P>): Record<string, unknown> {
+  /** What every retry and dead-letter log line names. */
+  private logFields(event: HeldEvent<P>): Record<string, unknown> {
     return {
       topic: this.topic,
       group: this.group,
       partition: event.part.partition,
       position: event.position,
+      eventId: this.eventIdOf(event),
+      attempt: event.attempt,
     };
+  }
+
+  /** The event's id: its own, else the one derived from its position (envelope topics). */
+  private eventIdOf(event: HeldEvent<P>): string | undefined {
+    const own = event.fields[F.id];
+    if (own !== undefined || this.topicDef.codec === 'raw') return own;
+    return derivedId(this.topic, event.part.partition, event.position);
   }
 
   // ---- reclaiming ----------------------------------------------------------

@@ -49,8 +49,8 @@ export interface DeadLetterRequest {
 
 /** The outcome of a dead-letter request. */
 export type DeadLetterOutcome =
-  /** Stored as a dead letter and acknowledged, atomically. */
-  | 'dead-lettered'
+  /** Stored as a dead letter (at `position` in the dead letters, when the transport knows it) and acknowledged. */
+  | { readonly position: string | undefined }
   /** No longer pending for the group (another consumer finished it): nothing was written. */
   | 'not-pending';
 
@@ -91,9 +91,16 @@ export interface DeliveryTransport<P extends PartitionRef> {
   stopReading(): void;
   /** Acknowledges one handled event (the transport may batch acknowledgements). */
   acknowledge(event: HeldEvent<P>): void;
-  /** Claims an event back for a retry, counting a delivery. Undefined once acknowledged elsewhere or deleted. */
+  /**
+   * Claims an event back for a retry, counting a delivery. Undefined once acknowledged elsewhere
+   * or deleted. Rejects with an error naming the event when the server cannot be reached.
+   */
   claim(event: HeldEvent<P>): Promise<HeldEvent<P> | undefined>;
-  /** Stores a dead letter and acknowledges the event, atomically. Rejects (the event stays pending) on failure. */
+  /**
+   * Stores a dead letter, then acknowledges the event: never the other way round. Rejects when
+   * the dead letter could not be stored (the event stays pending), with an error naming the
+   * event (topic, partition, position).
+   */
   deadLetter(event: HeldEvent<P>, request: DeadLetterRequest): Promise<DeadLetterOutcome>;
   /** Resets the idle time of events this consumer is still working on, without counting a delivery. */
   touch(events: readonly HeldEvent<P>[]): Promise<void>;

@@ -135,7 +135,7 @@ class MemoryTransport implements Port.DeliveryTransport<MemoryPart> {
       error: request.error,
       attempts: event.attempt,
     });
-    return Promise.resolve(moved ? 'dead-lettered' : 'not-pending');
+    return Promise.resolve(moved ? { position: undefined } : 'not-pending');
   }
 
   touch(events: readonly Held[]): Promise<void> {

@@ -227,13 +227,23 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
     this.acks.add(event.part, event.position);
   }
 
+  /** Names an event for errors: topic, partition and position. */
+  private where(event: Held): string {
+    return `event at ${event.position} of '${this.topicDef.name}' partition ${event.part.partition}`;
+  }
+
   async claim(event: Held): Promise<Held | undefined> {
     const { group, consumer } = this.settings;
     const p = event.part;
-    const claimed = await this.conn.send<RawEntry[]>(
-      ['XCLAIM', p.stream, group, consumer, '0', event.position],
-      { key: p.stream },
-    );
+    let claimed: RawEntry[];
+    try {
+      claimed = await this.conn.send<RawEntry[]>(
+        ['XCLAIM', p.stream, group, consumer, '0', event.position],
+        { key: p.stream },
+      );
+    } catch (e) {
+      throw toHeraldError(e, `retry the ${this.where(event)} (it stays pending)`);
+    }
     const first = claimed[0];
     if (!first || !first[1]) return undefined; // acknowledged elsewhere, or trimmed
     return { ...event, attempt: event.attempt + 1 };
@@ -247,13 +257,18 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
       attempts: event.attempt,
       position: event.position,
     });
-    const pos = await runScript<string | null>(
-      this.conn,
-      deadLetterScript,
-      [event.part.stream, event.part.dlq],
-      [this.settings.group, event.position, ...Object.entries(stored).flat()],
-    );
-    return pos ? 'dead-lettered' : 'not-pending';
+    let pos: string | null;
+    try {
+      pos = await runScript<string | null>(
+        this.conn,
+        deadLetterScript,
+        [event.part.stream, event.part.dlq],
+        [this.settings.group, event.position, ...Object.entries(stored).flat()],
+      );
+    } catch (e) {
+      throw toHeraldError(e, `dead-letter the ${this.where(event)} (it stays pending)`);
+    }
+    return pos ? { position: pos } : 'not-pending';
   }
 
   // ---- reclaiming ----------------------------------------------------------
