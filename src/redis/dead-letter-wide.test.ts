@@ -112,7 +112,8 @@ void describe('dead-lettering wide and large entries', () => {
   });
 
   void test('a 40 MB entry is dead-lettered whole', async () => {
-    const topic = defineTopic({ name: 'big', codec: 'raw' });
+    // Above the default maxEventBytes (1 MiB): a topic that allows large events says so.
+    const topic = defineTopic({ name: 'big', codec: 'raw', maxEventBytes: 64 * 1024 * 1024 });
     const big = 'x'.repeat(BIG_BYTES - 1) + 'y';
     const receipt = await backend.publish(topic, { data: { body: big, small: 'kept' } });
     const { sub, statuses } = failingSubscription(topic);
