@@ -81,8 +81,7 @@ export function parseRedisUrl(url: string): RedisEndpoint {
   const scheme = SCHEME.exec(url);
   if (!scheme) {
     throw new ConfigError(
-      `Redis URL '${shown}' is not redis://, rediss://, redis+sentinel:// or redis+cluster:// ` +
-        '(rediss+sentinel:// and rediss+cluster:// for TLS)',
+      `Redis URL '${shown}' is not redis://, rediss://, redis+sentinel:// or redis+cluster://`,
     );
   }
   const tls = scheme[1]?.toLowerCase() === 'rediss';
