@@ -17,6 +17,7 @@ import {
 } from '../testing/tls.ts';
 import { connect, type RedisConnection } from './connection.ts';
 import { tlsSocketOptions, TLS_ENV } from './tls.ts';
+import { runHerald } from '../cli/testing.ts';
 
 /** A password no URL parser accepts raw: '@', '/', ':' and '%'. */
 const PASSWORD = 'Tls-S3cret@p/ss:w%rd';
@@ -201,5 +202,35 @@ describe('TLS', () => {
       );
       assert.equal(await c.send(['PING']), 'PONG');
     });
+  });
+
+  test('the CLI takes --tls-* flags or REDIS_TLS_* variables, and says what is wrong', async () => {
+    const flags = [
+      '--tls-ca',
+      certs.caCert,
+      '--tls-cert',
+      certs.clientCert,
+      '--tls-key',
+      certs.clientKey,
+    ];
+    const [withFlags, withEnv, wrongCa] = await Promise.all([
+      runHerald(['topics', '--json', '--url', server.url, ...flags]),
+      runHerald(['topics', '--json', '--url', server.url], {
+        env: {
+          [TLS_ENV.ca]: certs.caCert,
+          [TLS_ENV.cert]: certs.clientCert,
+          [TLS_ENV.key]: certs.clientKey,
+        },
+      }),
+      runHerald(['topics', '--url', server.url, ...flags, '--tls-ca', certs.otherCaCert]),
+    ]);
+    assert.equal(withFlags.code, 0, withFlags.stderr);
+    assert.deepEqual(JSON.parse(withFlags.stdout), []);
+    assert.equal(withEnv.code, 0, withEnv.stderr);
+    assert.equal(wrongCa.code, 1);
+    assert.match(
+      wrongCa.stderr,
+      /^herald: connect to rediss:\/\/:\*\*\*@127\.0\.0\.1:\d+: TLS handshake failed \(SELF_SIGNED_CERT_IN_CHAIN: the server's certificate is not signed by a trusted CA/,
+    );
   });
 });
