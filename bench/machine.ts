@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { createClient } from 'redis';
+import { redactUrl } from '../src/core/redact.ts';
 
 export interface MachineInfo {
   readonly cpus: number;
@@ -65,15 +66,8 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
+/** The URL with its password masked (also when no URL parser accepts it). */
+export { redactUrl };
 
 export async function redisInfo(url: string, embedded: boolean): Promise<RedisInfo> {
   const c = createClient({ url });

@@ -45,6 +45,8 @@ export {
   NotFoundError,
   RedisError,
   BusyError,
+  AuthError,
+  TlsError,
   isHeraldError,
 } from './core/errors.ts';
 export type { ValidationIssue } from './core/errors.ts';
@@ -84,6 +86,8 @@ export type { RedisNotifierOptions } from './redis/notifications.ts';
 export { RedisQueue } from './redis/queue.ts';
 export { connect as connectRedis } from './redis/connection.ts';
 export type { RedisConnection, ConnectionOptions } from './redis/connection.ts';
+export type { TlsOptions } from './redis/tls.ts';
+export { redactUrl } from './core/redact.ts';
 export { idempotent, IdempotencyLeaseError, RECORD_DONE, Outbox } from './patterns/index.ts';
 export type {
   IdempotentMiddleware,

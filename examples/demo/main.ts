@@ -17,6 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connectRedis } from '../../src/index.ts';
+import { redactAll, redactUrl, secretsOf } from '../../src/core/redact.ts';
 import {
   getFreePort,
   startRedisServer,
@@ -30,6 +31,9 @@ import { startStorefront, type Storefront } from '../storefront/server.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const STOP_TIMEOUT_MS = 10_000;
+/** The password of REDIS_URL, masked in every line the demo and its services print. */
+const secrets = secretsOf(process.env.REDIS_URL);
+const clean = (text: string): string => redactAll(text, secrets);
 
 interface Child {
   readonly name: string;
@@ -56,7 +60,7 @@ async function startChild(name: string, file: string, env: Record<string, string
   const forward = (stream: NodeJS.WritableStream) => (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) {
       if (line === '') continue;
-      stream.write(`${label} ${line}\n`);
+      stream.write(`${label} ${clean(line)}\n`);
       if (line.endsWith(' ready')) ready();
     }
   };
@@ -104,7 +108,7 @@ async function main(): Promise<void> {
     redisUrl = redis.url;
     console.log(`Embedded Redis on ${redisUrl} (data in .herald/demo-redis)`);
   } else {
-    console.log(`Using Redis at ${redisUrl}`);
+    console.log(`Using Redis at ${redactUrl(redisUrl)}`);
   }
   const config = { ...configFromEnv(), redisUrl };
 
@@ -160,22 +164,31 @@ async function main(): Promise<void> {
       storefront = await startStorefront({ ...base, port: 0 });
     }
   } catch (e) {
-    console.error(`The demo could not start: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`The demo could not start: ${clean(e instanceof Error ? e.message : String(e))}`);
     await shutdown('error', 1);
     return;
   }
 
+  // A Redis of the user's (REDIS_URL) may have a password: the commands refer to the variable.
+  const cliUrl = redis !== undefined ? redisUrl : '"$REDIS_URL"';
+  const envUrl = redis !== undefined ? `REDIS_URL=${redisUrl} ` : '';
   console.log(`
   Herald demo is running.
 
     Storefront      ${storefront.url}
     Order API       ${`http://127.0.0.1:${orderPort}`}/orders/<id>
-    Redis           ${redisUrl}
+    Redis           ${redactUrl(redisUrl)}
 
-  Lend a book:      redis-cli -u ${redisUrl} XADD lending_requests_event_stream '*' user_id Salvatore book_ids ofmiceandmen
-                    REDIS_URL=${redisUrl} node --import tsx examples/lending/cli.ts status Salvatore
+  Lend a book:      redis-cli -u ${cliUrl} XADD lending_requests_event_stream '*' user_id Salvatore book_ids ofmiceandmen
+                    ${envUrl}node --import tsx examples/lending/cli.ts status Salvatore
   Stop:             Ctrl-C
 `);
 }
 
-await main();
+try {
+  await main();
+} catch (e) {
+  // Not node's default report of an uncaught error: that prints the error's fields unredacted.
+  console.error(`The demo could not start: ${clean(e instanceof Error ? e.message : String(e))}`);
+  process.exit(1);
+}

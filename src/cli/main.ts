@@ -15,6 +15,7 @@ import { registerPublishCommand } from './commands/publish.ts';
 import { registerTailCommand } from './commands/tail.ts';
 import { registerTopicsCommand } from './commands/topics.ts';
 import { registerTrimCommand } from './commands/trim.ts';
+import { addTlsOptions, printableError } from './context.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
     // Global options: every command that talks to Redis reads them (see context.ts).
     .option('--url <url>', 'Redis URL (default: $REDIS_URL, else redis://127.0.0.1:6379)')
     .option('--prefix <prefix>', 'prefix of Herald keys', 'herald');
+  addTlsOptions(program);
   program.addHelpText(
     'after',
     `
@@ -57,6 +59,7 @@ Examples:
   $ herald topics --url redis://127.0.0.1:6390
   $ herald groups orders       # lag, pending, consumers (REDIS_URL or --url)
   $ herald doctor              # is this Redis fit for Herald?
+  $ herald doctor --url rediss://:PASSWORD@redis:6380 --tls-ca ca.crt --tls-cert client.crt --tls-key client.key
   $ herald help dev            # help for one command
 
 Set HERALD_DEBUG=1 to print stack traces on errors.`,
@@ -70,12 +73,8 @@ export async function runCli(argv: readonly string[] = process.argv): Promise<vo
   try {
     await buildProgram().parseAsync([...argv]);
   } catch (err) {
-    if (process.env.HERALD_DEBUG === '1') {
-      console.error(err);
-    } else {
-      const message = err instanceof Error ? err.message : String(err);
-      console.error(`herald: ${message.split('\n')[0] ?? message}`);
-    }
+    // Never the password of a URL, even in a stack trace (see printableError).
+    console.error(printableError(err, argv, process.env.HERALD_DEBUG === '1'));
     process.exitCode = 1;
   }
 }

@@ -18,6 +18,8 @@ export const ErrorCode = {
   NotFound: 'HERALD_NOT_FOUND',
   Redis: 'HERALD_REDIS',
   Busy: 'HERALD_BUSY',
+  Auth: 'HERALD_AUTH',
+  Tls: 'HERALD_TLS',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -158,6 +160,26 @@ export class RedisError extends HeraldError {
 export class BusyError extends HeraldError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.Busy, message, options);
+  }
+}
+
+/**
+ * Redis refused the credentials (wrong password or user, none given where one is needed).
+ * Retrying cannot help, so a connect fails at once with this rather than timing out.
+ */
+export class AuthError extends HeraldError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Auth, message, options);
+  }
+}
+
+/**
+ * The TLS handshake failed: the server's certificate is not trusted or names another host, the
+ * server wants a client certificate, or one side does not speak TLS. A connect fails at once.
+ */
+export class TlsError extends HeraldError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Tls, message, options);
   }
 }
 

@@ -5,7 +5,9 @@
  * end against ioredis's 48-56k) and reconnects by itself with backoff.
  *
  * URLs: redis://, rediss:// (TLS), redis+sentinel://host:port[,host:port]/masterName,
- * redis+cluster://host:port[,host:port].
+ * redis+cluster://host:port[,host:port] (rediss+… for TLS): parsed in endpoint.ts; TLS
+ * settings in tls.ts. URLs are shown redacted (core/redact.ts), and credentials reach
+ * node-redis as options, never inside a URL it would parse and quote in its errors.
  *
  * Sentinel (node-redis `sendCommand(isReadonly, args)`): one connection to the master the
  * sentinels name. When it drops, node-redis asks the sentinels again and re-sends the
@@ -21,8 +23,11 @@
  */
 import { createClient, createCluster, createSentinel } from 'redis';
 import { ConfigError, ConnectionError } from '../core/errors.ts';
-import { ReplyTimeoutError, toHeraldError } from './errors.ts';
+import { redactText, redactUrl } from '../core/redact.ts';
 import { blockingMsOf, DEFAULT_DEAD_PEER_TIMEOUT_MS, DeadPeerWatchdog } from './dead-peer.ts';
+import { DEFAULT_REDIS_URL, parseRedisUrl } from './endpoint.ts';
+import { isPermanentConnectFailure, ReplyTimeoutError, toHeraldError } from './errors.ts';
+import { tlsSocketOptions, type TlsOptions } from './tls.ts';
 
 export { DEFAULT_DEAD_PEER_TIMEOUT_MS } from './dead-peer.ts';
 
@@ -84,8 +89,17 @@ export type ConnectionEvent = 'error' | 'reconnecting' | 'ready';
 export interface ConnectionOptions {
   /** Default: process.env.REDIS_URL, else redis://127.0.0.1:6379. */
   readonly url?: string;
-  /** Node-redis client options merged in (TLS, ACL username/password, …). */
+  /**
+   * Node-redis client options merged in (ACL username/password, …). Their `socket` is merged
+   * with Herald's socket settings (reconnects, timeouts, TLS), not instead of them.
+   */
   readonly clientOptions?: Record<string, unknown>;
+  /**
+   * TLS settings for a rediss:// URL: CA, client certificate and key (mutual TLS), server
+   * name. Default: from REDIS_TLS_CA_FILE, REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE,
+   * REDIS_TLS_SERVERNAME. See docs/security.md.
+   */
+  readonly tls?: TlsOptions;
   readonly connectTimeoutMs?: number;
   /**
    * Bound (ms) on how long a connection whose peer stopped answering without closing it (a dead
@@ -131,16 +145,6 @@ function reconnectStrategy(retries: number): number {
     Math.min(RECONNECT_MAX_DELAY_MS, 50 * 2 ** Math.min(retries, 6)) +
     Math.floor(Math.random() * RECONNECT_JITTER_MS)
   );
-}
-
-function hosts(list: string, what: string, defaultPort: number): { host: string; port: number }[] {
-  return list.split(',').map((hp) => {
-    const [host, port] = hp.split(':');
-    const n = Number(port ?? defaultPort);
-    if (!host || !Number.isInteger(n) || n < 1 || n > 65535)
-      throw new ConfigError(`${what}: '${hp}' is not host:port`);
-    return { host, port: n };
-  });
 }
 
 /** Commands without keys: in a cluster they go to any node. */
@@ -428,57 +432,58 @@ function deadPeerTimeoutOf(options: ConnectionOptions): number {
 function build(options: ConnectionOptions): ConnectionSetup {
   const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
   const deadPeerTimeoutMs = deadPeerTimeoutOf(options);
-  const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const extra = options.clientOptions ?? {};
+  const url = options.url ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+  const { socket: givenSocket, ...extra } = options.clientOptions ?? {};
   const socket = {
     reconnectStrategy,
     connectTimeout: connectTimeoutMs,
     noDelay: true,
   };
-  const m = /^redis\+(sentinel|cluster):\/\/([^/]+)(?:\/(.*))?$/.exec(url);
-  if (!m) {
-    if (!/^rediss?:\/\//.test(url)) {
-      throw new ConfigError(
-        `Redis URL '${url}' is not redis://, rediss://, redis+sentinel:// or redis+cluster://`,
-      );
-    }
+  const endpoint = parseRedisUrl(url);
+  const tls = tlsSocketOptions(endpoint.tls, options.tls);
+  // Herald's socket settings, then TLS, then the caller's own socket options on top.
+  const nodeSocket = { ...socket, ...tls, ...(givenSocket as Record<string, unknown>) };
+  const fromUrl = { ...endpoint.credentials };
+  const [first] = endpoint.hosts;
+  if (endpoint.kind === 'standalone' && first !== undefined) {
+    const database = endpoint.database !== undefined ? { database: endpoint.database } : {};
     return {
       kind: 'standalone',
-      make: () => createClient({ url, socket, ...extra }),
+      make: () =>
+        createClient({
+          ...fromUrl,
+          ...database,
+          ...extra,
+          socket: { ...nodeSocket, host: first.host, port: first.port },
+        }),
       connectTimeoutMs,
       deadPeerTimeoutMs,
     };
   }
-  const [, mode, list = '', name] = m;
-  if (mode === 'sentinel') {
-    if (!name)
-      throw new ConfigError(
-        `Sentinel URL '${url}' needs the master name: redis+sentinel://host:port/mymaster`,
-      );
-    const sentinelRootNodes = hosts(list, 'Sentinel URL', 26379);
+  if (endpoint.kind === 'sentinel' && endpoint.masterName !== undefined) {
+    const name = endpoint.masterName;
     return {
       kind: 'sentinel',
       make: () =>
         createSentinel({
           name,
-          sentinelRootNodes,
-          nodeClientOptions: { socket, ...extra },
+          sentinelRootNodes: [...endpoint.hosts],
+          nodeClientOptions: { ...fromUrl, ...extra, socket: nodeSocket },
           // The sentinels themselves: the same connect timeout (node-redis's default is 5 s per
-          // sentinel tried). Credentials in clientOptions are the data nodes', not the sentinels'.
+          // sentinel tried) and TLS. Credentials are the data nodes', not the sentinels'.
           sentinelClientOptions: {
-            socket: { connectTimeout: socket.connectTimeout, noDelay: true },
+            socket: { connectTimeout: socket.connectTimeout, noDelay: true, ...tls },
           },
         }),
       connectTimeoutMs,
       deadPeerTimeoutMs,
     };
   }
-  const rootNodes = hosts(list, 'Cluster URL', 6379).map((h) => ({
-    url: `redis://${h.host}:${h.port}`,
-  }));
+  const rootNodes = endpoint.hosts.map((h) => ({ socket: { host: h.host, port: h.port } }));
   return {
     kind: 'cluster',
-    make: () => createCluster({ rootNodes, defaults: { socket, ...extra } }),
+    make: () =>
+      createCluster({ rootNodes, defaults: { ...fromUrl, ...extra, socket: nodeSocket } }),
     connectTimeoutMs,
     deadPeerTimeoutMs,
   };
@@ -496,7 +501,13 @@ async function connectWithin(client: AnyClient, timeoutMs: number, what: string)
   // Errors are reported through the subscriptions' status and the commands' rejections; a listener
   // must exist or node-redis would throw on every reconnect attempt. The last one explains a timeout.
   let lastError: unknown;
-  client.on('error', (e) => (lastError = e));
+  // A wrong password or certificate fails every attempt alike: give up at once, with its error.
+  let failNow: (e: unknown) => void = () => {};
+  const permanentFailure = new Promise<never>((_, reject) => (failNow = reject));
+  client.on('error', (e) => {
+    lastError = e;
+    if (isPermanentConnectFailure(e)) failNow(e);
+  });
   let timer: NodeJS.Timeout | undefined;
   let gaveUp = false;
   const attempt = async (): Promise<void> => {
@@ -518,9 +529,11 @@ async function connectWithin(client: AnyClient, timeoutMs: number, what: string)
   try {
     await Promise.race([
       attempt(),
+      permanentFailure,
       new Promise((_, reject) => {
         timer = setTimeout(() => {
-          const last = lastError === undefined ? '' : ` (last error: ${messageOf(lastError)})`;
+          const last =
+            lastError === undefined ? '' : ` (last error: ${redactText(messageOf(lastError))})`;
           reject(
             new ConnectionError(`${what}: no answer from Redis within ${timeoutMs} ms${last}`, {
               cause: lastError,
@@ -550,7 +563,7 @@ export async function connect(options: ConnectionOptions = {}): Promise<RedisCon
   await connectWithin(
     client,
     setup.connectTimeoutMs,
-    `connect to ${options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'}`,
+    `connect to ${redactUrl(options.url ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL)}`,
   );
   return new Connection(setup, client);
 }

@@ -1,12 +1,16 @@
 /** Maps node-redis errors onto Herald's typed errors. */
 import {
+  AuthError,
   CapacityError,
   ClosedError,
   ConnectionError,
   HeraldError,
   RedisError,
   TimeoutError,
+  TlsError,
 } from '../core/errors.ts';
+import { redactError, redactText } from '../core/redact.ts';
+import { isTlsFailure } from './tls.ts';
 
 /**
  * A command that was sent got no reply within its timeout. node-redis's own
@@ -20,11 +24,38 @@ export class ReplyTimeoutError extends Error {
   }
 }
 
+/** Redis refused the credentials: retrying with the same ones cannot help. */
+export function isAuthFailure(e: unknown): boolean {
+  const msg = e instanceof Error ? e.message : '';
+  return (
+    msg.startsWith('WRONGPASS') ||
+    msg.startsWith('NOAUTH') ||
+    /^ERR (AUTH|invalid password|Client sent AUTH)/i.test(msg)
+  );
+}
+
+/** An error that every connect attempt would meet again: a connect gives up at once on it. */
+export function isPermanentConnectFailure(e: unknown): boolean {
+  return isAuthFailure(e) || isTlsFailure(e);
+}
+
 export function toHeraldError(e: unknown, what: string): HeraldError {
   if (e instanceof HeraldError) return e;
   const err = e instanceof Error ? e : new Error(String(e));
+  // Another library's message or stack may quote a URL with its password: mask it before
+  // it is wrapped, so that printing the wrapper and its cause shows none.
+  redactError(err);
   const name = err.constructor.name;
-  const msg = err.message;
+  const msg = redactText(err.message);
+  if (isAuthFailure(err)) {
+    return new AuthError(
+      `${what}: Redis refused the credentials (${msg}); check the password and user of the URL`,
+      { cause: err },
+    );
+  }
+  if (isTlsFailure(err)) {
+    return new TlsError(`${what}: TLS handshake failed (${tlsReason(err)})`, { cause: err });
+  }
   if (msg.startsWith('OOM')) {
     return new CapacityError(
       `${what}: Redis refused the write, it is out of memory (${msg})`,
@@ -68,4 +99,21 @@ export function toHeraldError(e: unknown, what: string): HeraldError {
     );
   }
   return new RedisError(`${what}: ${msg}`, { cause: err });
+}
+
+/** One line on what went wrong in a TLS handshake, and what to check. */
+function tlsReason(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  const first = err.message.split('\n')[0] ?? err.message;
+  if (/SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|CERT_UNTRUSTED|CERT_SIGNATURE/.test(code))
+    return `${code}: the server's certificate is not signed by a trusted CA; pass its CA with tls.ca, REDIS_TLS_CA_FILE or --tls-ca`;
+  if (/ALTNAME|HOSTNAME_MISMATCH/.test(code))
+    return `${code}: the server's certificate names another host; set tls.servername, REDIS_TLS_SERVERNAME or --tls-servername`;
+  if (/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA/.test(code))
+    return `${code}: the server refused the client certificate (or got none); pass tls.cert and tls.key signed by a CA the server trusts`;
+  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER/.test(code))
+    return `${code}: the server does not speak TLS on this port; use redis:// or the server's TLS port`;
+  if (/EXPIRED|NOT_YET_VALID/.test(code))
+    return `${code}: a certificate is outside its validity period`;
+  return code !== '' ? `${code}: ${first.trim()}` : first.trim();
 }
