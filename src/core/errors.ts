@@ -18,6 +18,7 @@ export const ErrorCode = {
   NotFound: 'HERALD_NOT_FOUND',
   Redis: 'HERALD_REDIS',
   Busy: 'HERALD_BUSY',
+  Permission: 'HERALD_PERMISSION',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -148,6 +149,25 @@ export class RedisError extends HeraldError {
 export class BusyError extends HeraldError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.Busy, message, options);
+  }
+}
+
+/**
+ * Redis's ACL refused a command for this connection's user (NOPERM, also from inside a
+ * Herald function). `command` names what was refused as sent ('XADD', 'FCALL
+ * herald_<version>_dead_letter'); `key` is the first key it named, when it had one.
+ * Nothing was done by the refused command.
+ */
+export class PermissionError extends HeraldError {
+  readonly command: string;
+  readonly key: string | undefined;
+  constructor(
+    message: string,
+    options?: { cause?: unknown; command?: string | undefined; key?: string | undefined },
+  ) {
+    super(ErrorCode.Permission, message, options);
+    this.command = options?.command ?? '';
+    this.key = options?.key;
   }
 }
 

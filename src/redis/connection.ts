@@ -18,6 +18,7 @@
 import { createClient, createCluster, createSentinel } from 'redis';
 import { ConfigError, ConnectionError } from '../core/errors.ts';
 import { ReplyTimeoutError, toHeraldError } from './errors.ts';
+import { asPermissionError } from './permission.ts';
 
 export type Args = readonly string[];
 
@@ -220,6 +221,10 @@ class Connection implements RedisConnection {
       reply = c.sendCommand(options?.key ?? firstKeyOf(args), false, args, cmdOptions);
     else if (this.kind === 'sentinel') reply = c.sendCommand(false, args, cmdOptions);
     else reply = c.sendCommand(args, cmdOptions);
+    // An ACL refusal becomes a PermissionError naming the command and its key.
+    reply = reply.catch((e: unknown) => {
+      throw asPermissionError(e, args, options?.key ?? firstKeyOf(args));
+    });
     return timeoutMs === undefined || options?.replyTimer === false
       ? reply
       : withReplyTimeout(reply, String(args[0]), timeoutMs);
