@@ -140,21 +140,38 @@ export function isUnknownCommand(e: unknown): boolean {
   return e instanceof Error && /unknown (sub)?command/i.test(e.message);
 }
 
-/** Loads the library on the node serving `key` (any node when undefined). */
-export async function installLibrary(
-  conn: RedisConnection,
-  key?: string,
-  library: HeraldLibrary = heraldLibrary(),
+/** Runs a FUNCTION LOAD and says what it did. */
+async function loadWith(
+  send: () => Promise<unknown>,
+  library: HeraldLibrary,
 ): Promise<InstallOutcome> {
   try {
-    await conn.send(['FUNCTION', 'LOAD', library.source], { key });
+    await send();
     return 'loaded';
   } catch (e) {
-    if (e instanceof PermissionError) return 'denied';
+    if (e instanceof PermissionError || (e instanceof Error && e.message.startsWith('NOPERM')))
+      return 'denied';
     if (e instanceof Error && /already exists/.test(e.message)) return 'present';
     if (isUnknownCommand(e)) return 'unsupported';
     throw toHeraldError(e, `load the Herald functions library ${library.name}`);
   }
+}
+
+/** Loads the library on the node serving `key` (any node when undefined). */
+export function installLibrary(
+  conn: RedisConnection,
+  key?: string,
+  library: HeraldLibrary = heraldLibrary(),
+): Promise<InstallOutcome> {
+  return loadWith(() => conn.send(['FUNCTION', 'LOAD', library.source], { key }), library);
+}
+
+/** Loads the library on one node. */
+export function installLibraryOn(
+  node: NodeSender,
+  library: HeraldLibrary = heraldLibrary(),
+): Promise<InstallOutcome> {
+  return loadWith(() => node.send(['FUNCTION', 'LOAD', library.source]), library);
 }
 
 interface ClusterLike {

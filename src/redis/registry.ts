@@ -87,6 +87,11 @@ export function validateRecord(
 /** Problems already reported by this process (a scrape every few seconds must not flood the log). */
 const reported = new Set<string>();
 
+/** Problems the caller has shown itself (a CLI's own warning): not logged again. */
+export function markRegistryProblemsReported(problems: readonly RegistryProblem[]): void {
+  for (const p of problems) reported.add(`${p.field}\u0000${p.reason}`);
+}
+
 /** Logs each distinct problem once per process. */
 export function reportRegistryProblem(problem: RegistryProblem, logger?: HeraldLogger): void {
   const id = `${problem.field}\u0000${problem.reason}`;
