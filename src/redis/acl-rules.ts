@@ -25,13 +25,7 @@ export interface AclRequest {
 }
 
 /** Every user: connect (node-redis's handshake), and read the topic registry. */
-export const CONNECT_COMMANDS = [
-  '+ping',
-  '+hello',
-  '+client|setname',
-  '+client|setinfo',
-  '+client|id',
-] as const;
+export const CONNECT_COMMANDS = ['+ping', '+hello', '+client|setname', '+client|id'] as const;
 export const REGISTRY_READ_COMMANDS = ['+hget', '+hgetall'] as const;
 
 /** Publishing: XADD, the dedupe script (GET, XADD, SET), the capacity guard's `INFO memory`, durability's WAIT. */
