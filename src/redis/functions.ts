@@ -202,7 +202,7 @@ export async function primaries(conn: RedisConnection): Promise<NodeSender[]> {
 
 /** Herald libraries loaded on a node (any version), by name. */
 export async function heraldLibrariesOn(node: NodeSender): Promise<string[]> {
-  const reply = await node.send(['FUNCTION', 'LIST', 'LIBRARYNAME', LIBRARY_PREFIX]);
+  const reply = await node.send(['FUNCTION', 'LIST', 'LIBRARYNAME', `${LIBRARY_PREFIX}*`]);
   const names: string[] = [];
   for (const lib of Array.isArray(reply) ? (reply as unknown[]) : []) {
     const name = libraryNameOf(lib);
