@@ -110,11 +110,8 @@ export function aclSetUserArgs(request: AclRequest): string[] {
     'resetchannels',
     'clearselectors',
     '-@all',
-    ...CONNECT_COMMANDS,
-    `%R~${escapeGlob(registryKey(prefix))}`,
-    ...REGISTRY_READ_COMMANDS,
   ];
-  const rootCommands = new Set<string>();
+  const rootCommands = new Set<string>([...CONNECT_COMMANDS, ...REGISTRY_READ_COMMANDS]);
   const selectors: string[] = [];
   for (const topic of request.publish ?? []) {
     const k = topicKeyPatterns(prefix, topic);
@@ -135,9 +132,13 @@ export function aclSetUserArgs(request: AclRequest): string[] {
   }
   const channels = (request.listen ?? []).map((p) => `&${escapeGlob(prefix)}:n:${p}`);
   if (channels.length > 0) for (const c of LISTEN_COMMANDS) rootCommands.add(c);
-  const rootKeys: string[] = [];
+  // Reading the registry, or (monitor) everything under the prefix.
+  const rootKeys = [
+    request.monitor === true
+      ? `%R~${escapeGlob(prefix)}:*`
+      : `%R~${escapeGlob(registryKey(prefix))}`,
+  ];
   if (request.monitor === true) {
-    rootKeys.push(`%R~${escapeGlob(prefix)}:*`);
     for (const c of MONITOR_COMMANDS) rootCommands.add(c);
   }
   return [...args, ...rootKeys, ...channels, ...rootCommands, ...selectors];

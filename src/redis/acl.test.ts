@@ -52,6 +52,7 @@ void describe('ACL users with exactly the rights herald acl grants', () => {
   const tag = prefix.slice(prefix.lastIndexOf(':') + 1);
   const producerUser = `herald-producer-${tag}`;
   const consumerUser = `herald-consumer-${tag}`;
+  const listenerUser = `herald-listener-${tag}`;
   const orders = defineTopic<{ n: number }>({ name: 'orders', partitions: 2 });
   const payments = defineTopic<{ n: number }>({ name: 'payments' });
   let admin: RedisBackend;
@@ -90,7 +91,7 @@ void describe('ACL users with exactly the rights herald acl grants', () => {
 
   after(async () => {
     await Promise.all(clients.map((c) => c.close({ deadlineMs: 2000 })));
-    await admin.conn.send(['ACL', 'DELUSER', producerUser, consumerUser]);
+    await admin.conn.send(['ACL', 'DELUSER', producerUser, consumerUser, listenerUser]);
     await admin.close();
   });
 
@@ -221,5 +222,26 @@ void describe('ACL users with exactly the rights herald acl grants', () => {
       await refusalsOf(consumerUser),
       [`key toplevel ${paymentsStream}`, `key toplevel ${stream}`].sort(),
     );
+  });
+
+  void test('a listener of orders.* receives those notifications and no others', async () => {
+    const listener = await createUser(listenerUser, { listen: ['orders.*'] });
+    const got: string[] = [];
+    const sub = await listener.notifications.listen({ pattern: 'orders.*' }, (n) => {
+      got.push(n.channel);
+    });
+    try {
+      await admin.notifications.notify('orders.created', { n: 1 });
+      await waitFor(() => got.includes('orders.created'));
+      await assert.rejects(
+        listener.notifications.listen({ pattern: 'payments.*' }, () => {}),
+        (e: unknown) => e instanceof PermissionError,
+      );
+      await rejectsWithPermission(listener.notifications.notify('orders.created', { n: 2 }), {
+        command: /^PUBLISH$/,
+      });
+    } finally {
+      await sub.close();
+    }
   });
 });
