@@ -16,6 +16,7 @@ import { silentLogger } from '../core/logger.ts';
 import { defineTopic } from '../core/topic.ts';
 import { runHerald } from '../cli/testing.ts';
 import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../testing/redis.ts';
+import { commandAt, startCluster, type RedisClusterSetup } from '../testing/topology.ts';
 import { aclSetUserArgs } from './acl-rules.ts';
 import { RedisBackend } from './backend.ts';
 import { buildLibrary, HELPERS_FILE, heraldLibrary, SCRIPT_FOLDERS } from './functions.ts';
@@ -171,5 +172,37 @@ void describe('a Redis without functions', () => {
     const setup = await runHerald(['setup', '--url', server.url]);
     assert.equal(setup.code, 0, setup.stderr);
     assert.match(setup.stdout, /no functions \(before 7\.0\); scripts run with EVAL/);
+  });
+});
+
+void describe('herald setup on a Redis Cluster', () => {
+  let cluster: RedisClusterSetup;
+
+  before(async () => {
+    cluster = await startCluster({ masters: 3 });
+  });
+
+  after(async () => {
+    await cluster.stop();
+  });
+
+  void test('loads the library on every primary', async () => {
+    const setup = await runHerald(['setup', '--url', cluster.url]);
+    assert.equal(setup.code, 0, setup.stderr);
+    const name = heraldLibrary().name;
+    assert.equal(
+      setup.stdout.match(new RegExp(`library ${name} loaded`, 'g'))?.length,
+      3,
+      setup.stdout,
+    );
+    for (const node of cluster.nodes) {
+      const listed = await commandAt<unknown[]>(node.port, [
+        'FUNCTION',
+        'LIST',
+        'LIBRARYNAME',
+        name,
+      ]);
+      assert.equal(listed.length, 1, `node ${node.port} has the library`);
+    }
   });
 });
