@@ -136,8 +136,13 @@ export function heraldLibrary(): HeraldLibrary {
  */
 export type InstallOutcome = 'loaded' | 'present' | 'denied' | 'unsupported';
 
-export function isUnknownCommand(e: unknown): boolean {
-  return e instanceof Error && /unknown (sub)?command/i.test(e.message);
+/** Redis does not know `command` (before 7.0, or renamed away), as opposed to an error inside a script. */
+export function isUnknownCommand(e: unknown, command: string): boolean {
+  if (!(e instanceof Error)) return false;
+  const m = e.message.toLowerCase();
+  return (
+    m.includes(`unknown command '${command.toLowerCase()}'`) || m.includes(`unknown subcommand`) // FUNCTION without LOAD
+  );
 }
 
 /** Runs a FUNCTION LOAD and says what it did. */
@@ -152,7 +157,7 @@ async function loadWith(
     if (e instanceof PermissionError || (e instanceof Error && e.message.startsWith('NOPERM')))
       return 'denied';
     if (e instanceof Error && /already exists/.test(e.message)) return 'present';
-    if (isUnknownCommand(e)) return 'unsupported';
+    if (isUnknownCommand(e, 'function')) return 'unsupported';
     throw toHeraldError(e, `load the Herald functions library ${library.name}`);
   }
 }

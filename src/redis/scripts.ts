@@ -97,7 +97,7 @@ export async function runScript<T>(
   try {
     return await conn.send<T>(['FCALL', fn, ...tail], opts);
   } catch (e) {
-    if (isUnknownCommand(e)) {
+    if (isUnknownCommand(e, 'fcall')) {
       evalOnly.add(conn);
       return evalScript<T>(conn, script, tail, opts);
     }
