@@ -5,6 +5,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { registerAclCommand } from './commands/acl.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerDlqCommand } from './commands/dlq.ts';
@@ -12,6 +13,7 @@ import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerExporterCommand } from './commands/exporter.ts';
 import { registerGroupsCommand } from './commands/groups.ts';
 import { registerPublishCommand } from './commands/publish.ts';
+import { registerSetupCommand } from './commands/setup.ts';
 import { registerTailCommand } from './commands/tail.ts';
 import { registerTopicsCommand } from './commands/topics.ts';
 import { registerTrimCommand } from './commands/trim.ts';
@@ -22,6 +24,8 @@ export type RegisterCommand = (program: Command) => void;
 /** All subcommands, in help order. */
 export const commands: RegisterCommand[] = [
   registerDevCommand,
+  registerSetupCommand,
+  registerAclCommand,
   registerTopicsCommand,
   registerGroupsCommand,
   registerPublishCommand,

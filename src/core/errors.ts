@@ -20,6 +20,7 @@ export const ErrorCode = {
   Busy: 'HERALD_BUSY',
   Auth: 'HERALD_AUTH',
   Tls: 'HERALD_TLS',
+  Permission: 'HERALD_PERMISSION',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -180,6 +181,25 @@ export class AuthError extends HeraldError {
 export class TlsError extends HeraldError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.Tls, message, options);
+  }
+}
+
+/**
+ * Redis's ACL refused a command for this connection's user (NOPERM, also from inside a
+ * Herald function). `command` names what was refused as sent ('XADD', 'FCALL
+ * herald_<version>_dead_letter'); `key` is the first key it named, when it had one.
+ * Nothing was done by the refused command.
+ */
+export class PermissionError extends HeraldError {
+  readonly command: string;
+  readonly key: string | undefined;
+  constructor(
+    message: string,
+    options?: { cause?: unknown; command?: string | undefined; key?: string | undefined },
+  ) {
+    super(ErrorCode.Permission, message, options);
+    this.command = options?.command ?? '';
+    this.key = options?.key;
   }
 }
 

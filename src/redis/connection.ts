@@ -30,6 +30,7 @@ import { isPermanentConnectFailure, ReplyTimeoutError, toHeraldError } from './e
 import { tlsSocketOptions, type TlsOptions } from './tls.ts';
 
 export { DEFAULT_DEAD_PEER_TIMEOUT_MS } from './dead-peer.ts';
+import { asPermissionError } from './permission.ts';
 
 export type Args = readonly string[];
 
@@ -287,6 +288,10 @@ class Connection implements RedisConnection {
     else if (this.kind === 'sentinel') reply = c.sendCommand(false, args, cmdOptions);
     else reply = c.sendCommand(args, cmdOptions);
     this.watchdog?.track(reply, blockingMsOf(args));
+    // An ACL refusal becomes a PermissionError naming the command and its key.
+    reply = reply.catch((e: unknown) => {
+      throw asPermissionError(e, args, options?.key ?? firstKeyOf(args));
+    });
     return timeoutMs === undefined || options?.replyTimer === false
       ? reply
       : withReplyTimeout(reply, String(args[0]), timeoutMs);

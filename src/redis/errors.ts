@@ -5,12 +5,14 @@ import {
   ClosedError,
   ConnectionError,
   HeraldError,
+  PermissionError,
   RedisError,
   TimeoutError,
   TlsError,
 } from '../core/errors.ts';
 import { redactError, redactText } from '../core/redact.ts';
 import { isTlsFailure } from './tls.ts';
+import { isPermissionRefusal } from './permission.ts';
 
 /**
  * A command that was sent got no reply within its timeout. node-redis's own
@@ -62,6 +64,12 @@ export function toHeraldError(e: unknown, what: string): HeraldError {
       {},
       { cause: err },
     );
+  }
+  if (isPermissionRefusal(msg)) {
+    return new PermissionError(`${what}: Redis refused it for this user (${msg})`, {
+      command: what,
+      cause: err,
+    });
   }
   if (err instanceof ReplyTimeoutError) {
     return new TimeoutError(`${what}: ${msg}; the outcome is unknown`, { cause: err });

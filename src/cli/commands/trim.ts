@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { redisTime } from '../../ops/inspect.ts';
 import { trimTopic, type GroupTrimLoss, type PartitionTrimResult } from '../../ops/retention.ts';
+import { ConfigError } from '../../core/errors.ts';
 import type { Topic } from '../../core/topic.ts';
 import type { RedisConnection } from '../../redis/connection.ts';
 import { resolveTopic, withBackend } from '../context.ts';
@@ -19,6 +20,7 @@ interface TrimCliOptions {
   maxAge?: number;
   unsafe?: boolean;
   approximate?: boolean;
+  foreignStream?: boolean;
   json?: boolean;
 }
 
@@ -108,6 +110,10 @@ export function registerTrimCommand(program: Command): void {
     .option('--max-age <duration>', 'keep events younger than this, e.g. 7d or 12h', parseDuration)
     .option('--unsafe', 'also trim events a consumer group has not read or acknowledged')
     .option('--approximate', 'trim whole stream nodes only: cheaper, keeps a few more events')
+    .option(
+      '--foreign-stream',
+      'allow trimming a topic bound to a foreign stream key (that stream belongs to another program)',
+    )
     .option('--json', 'print JSON')
     .configureHelp({ showGlobalOptions: true })
     .addHelpText(
@@ -116,7 +122,9 @@ export function registerTrimCommand(program: Command): void {
 Safe by default: an event some consumer group has not read yet, or holds
 pending, is never trimmed; the trim stops just before the oldest such event
 and says how many were kept. --unsafe trims them anyway and reports, per group,
-how many unacknowledged events were removed.
+how many unacknowledged events were removed. A topic bound to a foreign stream
+key (herald topics create --stream-key) trims another program's stream: that
+needs --foreign-stream, so a registry record alone can never make trim delete it.
 
 Examples:
   $ herald trim orders --max-len 100000
@@ -132,6 +140,13 @@ Examples:
       }
       await withBackend(cmd, async (backend) => {
         const topic = await resolveTopic(backend, name);
+        if (topic.streamKey !== undefined && opts.foreignStream !== true) {
+          throw new ConfigError(
+            `topic '${topic.name}' is bound to the foreign stream '${topic.streamKey}' (its registry ` +
+              'record says so): trimming it deletes entries of that stream; check the record ' +
+              '(herald topics) and add --foreign-stream to trim it',
+          );
+        }
         const parts = await trimFully(backend.conn, backend.prefix, topic, opts);
         const sum = (f: (p: PartitionTotal) => number): number =>
           parts.reduce((n, p) => n + f(p), 0);

@@ -9,8 +9,7 @@
 
   Returns the lease members that were gone.
 ]]
-local t = redis.call('TIME')
-local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+local deadline = redis_now_ms() + tonumber(ARGV[1])
 local lost = {}
 for i = 2, #ARGV do
   if redis.call('ZADD', KEYS[1], 'XX', 'CH', deadline, ARGV[i]) == 0

@@ -29,8 +29,7 @@ redis.call('ZREM', KEYS[3], id .. ':' .. attempt)
 local attempts = tonumber(attempt) + 1
 local next = '{"id":"' .. id .. '","attempt":' .. attempts .. ',' .. rest
 if attempts >= tonumber(ARGV[2]) then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = redis_now_ms()
   redis.call('LPUSH', KEYS[4], '{"reason":"handler-failed","error":' .. cjson.encode(ARGV[3])
     .. ',"at":' .. now .. ',"item":' .. next .. '}')
   return 2

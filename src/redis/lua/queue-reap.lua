@@ -20,8 +20,7 @@
 ]]
 local maxAttempts = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = redis_now_ms()
 local requeued, dead = 0, 0
 
 local function parse(item)

@@ -20,8 +20,7 @@ local items = redis.call('RPOP', KEYS[1], count)
 if not items then
   return {}
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = redis_now_ms()
 local leases = {}
 for i, item in ipairs(items) do
   local id, attempt = string.match(item, '^{"id":"(%x+)","attempt":(%d+),')

@@ -1,0 +1,155 @@
+/**
+ * The Redis ACL rules for exactly the rights a Herald user needs (`herald acl`). Redis 7.0+.
+ *
+ * Each right is a set of ACL selectors, `(keys commands)`: Redis allows a command when one
+ * selector (or the root rules) allows the command together with all its keys, so rights
+ * for different topics do not mix: a producer of `orders` that consumes `payments` may
+ * XADD to orders and XREADGROUP payments, not the other way round.
+ *
+ * Herald's scripts are functions (FCALL): a selector allows FCALL on all the keys a
+ * script is given, and each command the function runs is checked again against the
+ * user's rules, so FCALL grants nothing beyond the commands listed. No user gets `eval`,
+ * `function|load` or any `@dangerous` category; single commands are listed one by one.
+ */
+import type { Topic } from '../core/topic.ts';
+import { partitionKeys, registryKey } from './keys.ts';
+
+export interface AclRequest {
+  readonly user: string;
+  readonly prefix: string;
+  readonly publish?: readonly Topic<unknown>[];
+  readonly consume?: readonly { readonly topic: Topic<unknown>; readonly group: string }[];
+  /** Notification channel patterns, as given to `notifications.listen` / `subscribe`. */
+  readonly listen?: readonly string[];
+  readonly monitor?: boolean;
+}
+
+/** Every user: connect (node-redis's handshake), and read the topic registry. */
+export const CONNECT_COMMANDS = ['+ping', '+hello', '+client|setname', '+client|id'] as const;
+export const REGISTRY_READ_COMMANDS = ['+hget', '+hgetall'] as const;
+
+/** Publishing: XADD, the dedupe script (GET, XADD, SET), the capacity guard's `INFO memory`, durability's WAIT. */
+export const PUBLISH_ROOT_COMMANDS = ['+info', '+wait'] as const;
+/** Consuming: reading as a group, acknowledging, retrying (XCLAIM), taking over (XAUTOCLAIM), groups and consumers. */
+export const CONSUME_STREAM_COMMANDS = [
+  '+xreadgroup',
+  '+xack',
+  '+xclaim',
+  '+xautoclaim',
+  '+xpending',
+  '+xinfo|groups',
+  '+xinfo|consumers',
+  '+xinfo|stream',
+  '+xgroup|create',
+  '+xgroup|createconsumer',
+  '+xgroup|delconsumer',
+  '+exists',
+] as const;
+/** Listening to notifications. */
+export const LISTEN_COMMANDS = ['+subscribe', '+psubscribe', '+unsubscribe', '+punsubscribe'];
+/** Monitoring: `herald topics`, `groups`, `tail`, `dlq list`, `doctor`, `exporter`; reads only. */
+export const MONITOR_COMMANDS = [
+  '+hgetall',
+  '+hget',
+  '+hlen',
+  '+xlen',
+  '+xrange',
+  '+xrevrange',
+  '+xread',
+  '+xpending',
+  '+xinfo|stream',
+  '+xinfo|groups',
+  '+xinfo|consumers',
+  '+exists',
+  '+type',
+  '+memory|usage',
+  '+info',
+  '+time',
+  '+role',
+] as const;
+
+/** Escapes Redis glob characters in a literal part of a key or channel pattern. */
+export function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/** Key patterns of a topic's streams, dead letters and dedupe records (every partition). */
+export function topicKeyPatterns(
+  prefix: string,
+  topic: Topic<unknown>,
+): { stream: string; dlq: string; dedupe: string } {
+  if (topic.streamKey !== undefined) {
+    const k = partitionKeys(prefix, topic, 0);
+    return {
+      stream: escapeGlob(k.stream),
+      dlq: escapeGlob(k.dlq),
+      dedupe: `${escapeGlob(k.dedupePrefix)}*`,
+    };
+  }
+  // Partition keys are <prefix>:{<topic>:<n>}:…; topic names have no ':' or braces, so
+  // '{orders:[0-9]*}' matches the partitions of 'orders' and of no other topic.
+  const base = `${escapeGlob(prefix)}:{${escapeGlob(topic.name)}:[0-9]*}`;
+  return { stream: `${base}:stream`, dlq: `${base}:dlq`, dedupe: `${base}:dedupe:*` };
+}
+
+/** One selector: `(~k1 ~k2 +cmd…)`. */
+function selector(keys: readonly string[], commands: readonly string[]): string {
+  return `(${[...keys.map((k) => `~${k}`), ...commands].join(' ')})`;
+}
+
+/** The arguments of the ACL SETUSER command granting exactly `request`'s rights. */
+export function aclSetUserArgs(request: AclRequest): string[] {
+  const { prefix } = request;
+  // Start clean (passwords are left alone: set them apart, see docs/security.md).
+  const args = [
+    'ACL',
+    'SETUSER',
+    request.user,
+    'on',
+    'resetkeys',
+    'resetchannels',
+    'clearselectors',
+    '-@all',
+  ];
+  const rootCommands = new Set<string>([...CONNECT_COMMANDS, ...REGISTRY_READ_COMMANDS]);
+  const selectors: string[] = [];
+  for (const topic of request.publish ?? []) {
+    const k = topicKeyPatterns(prefix, topic);
+    for (const c of PUBLISH_ROOT_COMMANDS) rootCommands.add(c);
+    selectors.push(
+      selector([k.stream, k.dedupe], ['+fcall']), // publish-dedupe
+      selector([k.stream], ['+xadd']),
+      selector([k.dedupe], ['+get', '+set']),
+    );
+  }
+  for (const { topic } of request.consume ?? []) {
+    const k = topicKeyPatterns(prefix, topic);
+    selectors.push(
+      selector([k.stream, k.dlq], ['+fcall']), // group-create, consumer-remove, dead-letter
+      selector([k.stream], CONSUME_STREAM_COMMANDS),
+      selector([k.dlq], ['+xadd']),
+    );
+  }
+  const channels = (request.listen ?? []).map((p) => `&${escapeGlob(prefix)}:n:${p}`);
+  if (channels.length > 0) for (const c of LISTEN_COMMANDS) rootCommands.add(c);
+  // Reading the registry, or (monitor) everything under the prefix.
+  const rootKeys = [
+    request.monitor === true
+      ? `%R~${escapeGlob(prefix)}:*`
+      : `%R~${escapeGlob(registryKey(prefix))}`,
+  ];
+  if (request.monitor === true) {
+    for (const c of MONITOR_COMMANDS) rootCommands.add(c);
+  }
+  return [...args, ...rootKeys, ...channels, ...rootCommands, ...selectors];
+}
+
+/** One argument as redis-cli reads it: quoted when it holds spaces, quotes or braces. */
+export function quoteArg(arg: string): string {
+  return /^[A-Za-z0-9_|+\-@%~&:.*]+$/.test(arg) ? arg : `"${arg.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+/** The ACL SETUSER line for redis-cli. */
+export function aclSetUserLine(request: AclRequest): string {
+  return aclSetUserArgs(request).map(quoteArg).join(' ');
+}
