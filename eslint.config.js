@@ -23,6 +23,27 @@ const nodeGlobals = Object.fromEntries(
   ].map((name) => [name, 'readonly']),
 );
 
+/** Files under `glob` may not import the sibling folders of src/ named in `forbidden`. */
+function layer(glob, forbidden, why) {
+  return {
+    files: [glob],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^\\.\\./(${forbidden.join('|')})/`,
+              message: `${why} (docs/architecture.md)`,
+            },
+          ],
+        },
+      ],
+    },
+  };
+}
+
 export default defineConfig(
   // .scratch/ holds throwaway experiments (gitignored), not project code.
   { ignores: ['node_modules/', '.herald/', '.scratch/', 'dist/', 'coverage/'] },
@@ -44,6 +65,59 @@ export default defineConfig(
       ],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  // The layers of docs/architecture.md: each folder imports only the layers below it.
+  layer(
+    'src/core/**',
+    [
+      'redis',
+      'memory',
+      'ops',
+      'cli',
+      'console',
+      'patterns',
+      'embedded',
+      'service',
+      'conformance',
+      'testing',
+    ],
+    'core knows no backend',
+  ),
+  layer(
+    'src/redis/**',
+    ['memory', 'ops', 'cli', 'console', 'patterns', 'service', 'conformance'],
+    'the Redis backend depends on core only',
+  ),
+  layer(
+    'src/memory/**',
+    ['redis', 'ops', 'cli', 'console', 'patterns', 'embedded', 'service'],
+    'the memory backend depends on core only',
+  ),
+  layer(
+    'src/ops/**',
+    ['cli', 'console', 'service'],
+    'ops is used by the CLI and console, not the other way round',
+  ),
+  layer('src/patterns/**', ['ops', 'cli', 'console', 'memory'], 'patterns build on the contract'),
+  {
+    // Examples and the benchmark use Herald as a user would: its public entry points only
+    // (test files may also use the internal test helpers).
+    files: ['examples/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['**/*.test.ts', 'examples/saga/test-support.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+src/(?!(index|memory/index|ops/index|conformance/index)\\.ts$)',
+              message:
+                "use Herald's public API: src/index.ts ('herald'), src/memory/index.ts, src/ops/index.ts or src/conformance/index.ts ('herald/testing')",
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { createClient } from 'redis';
-import { redactUrl } from '../src/core/redact.ts';
+import { redactUrl } from '../src/index.ts';
 
 export interface MachineInfo {
   readonly cpus: number;

@@ -9,7 +9,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRedisServer, type RedisServerHandle } from '../src/embedded/redis-server.ts';
+import { startRedisServer, type RedisServerHandle } from '../src/index.ts';
 import {
   checkTargets,
   compare,

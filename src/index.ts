@@ -50,7 +50,7 @@ export {
   isHeraldError,
 } from './core/errors.ts';
 export type { ValidationIssue } from './core/errors.ts';
-export { silentLogger } from './core/logger.ts';
+export { heraldLogger, silentLogger } from './core/logger.ts';
 export { runAsMain, DEFAULT_SHUTDOWN_DEADLINE_MS } from './service/run-as-main.ts';
 export type { Closable, RunAsMainOptions } from './service/run-as-main.ts';
 export type { HeraldLogger } from './core/logger.ts';
@@ -87,7 +87,18 @@ export { RedisQueue } from './redis/queue.ts';
 export { connect as connectRedis } from './redis/connection.ts';
 export type { RedisConnection, ConnectionOptions } from './redis/connection.ts';
 export type { TlsOptions } from './redis/tls.ts';
-export { redactUrl } from './core/redact.ts';
+export { redactAll, redactUrl, secretsOf } from './core/redact.ts';
+/** Scripts of your own (EVALSHA, sent in full once on NOSCRIPT; needs the `eval` right). */
+export { loadScript, runScript } from './redis/scripts.ts';
+export type { Script } from './redis/scripts.ts';
+/** A Redis map reply (RESP3 object or RESP2 flat list) as a plain record of strings. */
+export { toRecord } from './redis/replies.ts';
+/** Where a topic's partitions live in Redis (streams, dead letters, dedupe records). */
+export { allPartitionKeys, partitionKeys } from './redis/keys.ts';
+export type { PartitionKeys } from './redis/keys.ts';
+/** A local redis-server started as a child process (what `herald dev` and the demo run). */
+export { getFreePort, startRedisServer } from './embedded/redis-server.ts';
+export type { RedisServerHandle, RedisServerOptions } from './embedded/redis-server.ts';
 export { idempotent, IdempotencyLeaseError, RECORD_DONE, Outbox } from './patterns/index.ts';
 export type {
   IdempotentMiddleware,

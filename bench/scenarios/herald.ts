@@ -4,8 +4,13 @@
  * a time like the raw loop (batchSize 500).
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { defineTopic, RedisBackend, type Subscription, type Topic } from '../../src/index.ts';
-import { partitionKeys } from '../../src/redis/keys.ts';
+import {
+  defineTopic,
+  RedisBackend,
+  partitionKeys,
+  type Subscription,
+  type Topic,
+} from '../../src/index.ts';
 import { endToEnd, highestSustained, latencyAt, publishOnly, type Pipe } from '../drive.ts';
 import { makePayload, SMALL, type OrderPayload } from '../payload.ts';
 import type { RunResult, ScenarioContext } from '../types.ts';

@@ -3,8 +3,7 @@
  * XLEN, for a Herald topic and for raw XADD of the same JSON payload in one
  * `data` field, at 100 B and 1 KB payloads. No consumer group, no trimming.
  */
-import { defineTopic, RedisBackend, type Topic } from '../../src/index.ts';
-import { partitionKeys } from '../../src/redis/keys.ts';
+import { defineTopic, RedisBackend, partitionKeys, type Topic } from '../../src/index.ts';
 import { publishAll, runResult } from '../drive.ts';
 import { makePayload, LARGE, SMALL } from '../payload.ts';
 import type { RunResult, ScenarioContext } from '../types.ts';

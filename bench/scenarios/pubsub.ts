@@ -3,8 +3,7 @@
  * PUBLISH/SUBSCRIBE (JSON payload, parsed by the listener) and Herald's
  * notifier (src/redis/notifications.ts) carrying the same payload.
  */
-import { connectRedis } from '../../src/index.ts';
-import { RedisNotifier } from '../../src/redis/notifications.ts';
+import { connectRedis, RedisNotifier } from '../../src/index.ts';
 import { latencyAt, type Pipe } from '../drive.ts';
 import { makePayload, SMALL, type OrderPayload } from '../payload.ts';
 import type { RunResult, ScenarioContext } from '../types.ts';

@@ -3,8 +3,7 @@
  * through the proxy, under a name that survives its restarts, and records each event id
  * when its handler finishes (before Herald acknowledges it). SIGTERM: close, then exit.
  */
-import { heraldLogger } from '../../src/core/logger.ts';
-import { RedisBackend } from '../../src/redis/backend.ts';
+import { heraldLogger, RedisBackend } from '../../src/index.ts';
 import { childEnv, recordIds, SOAK_GROUP, SOAK_PREFIX, SOAK_TOPIC } from './shared.ts';
 
 /** Short, so the events of a killed consumer come back quickly. */

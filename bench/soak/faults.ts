@@ -3,9 +3,8 @@
  * again), Redis restarted (gracefully, or SIGKILLed and started from its AOF), Herald's
  * connections killed with CLIENT KILL, or the proxy blackholed for a few seconds then healed.
  */
-import type { RedisServerHandle } from '../../src/embedded/redis-server.ts';
-import type { TcpProxy } from '../../src/testing/tcp-proxy.ts';
-import { connect } from '../../src/redis/connection.ts';
+import { connectRedis as connect, type RedisServerHandle } from '../../src/index.ts';
+import type { TcpProxy } from '../../src/conformance/index.ts';
 import type { SoakChild } from './children.ts';
 
 export const FAULTS = ['consumer-kill', 'redis-restart', 'client-kill', 'blackhole'] as const;

@@ -6,8 +6,7 @@
  * up acknowledged and recorded: a delivery of an id never recorded is truly unexpected.
  * SIGTERM: finish the batch in hand, then exit.
  */
-import { silentLogger } from '../../src/core/logger.ts';
-import { RedisBackend } from '../../src/redis/backend.ts';
+import { silentLogger, RedisBackend } from '../../src/index.ts';
 import { childEnv, recordIds, SOAK_PREFIX, SOAK_TOPIC } from './shared.ts';
 
 const BATCH = 10;

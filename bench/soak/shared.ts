@@ -1,6 +1,6 @@
 /** What the soak's parent and its publisher and consumer children agree on. */
 import { appendFileSync } from 'node:fs';
-import { defineTopic } from '../../src/core/topic.ts';
+import { defineTopic } from '../../src/index.ts';
 
 export const SOAK_TOPIC = defineTopic<{ n: number }>({ name: 'soak', partitions: 4 });
 export const SOAK_GROUP = 'soak';

@@ -3,8 +3,7 @@
  * leaves them in the stream (pending or unread), which is a delay, not a loss of data. An
  * event published with an id has a dedupe record naming its position for the dedupe window.
  */
-import { connect } from '../../src/redis/connection.ts';
-import { allPartitionKeys } from '../../src/redis/keys.ts';
+import { connectRedis as connect, allPartitionKeys } from '../../src/index.ts';
 import { SOAK_PREFIX, SOAK_TOPIC } from './shared.ts';
 
 export async function countStillStored(url: string, ids: readonly string[]): Promise<number> {

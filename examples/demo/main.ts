@@ -16,13 +16,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connectRedis } from '../../src/index.ts';
-import { redactAll, redactUrl, secretsOf } from '../../src/core/redact.ts';
 import {
+  connectRedis,
   getFreePort,
+  redactAll,
+  redactUrl,
+  secretsOf,
   startRedisServer,
   type RedisServerHandle,
-} from '../../src/embedded/redis-server.ts';
+} from '../../src/index.ts';
 import { seedStorage, DEMO_BOOKS } from '../lending/service.ts';
 import { seedWarehouse } from '../saga/fulfillment.ts';
 import { seedBalances } from '../saga/payment.ts';

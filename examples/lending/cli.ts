@@ -10,9 +10,8 @@
  * Options: --redis-url (default REDIS_URL), --prefix (default LENDING_PREFIX or '').
  */
 import { Command } from 'commander';
-import { RedisBackend, type Topic } from '../../src/index.ts';
-import { toRecord } from '../../src/redis/replies.ts';
-import { waitFor } from '../../src/testing/redis.ts';
+import { RedisBackend, toRecord, type Topic } from '../../src/index.ts';
+import { waitFor } from '../../src/conformance/index.ts';
 import { lendingKeys, lendingTopics, outcomeOf, type LendingEntry } from './service.ts';
 
 interface GlobalOptions {

@@ -40,12 +40,13 @@ import { z } from 'zod';
 import {
   defineTopic,
   RedisBackend,
+  idempotent,
+  loadScript,
+  runScript,
   type Delivery,
   type RedisConnection,
   type Topic,
 } from '../../src/index.ts';
-import { idempotent } from '../../src/patterns/index.ts';
-import { loadScript, runScript } from '../../src/redis/scripts.ts';
 import { isMain, runAsMain, type RunningService } from '../saga/runtime.ts';
 
 const folder = new URL('./lua/', import.meta.url);

@@ -12,13 +12,17 @@
 import {
   ConfigError,
   RedisBackend,
+  idempotent,
+  Outbox,
+  loadScript,
+  runScript,
   type Delivery,
   type Handler,
   type Subscription,
   type Topic,
+  type IdempotentMiddleware,
+  type Script,
 } from '../../src/index.ts';
-import { idempotent, Outbox, type IdempotentMiddleware } from '../../src/patterns/index.ts';
-import { loadScript, runScript, type Script } from '../../src/redis/scripts.ts';
 import { eventId, type Order } from './events.ts';
 import type { ServiceConfig } from './runtime.ts';
 

@@ -22,9 +22,7 @@
  *   REDIS_URL=redis://127.0.0.1:6379 ORDER_PORT=3001 node --import tsx examples/saga/order.ts
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Delivery, RedisConnection } from '../../src/index.ts';
-import { toRecord } from '../../src/redis/replies.ts';
-import { runScript } from '../../src/redis/scripts.ts';
+import { toRecord, runScript, type Delivery, type RedisConnection } from '../../src/index.ts';
 import {
   fulfillmentTopic,
   orderSchema,

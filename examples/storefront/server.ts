@@ -17,8 +17,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import Fastify from 'fastify';
-import { connectRedis, type RedisConnection } from '../../src/index.ts';
-import { toRecord } from '../../src/redis/replies.ts';
+import { connectRedis, toRecord, type RedisConnection } from '../../src/index.ts';
 import { monitorKeys } from '../saga/failure-monitor.ts';
 import { fulfillmentKeys } from '../saga/fulfillment.ts';
 import { orderKeys } from '../saga/order.ts';
