@@ -6,12 +6,15 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerBench } from './commands/bench.ts';
+import { registerConsoleCommand } from './commands/console.ts';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerDlqCommand } from './commands/dlq.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerExporterCommand } from './commands/exporter.ts';
 import { registerGroupsCommand } from './commands/groups.ts';
+import { registerGroupsAdminCommands } from './commands/groups-admin.ts';
 import { registerPublishCommand } from './commands/publish.ts';
+import { registerQueuesCommand } from './commands/queues.ts';
 import { registerTailCommand } from './commands/tail.ts';
 import { registerTopicsCommand } from './commands/topics.ts';
 import { registerTrimCommand } from './commands/trim.ts';
@@ -23,12 +26,15 @@ export const commands: RegisterCommand[] = [
   registerDevCommand,
   registerTopicsCommand,
   registerGroupsCommand,
+  registerGroupsAdminCommands,
   registerPublishCommand,
   registerTailCommand,
   registerDlqCommand,
+  registerQueuesCommand,
   registerTrimCommand,
   registerDoctorCommand,
   registerExporterCommand,
+  registerConsoleCommand,
   registerBench,
 ];
 
