@@ -192,14 +192,12 @@ export async function startConsole(options: ConsoleOptions = {}): Promise<Runnin
     if ('status' in access) {
       reply.header('connection', 'close');
       if (access.status === 401) reply.header('www-authenticate', 'Bearer');
-      return reply
-        .code(access.status)
-        .send({
-          error: {
-            code: access.status === 401 ? 'HERALD_UNAUTHORIZED' : 'HERALD_FORBIDDEN',
-            message: access.message,
-          },
-        });
+      return reply.code(access.status).send({
+        error: {
+          code: access.status === 401 ? 'HERALD_UNAUTHORIZED' : 'HERALD_FORBIDDEN',
+          message: access.message,
+        },
+      });
     }
     if (spec.need(req).kind === 'none') return;
     const wait = limiter.take(tokens.length === 0 ? `ip:${req.ip}` : access.name);
@@ -222,14 +220,12 @@ export async function startConsole(options: ConsoleOptions = {}): Promise<Runnin
     void reply.code(a.status).send(a.body);
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply
-      .code(404)
-      .send({
-        error: {
-          code: 'HERALD_NOT_FOUND',
-          message: `no endpoint ${req.method} ${req.url.split('?')[0]}`,
-        },
-      });
+    void reply.code(404).send({
+      error: {
+        code: 'HERALD_NOT_FOUND',
+        message: `no endpoint ${req.method} ${req.url.split('?')[0]}`,
+      },
+    });
   });
 
   for (const spec of ROUTES) {
