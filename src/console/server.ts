@@ -95,6 +95,8 @@ export interface RunningConsole {
   /** True when requests need a token. */
   readonly secured: boolean;
   readonly app: FastifyInstance;
+  /** Every method and path the server answers (HEAD twins left out), as fastify registered them. */
+  readonly registered: readonly { readonly method: string; readonly url: string }[];
   close(): Promise<void>;
 }
 
@@ -228,6 +230,11 @@ export async function startConsole(options: ConsoleOptions = {}): Promise<Runnin
     });
   });
 
+  const registered: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat())
+      if (method !== 'HEAD') registered.push({ method, url: r.url });
+  });
   for (const spec of ROUTES) {
     app.route({
       method: spec.method,
@@ -253,6 +260,7 @@ export async function startConsole(options: ConsoleOptions = {}): Promise<Runnin
     port,
     secured: tokens.length > 0,
     app,
+    registered,
     async close() {
       monitor.stop();
       for (const s of ctx.streams) s.abort();
