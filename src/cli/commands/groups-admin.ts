@@ -22,6 +22,11 @@ interface ResetOptions {
   json?: boolean;
 }
 
+/** `--json` given after the subcommand may land on the parent (`herald groups` has it too). */
+export function wantsJson(cmd: Command, own: boolean | undefined): boolean {
+  return own === true || cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+}
+
 function parseTarget(value: string): StreamTarget {
   try {
     return parseStreamTarget(value);
@@ -53,6 +58,7 @@ function printPlan(plan: GroupResetPlan): void {
 }
 
 async function reset(cmd: Command, name: string, group: string, opts: ResetOptions): Promise<void> {
+  opts.json = wantsJson(cmd, opts.json);
   await withBackend(cmd, async (backend) => {
     const topic = await resolveTopic(backend, name);
     const options = opts.partition !== undefined ? { partition: opts.partition } : {};
@@ -95,6 +101,7 @@ async function remove(
   group: string,
   opts: { yes?: boolean; json?: boolean },
 ): Promise<void> {
+  opts.json = wantsJson(cmd, opts.json);
   await withBackend(cmd, async (backend) => {
     const topic = await resolveTopic(backend, name);
     if (

@@ -7,6 +7,7 @@ import {
   retryDeadItems,
 } from '../../ops/queue-admin.ts';
 import { confirmed } from '../confirm.ts';
+import { wantsJson } from './groups-admin.ts';
 import { withBackend } from '../context.ts';
 import { parsePositiveInt, printJson, println, renderTable, truncate } from '../output.ts';
 
@@ -63,7 +64,7 @@ Examples:
     .action(async (name: string, opts: { limit?: number; json?: boolean }, cmd: Command) => {
       await withBackend(cmd, async (backend) => {
         const items = await listDeadItems(backend.conn, backend.prefix, name, opts.limit);
-        if (opts.json) printJson(items);
+        if (wantsJson(cmd, opts.json)) printJson(items);
         else if (items.length === 0) println(`no dead items in queue '${name}'`);
         else
           println(
@@ -93,7 +94,7 @@ Examples:
           name,
           opts.id ? { ids: opts.id } : {},
         );
-        if (opts.json) printJson({ queue: name, retried });
+        if (wantsJson(cmd, opts.json)) printJson({ queue: name, retried });
         else println(`retried ${retried} dead item(s) of queue '${name}'`);
       });
     });
@@ -117,7 +118,7 @@ Examples:
           name,
           opts.id ? { ids: opts.id } : {},
         );
-        if (opts.json) printJson({ queue: name, purged });
+        if (wantsJson(cmd, opts.json)) printJson({ queue: name, purged });
         else println(`purged ${purged} dead item(s) of queue '${name}'`);
       });
     });
