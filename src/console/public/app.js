@@ -120,8 +120,13 @@ function table(rows, columns, attrs = '') {
 
 function groupStatus(g) {
   if (g.stalled)
-    return `<span class="badge bad" data-status="stalled">STALLED ${age(g.stuckSeconds)}</span>`;
-  if (g.noConsumer) return '<span class="badge warn" data-status="no-consumer">NO CONSUMER</span>';
+    return `<span class="badge bad" data-status="stalled" title="unread or held events and no progress">STALLED ${age(g.stuckSeconds)}</span>`;
+  const work = (g.lag ?? 0) > 0 || g.pending > 0;
+  // Redis 7.0 registers a consumer on its first delivery: a caught-up group may be read by consumers Redis has not listed yet.
+  if (g.noConsumer && work)
+    return '<span class="badge bad" data-status="no-consumer" title="events are waiting and no consumer reads them">NO CONSUMER</span>';
+  if (g.noConsumer)
+    return '<span class="badge warn" data-status="no-consumer" title="caught up; Redis lists a consumer once it has been delivered an event">no consumer seen</span>';
   return '<span class="badge good" data-status="ok">ok</span>';
 }
 
