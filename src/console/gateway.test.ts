@@ -320,6 +320,78 @@ void describe('HTTP gateway: every status code, with XLEN before and after', () 
     }
   });
 
+  void test('operator endpoints: topics, dead letters (show, purge a selection, replay), group delete, queue purge', async () => {
+    const failing = defineTopic({ name: 'failing' });
+    await backend.publishBatch(failing, [{ data: { n: 1 } }, { data: { n: 2 } }]);
+    const sub = backend.subscribe(
+      failing,
+      { group: 'g', startFrom: 'beginning', maxAttempts: 1 },
+      () => {
+        throw new Error('boom');
+      },
+    );
+    await waitFor(async () => (await backend.deadLetters.list(failing)).length === 2);
+    await sub.close();
+    const admin = (path: string, body?: unknown, method?: string) =>
+      call(url(path), {
+        token: ADMIN,
+        ...(body !== undefined ? { body } : {}),
+        ...(method ? { method } : {}),
+      });
+    const topics = (await admin('/v1/topics')).body.topics as { name: string }[];
+    assert.ok(topics.some((t) => t.name === 'failing'));
+    const list = (await admin('/v1/topics/failing/dead-letters')).body.deadLetters as {
+      partition: number;
+      position: string;
+      error: string;
+    }[];
+    assert.equal(list.length, 2);
+    const one = await admin(
+      `/v1/topics/failing/dead-letters/${list[0]?.partition}/${list[0]?.position}`,
+    );
+    assert.equal(one.status, 200);
+    assert.match(String(one.body.error), /boom/);
+    assert.equal((await admin('/v1/topics/failing/dead-letters/0/1-1')).status, 404);
+    const purged = await admin('/v1/topics/failing/dead-letters/purge', {
+      refs: [{ partition: 0, position: list[0]?.position }],
+    });
+    assert.deepEqual(purged.body, { purged: 1 });
+    assert.equal(
+      (
+        await call(url('/v1/topics/failing/dead-letters/replay'), {
+          token: READER,
+          body: { all: true },
+        })
+      ).status,
+      403,
+    );
+    const replayed = await admin('/v1/topics/failing/dead-letters/replay', { all: true });
+    assert.deepEqual(replayed.body, { replayed: 1, interrupted: false });
+    assert.equal(await xlen(failing), 3);
+    assert.equal((await admin('/v1/topics/failing/groups/g', undefined, 'DELETE')).status, 200);
+    assert.equal((await admin('/v1/topics/failing/groups/g')).status, 404);
+
+    const q = backend.queue('faxes');
+    await q.push([{ page: 1 }, { page: 2 }]);
+    const w = q.work(
+      () => {
+        throw new Error('no line');
+      },
+      { maxAttempts: 1, blockMs: 100 },
+    );
+    await waitFor(async () => (await q.counts()).dead === 2);
+    await w.close();
+    const items = (await admin('/v1/queues/faxes/dead')).body.items as { id: string }[];
+    assert.equal(items.length, 2);
+    assert.deepEqual((await admin('/v1/queues/faxes/dead/purge', { ids: [items[0]?.id] })).body, {
+      purged: 1,
+    });
+    assert.deepEqual((await admin('/v1/queues/faxes/dead/retry', { all: true })).body, {
+      retried: 1,
+    });
+    assert.deepEqual(await q.counts(), { pending: 1, processing: 0, dead: 0 });
+  });
+
   void test('refuses to start beyond loopback without tokens', async () => {
     await assert.rejects(
       startConsole({ backend, host: '0.0.0.0', port: 0, env: {}, logger: silentLogger }),

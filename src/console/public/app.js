@@ -211,7 +211,7 @@ function renderOverview(o) {
 
 function overviewPage() {
   const c = stream(
-    '/v1/live',
+    'v1/live',
     (event, data) => {
       if (event === 'overview') {
         setLive(true);
@@ -238,7 +238,7 @@ function eventRow(e) {
 }
 
 async function topicPage(name) {
-  const d = await api(`/v1/topics/${enc(name)}`);
+  const d = await api(`v1/topics/${enc(name)}`);
   const t = d.topic;
   view.innerHTML = `
     <h1>Topic ${esc(name)}</h1>
@@ -272,7 +272,7 @@ async function topicPage(name) {
   const show = async () => {
     const f = new FormData(form);
     const r = await api(
-      `/v1/topics/${enc(name)}/browse?partition=${f.get('partition')}&from=${enc(f.get('from'))}&limit=${enc(f.get('limit'))}`,
+      `v1/topics/${enc(name)}/browse?partition=${f.get('partition')}&from=${enc(f.get('from'))}&limit=${enc(f.get('limit'))}`,
     );
     document.getElementById('events').innerHTML = r.events.length
       ? r.events.map(eventRow).join('')
@@ -295,7 +295,7 @@ async function topicPage(name) {
     const list = document.getElementById('events');
     list.innerHTML = '<p class="muted" id="tail-note">tailing: new events appear here</p>';
     tail = stream(
-      `/v1/topics/${enc(name)}/tail`,
+      `v1/topics/${enc(name)}/tail`,
       (event, data) => {
         if (event === 'ready') setLive(true);
         if (event === 'event') list.insertAdjacentHTML('afterbegin', eventRow(data));
@@ -321,7 +321,7 @@ function lagChart(history) {
 }
 
 async function groupPage(topic, name) {
-  const d = await api(`/v1/topics/${enc(topic)}/groups/${enc(name)}`);
+  const d = await api(`v1/topics/${enc(topic)}/groups/${enc(name)}`);
   const g = d.group;
   view.innerHTML = `
     <h1>Group ${esc(name)} <span class="muted">on ${esc(topic)}</span> ${groupStatus({ ...d, noConsumer: g.consumers.length === 0 })}</h1>
@@ -355,7 +355,7 @@ async function groupPage(topic, name) {
       <div class="actions"><button class="danger" id="delete-group">Delete group</button></div>
     </div>`;
   const tick = setInterval(() => {
-    api(`/v1/topics/${enc(topic)}/groups/${enc(name)}`)
+    api(`v1/topics/${enc(topic)}/groups/${enc(name)}`)
       .then((x) => {
         document.getElementById('group-lag').textContent = num(x.group.lag);
         document.getElementById('lag-chart').innerHTML = lagChart(x.lagHistory);
@@ -367,7 +367,7 @@ async function groupPage(topic, name) {
     ev.preventDefault();
     const to = document.getElementById('reset-to').value;
     try {
-      const { plan } = await api(`/v1/topics/${enc(topic)}/groups/${enc(name)}/reset`, {
+      const { plan } = await api(`v1/topics/${enc(topic)}/groups/${enc(name)}/reset`, {
         method: 'POST',
         body: JSON.stringify({ to, dryRun: true }),
       });
@@ -382,7 +382,7 @@ async function groupPage(topic, name) {
         `<p id="reset-preview" data-replays="${plan.replays}" data-skips="${plan.skips}">Resetting to <code>${esc(to)}</code> ${what}. Held events stay pending.</p><button class="danger" id="reset-confirm">Reset now</button>`;
       document.getElementById('reset-confirm').addEventListener('click', async () => {
         if (!confirm(`Reset ${name} to ${to}? It ${what}.`)) return;
-        const r = await api(`/v1/topics/${enc(topic)}/groups/${enc(name)}/reset`, {
+        const r = await api(`v1/topics/${enc(topic)}/groups/${enc(name)}/reset`, {
           method: 'POST',
           body: JSON.stringify({ to }),
         });
@@ -397,7 +397,7 @@ async function groupPage(topic, name) {
     if (!confirm(`Delete group ${name} of ${topic}? It forgets ${g.pending} pending event(s).`))
       return;
     try {
-      await api(`/v1/topics/${enc(topic)}/groups/${enc(name)}`, { method: 'DELETE' });
+      await api(`v1/topics/${enc(topic)}/groups/${enc(name)}`, { method: 'DELETE' });
       say(`Deleted group ${name}`);
       location.hash = `#/topic/${enc(topic)}`;
     } catch (e) {
@@ -407,7 +407,7 @@ async function groupPage(topic, name) {
 }
 
 async function deadLettersPage(topic) {
-  const o = await api('/v1/overview');
+  const o = await api('v1/overview');
   const names = o.topics.map((t) => t.name);
   topic =
     topic || names.find((n) => o.topics.find((t) => t.name === n).deadLetters > 0) || names[0];
@@ -415,7 +415,7 @@ async function deadLettersPage(topic) {
     view.innerHTML = '<h1>Dead letters</h1><p class="muted">no topics</p>';
     return;
   }
-  const d = await api(`/v1/topics/${enc(topic)}/dead-letters?limit=500`);
+  const d = await api(`v1/topics/${enc(topic)}/dead-letters?limit=500`);
   view.innerHTML = `
     <h1>Dead letters</h1>
     <form class="inline"><label>Topic <select id="dlq-topic">${names.map((n) => `<option ${n === topic ? 'selected' : ''}>${esc(n)}</option>`).join('')}</select></label>
@@ -469,7 +469,7 @@ async function deadLettersPage(topic) {
     const box = document.getElementById('progress-box');
     box.hidden = false;
     const c = stream(
-      `/v1/topics/${enc(topic)}/dead-letters/replay`,
+      `v1/topics/${enc(topic)}/dead-letters/replay`,
       (event, data) => {
         if (event === 'progress') {
           document.getElementById('progress').max = data.total;
@@ -501,7 +501,7 @@ async function deadLettersPage(topic) {
   });
   const purge = async (body, what) => {
     if (!confirm(`Delete ${what} of ${topic} for good?`)) return;
-    const r = await api(`/v1/topics/${enc(topic)}/dead-letters/purge`, {
+    const r = await api(`v1/topics/${enc(topic)}/dead-letters/purge`, {
       method: 'POST',
       body: JSON.stringify(body),
     });
@@ -521,11 +521,11 @@ async function deadLettersPage(topic) {
 }
 
 async function queuesPage() {
-  const { queues } = await api('/v1/queues');
+  const { queues } = await api('v1/queues');
   const dead = await Promise.all(
     queues
       .filter((q) => q.dead > 0)
-      .map(async (q) => [q.name, (await api(`/v1/queues/${enc(q.name)}/dead?limit=100`)).items]),
+      .map(async (q) => [q.name, (await api(`v1/queues/${enc(q.name)}/dead?limit=100`)).items]),
   );
   view.innerHTML = `
     <h1>Work queues</h1>
@@ -565,7 +565,7 @@ async function queuesPage() {
   view.querySelectorAll('button.retry').forEach((b) =>
     b.addEventListener('click', async () => {
       try {
-        const r = await api(`/v1/queues/${enc(b.dataset.queue)}/dead/retry`, {
+        const r = await api(`v1/queues/${enc(b.dataset.queue)}/dead/retry`, {
           method: 'POST',
           body: JSON.stringify({ all: true }),
         });
@@ -580,7 +580,7 @@ async function queuesPage() {
     b.addEventListener('click', async () => {
       if (!confirm(`Delete every dead item of ${b.dataset.queue} for good?`)) return;
       try {
-        const r = await api(`/v1/queues/${enc(b.dataset.queue)}/dead/purge`, {
+        const r = await api(`v1/queues/${enc(b.dataset.queue)}/dead/purge`, {
           method: 'POST',
           body: JSON.stringify({ all: true }),
         });
