@@ -13,7 +13,7 @@ import { replicasCheck } from '../cli/doctor/replicas.ts';
 import type { HeraldLogger } from '../core/logger.ts';
 import { capacityVerdict, type CapacityVerdict } from '../ops/capacity.ts';
 import { sendAll, snapshot, type GroupInfo, type Snapshot } from '../ops/inspect.ts';
-import { listQueues, type QueueInfo } from '../ops/queue-admin.ts';
+import { listQueueNames, queueCounts, type QueueInfo } from '../ops/queue-admin.ts';
 import type { RedisConnection } from '../redis/connection.ts';
 import { toMap } from '../redis/replies.ts';
 import { StallTracker } from './stall.ts';
@@ -42,7 +42,8 @@ export const MONITOR_DEFAULTS = {
   threshold: 0.9,
 } as const;
 
-const DOCTOR_OPTIONS = { sampleMs: 0, stuckAfterMs: 60_000, warnRatio: 0.75, failRatio: 0.9 };
+/** As `herald doctor`'s defaults (the group checks, which sample twice, are not run here). */
+const DOCTOR_OPTIONS = { sampleMs: 0, stuckAfterMs: 60_000, warnRatio: 0.8, failRatio: 0.9 };
 
 export interface TopicView {
   readonly name: string;
@@ -97,6 +98,7 @@ export class Monitor {
   private previous: Counters | undefined;
   private last: Overview | undefined;
   private checks: { at: number; results: CheckResult[] } = { at: 0, results: [] };
+  private queueNames: { at: number; names: string[] } = { at: 0, names: [] };
   private timer: NodeJS.Timeout | undefined;
   private sampling: Promise<Overview> | undefined;
 
@@ -194,6 +196,15 @@ export class Monitor {
     return out;
   }
 
+  /** Queue counts every sample; the names (a SCAN of the keyspace) only as often as the checks. */
+  private async queues(): Promise<QueueInfo[]> {
+    const { conn, prefix } = this.options;
+    if (Date.now() - this.queueNames.at >= this.o.checksEveryMs) {
+      this.queueNames = { at: Date.now(), names: await listQueueNames(conn, prefix) };
+    }
+    return queueCounts(conn, prefix, this.queueNames.names);
+  }
+
   private async runChecks(): Promise<CheckResult[]> {
     if (Date.now() - this.checks.at < this.o.checksEveryMs) return this.checks.results;
     const [info, config] = await Promise.all([
@@ -229,7 +240,7 @@ export class Monitor {
     const s = await snapshot(conn, prefix);
     const [added, queues, checks] = await Promise.all([
       this.entriesAdded(s),
-      listQueues(conn, prefix),
+      this.queues(),
       this.runChecks(),
     ]);
     const read = new Map<string, number>();
