@@ -127,6 +127,7 @@ async function remove(
 export function registerGroupsAdminCommands(program: Command): void {
   const groups = program.commands.find((c) => c.name() === 'groups');
   if (!groups) throw new Error('register `herald groups` before its subcommands');
+  groups.usage('[options] <topic>\n       herald groups reset|delete <topic> <group> [options]');
   groups
     .command('reset')
     .description('move a consumer group to a position or time (shows what it replays or skips)')
@@ -164,6 +165,16 @@ Examples:
     .option('--yes', 'do not ask for confirmation (required when stdin is not a terminal)')
     .option('--json', 'print JSON')
     .configureHelp({ showGlobalOptions: true })
+    .addHelpText(
+      'after',
+      `
+Its pending events are forgotten (the events stay in the stream). Consumers still
+running recreate the group when they next start.
+
+Examples:
+  $ herald groups delete orders old-reporting
+  $ herald groups delete orders old-reporting --yes --json`,
+    )
     .action((name: string, group: string, opts: { yes?: boolean; json?: boolean }, cmd: Command) =>
       remove(cmd, name, group, opts),
     );

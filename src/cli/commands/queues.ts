@@ -61,6 +61,10 @@ Examples:
     .argument('<queue>', 'queue name')
     .option('--limit <n>', 'show at most n', parsePositiveInt)
     .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ herald queues dead emails\n  $ herald queues dead emails --limit 20 --json',
+    )
     .action(async (name: string, opts: { limit?: number; json?: boolean }, cmd: Command) => {
       await withBackend(cmd, async (backend) => {
         const items = await listDeadItems(backend.conn, backend.prefix, name, opts.limit);
@@ -86,6 +90,10 @@ Examples:
     .argument('<queue>', 'queue name')
     .option('--id <id>', 'only this item (repeat for several)', collect)
     .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ herald queues retry emails\n  $ herald queues retry emails --id 3f2a9c… --id 9b1c07…',
+    )
     .action(async (name: string, opts: ItemOptions, cmd: Command) => {
       await withBackend(cmd, async (backend) => {
         const retried = await retryDeadItems(
@@ -106,6 +114,10 @@ Examples:
     .option('--id <id>', 'only this item (repeat for several)', collect)
     .option('--yes', 'do not ask for confirmation (required when stdin is not a terminal)')
     .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ herald queues purge emails\n  $ herald queues purge emails --id 3f2a9c… --yes',
+    )
     .action(async (name: string, opts: ItemOptions, cmd: Command) => {
       await withBackend(cmd, async (backend) => {
         if (!(await confirmed(`delete ${which(opts)} of queue '${name}' for good`, opts.yes))) {
