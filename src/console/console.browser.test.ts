@@ -271,4 +271,28 @@ void describe('console in headless Chromium', () => {
     await row.locator('[data-pending]', { hasText: '3' }).waitFor();
     await page.close();
   });
+
+  test('with tokens: the page asks for one, then shows the overview', async () => {
+    const token = 'oncall-token-0123456789';
+    const secured = await startConsole({
+      backend,
+      port: 0,
+      env: {},
+      logger: silentLogger,
+      tokens: [{ name: 'oncall', token, rights: ['read'] }],
+    });
+    const page = await browser.newPage();
+    page.setDefaultTimeout(30_000);
+    try {
+      await page.goto(secured.url);
+      await page.locator('#login:not([hidden])').waitFor();
+      await page.fill('#token', token);
+      await page.click('#login button');
+      await page.locator('[data-topic="orders"] [data-length]').waitFor();
+      assert.equal(await page.locator('#login').isHidden(), true);
+    } finally {
+      await page.close();
+      await secured.close();
+    }
+  });
 });

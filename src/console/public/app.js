@@ -71,6 +71,10 @@ function stream(path, onEvent, options = {}) {
       }),
       signal: controller.signal,
     });
+    if (res.status === 401) {
+      document.getElementById('login').hidden = false;
+      throw new Error('a token is needed');
+    }
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
