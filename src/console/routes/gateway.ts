@@ -165,7 +165,11 @@ const consume: RouteSpec = {
     );
     void sub.ready.then(
       () => sse.send('ready', { topic: topic.name, group, consumer: sub.consumer }),
-      (e: unknown) => sse.send('error', { message: e instanceof Error ? e.message : String(e) }),
+      // The subscription could not start: say why and end the stream (the client reconnects).
+      async (e: unknown) => {
+        await sse.send('error', { message: e instanceof Error ? e.message : String(e) });
+        control.abort();
+      },
     );
     await new Promise<void>((resolve) => {
       if (signal.aborted) resolve();
