@@ -10,7 +10,9 @@
  * - Ctrl-C: every child gets SIGTERM and closes its subscriptions gracefully;
  *   then the storefront and the embedded Redis stop.
  *
- *   npm start                    # storefront on http://127.0.0.1:3000
+ * - Serves the operator console (`herald console`) beside it, on port 7070 or a free one.
+ *
+ *   npm start                    # storefront on http://127.0.0.1:3000, console on :7070
  *   npm start -- --port 8080
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -30,6 +32,7 @@ import { seedWarehouse } from '../saga/fulfillment.ts';
 import { seedBalances } from '../saga/payment.ts';
 import { configFromEnv } from '../saga/runtime.ts';
 import { startStorefront, type Storefront } from '../storefront/server.ts';
+import { startConsole, type RunningConsole } from '../../src/console/server.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const STOP_TIMEOUT_MS = 10_000;
@@ -129,6 +132,7 @@ async function main(): Promise<void> {
   };
   const children: Child[] = [];
   let storefront: Storefront | undefined;
+  let operatorConsole: RunningConsole | undefined;
 
   const shutdown = async (signal: string, exitCode = 0) => {
     if (stopping) return;
@@ -136,6 +140,7 @@ async function main(): Promise<void> {
     console.log(`\n${signal}: stopping the services…`);
     await Promise.all(children.map(stopChild));
     await storefront?.close();
+    await operatorConsole?.close();
     await redis?.stop();
     console.log('Stopped.');
     process.exit(exitCode);
@@ -165,6 +170,12 @@ async function main(): Promise<void> {
       if (askedPort !== undefined || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
       storefront = await startStorefront({ ...base, port: 0 });
     }
+    const consoleOptions = { url: redisUrl, prefix: config.heraldPrefix };
+    operatorConsole = await startConsole(consoleOptions).catch((e: NodeJS.ErrnoException) => {
+      // Port 7070 taken: take any free one.
+      if (e.code !== 'EADDRINUSE') throw e;
+      return startConsole({ ...consoleOptions, port: 0 });
+    });
   } catch (e) {
     console.error(`The demo could not start: ${clean(e instanceof Error ? e.message : String(e))}`);
     await shutdown('error', 1);
@@ -178,6 +189,7 @@ async function main(): Promise<void> {
   Herald demo is running.
 
     Storefront      ${storefront.url}
+    Console         ${operatorConsole.url}/   (herald console: topics, groups, dead letters, queues)
     Order API       ${`http://127.0.0.1:${orderPort}`}/orders/<id>
     Redis           ${redactUrl(redisUrl)}
 

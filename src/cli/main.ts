@@ -7,13 +7,16 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerAclCommand } from './commands/acl.ts';
 import { registerBench } from './commands/bench.ts';
+import { registerConsoleCommand } from './commands/console.ts';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerDlqCommand } from './commands/dlq.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerExporterCommand } from './commands/exporter.ts';
 import { registerGroupsCommand } from './commands/groups.ts';
+import { registerGroupsAdminCommands } from './commands/groups-admin.ts';
 import { registerPublishCommand } from './commands/publish.ts';
 import { registerSetupCommand } from './commands/setup.ts';
+import { registerQueuesCommand } from './commands/queues.ts';
 import { registerTailCommand } from './commands/tail.ts';
 import { registerTopicsCommand } from './commands/topics.ts';
 import { registerTrimCommand } from './commands/trim.ts';
@@ -28,12 +31,15 @@ export const commands: RegisterCommand[] = [
   registerAclCommand,
   registerTopicsCommand,
   registerGroupsCommand,
+  registerGroupsAdminCommands,
   registerPublishCommand,
   registerTailCommand,
   registerDlqCommand,
+  registerQueuesCommand,
   registerTrimCommand,
   registerDoctorCommand,
   registerExporterCommand,
+  registerConsoleCommand,
   registerBench,
 ];
 
@@ -48,12 +54,12 @@ function packageVersion(): string {
 export function buildProgram(): Command {
   const program = new Command('herald')
     .description('Herald: asynchronous messaging for microservices on Redis')
-    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     // Global options: every command that talks to Redis reads them (see context.ts).
     .option('--url <url>', 'Redis URL (default: $REDIS_URL, else redis://127.0.0.1:6379)')
     .option('--prefix <prefix>', 'prefix of Herald keys', 'herald');
   addTlsOptions(program);
+  program.version(packageVersion(), '-V, --version', 'print the version');
   program.addHelpText(
     'after',
     `

@@ -63,3 +63,27 @@ export type {
   TopicRef,
 } from './inspect.ts';
 export type { OpsLogger } from './log.ts';
+export {
+  countEntriesAfter,
+  deleteGroup,
+  previewGroupReset,
+  resetGroup,
+  DEFAULT_COUNT_LIMIT,
+} from './group-admin.ts';
+export type {
+  GroupDeletion,
+  GroupResetPlan,
+  PartitionResetPlan,
+  ResetOptions,
+} from './group-admin.ts';
+export {
+  listDeadItems,
+  listQueueNames,
+  listQueues,
+  purgeDeadItems,
+  queueCounts,
+  retryDeadItems,
+} from './queue-admin.ts';
+export type { DeadItemsOptions, QueueInfo } from './queue-admin.ts';
+export { parseStreamTarget } from './stream-ids.ts';
+export type { StreamTarget } from './stream-ids.ts';
