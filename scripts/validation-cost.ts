@@ -1,7 +1,7 @@
 /**
  * What publish-side validation costs per event, in CPU time (best of 12 rounds, so a loaded
  * machine skews it less): the whole preparation of an event (checks, encoding, size) and the
- * two checks added for docs/security-validation.md on their own.
+ * two checks added for docs/security.md#input-validation on their own.
  *
  *   node --import tsx bench/validation-cost.ts
  */
