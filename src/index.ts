@@ -50,6 +50,8 @@ export {
   isHeraldError,
 } from './core/errors.ts';
 export type { ValidationIssue } from './core/errors.ts';
+export { SUBSCRIBE_DEFAULTS } from './core/subscribe-options.ts';
+export { BACKOFF_DEFAULTS } from './core/backoff.ts';
 export { heraldLogger, silentLogger } from './core/logger.ts';
 export { runAsMain, DEFAULT_SHUTDOWN_DEADLINE_MS } from './service/run-as-main.ts';
 export type { Closable, RunAsMainOptions } from './service/run-as-main.ts';

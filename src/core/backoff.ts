@@ -6,11 +6,21 @@ export interface ResolvedBackoff {
   readonly factor: number;
 }
 
+/** Retry backoff defaults (the delay is also capped at half the visibility timeout). */
+export const BACKOFF_DEFAULTS: ResolvedBackoff = {
+  /** Delay before the first retry. */
+  initialMs: 100,
+  /** Longest delay between two attempts. */
+  maxMs: 30_000,
+  /** Growth of the delay from one attempt to the next. */
+  factor: 2,
+};
+
 export function resolveBackoff(options: BackoffOptions | undefined): ResolvedBackoff {
   return {
-    initialMs: options?.initialMs ?? 100,
-    maxMs: options?.maxMs ?? 30_000,
-    factor: options?.factor ?? 2,
+    initialMs: options?.initialMs ?? BACKOFF_DEFAULTS.initialMs,
+    maxMs: options?.maxMs ?? BACKOFF_DEFAULTS.maxMs,
+    factor: options?.factor ?? BACKOFF_DEFAULTS.factor,
   };
 }
 

@@ -3,6 +3,20 @@ import { resolveBackoff, type ResolvedBackoff } from './backoff.ts';
 import type { SubscribeOptions } from './contract.ts';
 import { ConfigError } from './errors.ts';
 
+/**
+ * Defaults of subscribe options, one place (watermill-redisstream's `Default*` as the model).
+ */
+export const SUBSCRIBE_DEFAULTS = {
+  /** Handlers running at once per subscription. */
+  concurrency: 10,
+  /** Events read per request; up to one more batch is read ahead while handlers run. */
+  batchSize: 100,
+  /** Deliveries before an event is dead-lettered (the first delivery counts). */
+  maxAttempts: 5,
+  /** How long an event may be held without a heartbeat before another consumer takes it over. */
+  visibilityTimeoutMs: 30_000,
+} as const;
+
 export interface ResolvedSubscribeOptions {
   readonly group: string;
   readonly concurrency: number;
@@ -17,10 +31,10 @@ export function resolveSubscribeOptions<T>(options: SubscribeOptions<T>): Resolv
     throw new ConfigError('subscribe needs a group name');
   }
   const resolved = {
-    concurrency: options.concurrency ?? 10,
-    batchSize: options.batchSize ?? 100,
-    maxAttempts: options.maxAttempts ?? 5,
-    visibilityMs: options.visibilityTimeoutMs ?? 30_000,
+    concurrency: options.concurrency ?? SUBSCRIBE_DEFAULTS.concurrency,
+    batchSize: options.batchSize ?? SUBSCRIBE_DEFAULTS.batchSize,
+    maxAttempts: options.maxAttempts ?? SUBSCRIBE_DEFAULTS.maxAttempts,
+    visibilityMs: options.visibilityTimeoutMs ?? SUBSCRIBE_DEFAULTS.visibilityTimeoutMs,
   };
   for (const [name, v] of Object.entries(resolved)) {
     if (!Number.isInteger(v) || v < 1) {
