@@ -58,6 +58,17 @@ export interface HaproxyRedisOptions {
   readonly checkPassword?: string;
 }
 
+export interface HaproxyServerState {
+  /** redis1, redis2… in the order the servers were given. */
+  readonly name: string;
+  /** host:port */
+  readonly address: string;
+  /** UP, DOWN, or a transition such as 'UP 1/2'. */
+  readonly status: string;
+  /** Result of the last check; 'INI' before the first one has finished. */
+  readonly checkStatus: string;
+}
+
 export interface HaproxyHandle {
   /** redis://127.0.0.1:<port> */
   readonly url: string;
@@ -65,6 +76,8 @@ export interface HaproxyHandle {
   readonly pid: number;
   /** The configuration file HAProxy runs with. */
   readonly config: string;
+  /** Each server's state as HAProxy sees it now (from its runtime API). */
+  servers(): Promise<HaproxyServerState[]>;
   output(): string;
   /** SIGTERM (HAProxy stops at once), SIGKILL after a second; removes the config dir. */
   stop(): Promise<void>;
@@ -81,6 +94,8 @@ export function haproxyRedisConfig(options: {
   readonly servers: readonly { readonly host: string; readonly port: number }[];
   readonly checkIntervalMs: number;
   readonly checkPassword?: string;
+  /** Unix socket for `show stat` (HAProxy's runtime API), if wanted. */
+  readonly statsSocket?: string;
 }): string {
   const auth =
     options.checkPassword === undefined
@@ -89,6 +104,9 @@ export function haproxyRedisConfig(options: {
   return [
     'global',
     '  maxconn 4096',
+    ...(options.statsSocket !== undefined
+      ? [`  stats socket ${options.statsSocket} mode 600 level operator`]
+      : []),
     '',
     'defaults',
     '  mode tcp',
@@ -107,10 +125,10 @@ export function haproxyRedisConfig(options: {
     ...auth,
     '  tcp-check send PING\\r\\n',
     '  tcp-check expect string +PONG',
-    '  tcp-check send INFO\\ replication\\r\\n',
+    // QUIT right behind INFO: a replica's reply ends with the connection closing, so its
+    // check fails at once instead of waiting out `timeout check` for a match.
+    '  tcp-check send INFO\\ replication\\r\\nQUIT\\r\\n',
     '  tcp-check expect string role:master',
-    '  tcp-check send QUIT\\r\\n',
-    '  tcp-check expect string +OK',
     ...options.servers.map(
       (s, i) =>
         `  server redis${i + 1} ${s.host}:${s.port} check inter ${options.checkIntervalMs}ms ` +
@@ -118,6 +136,35 @@ export function haproxyRedisConfig(options: {
     ),
     '',
   ].join('\n');
+}
+
+/** Sends one command to HAProxy's runtime API and returns the whole answer. */
+function runtimeCommand(socketPath: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(socketPath);
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.once('error', reject);
+    socket.once('end', () => resolve(answer));
+    socket.once('connect', () => socket.write(`${command}\n`));
+  });
+}
+
+/** The backend servers' rows of `show stat` (CSV whose header line starts with '# '). */
+export function parseServerStates(csv: string): HaproxyServerState[] {
+  const [header, ...rows] = csv.trim().split('\n');
+  const columns = (header ?? '').replace(/^# /, '').split(',');
+  const at = (row: string[], name: string): string => row[columns.indexOf(name)] ?? '';
+  return rows
+    .map((line) => line.split(','))
+    .filter((row) => at(row, 'type') === '2')
+    .map((row) => ({
+      name: at(row, 'svname'),
+      address: at(row, 'addr'),
+      status: at(row, 'status'),
+      checkStatus: at(row, 'check_status'),
+    }));
 }
 
 /** True once a TCP connection to 127.0.0.1:port is accepted. */
@@ -158,10 +205,12 @@ export async function startHaproxy(options: HaproxyRedisOptions): Promise<Haprox
     options.port !== undefined && options.port !== 0 ? options.port : await getFreePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'herald-haproxy-'));
   const config = path.join(dir, 'haproxy.cfg');
+  const statsSocket = path.join(dir, 'haproxy.sock');
   writeFileSync(
     config,
     haproxyRedisConfig({
       listen: `127.0.0.1:${port}`,
+      statsSocket,
       servers: options.servers,
       checkIntervalMs: options.checkIntervalMs ?? HAPROXY_DEFAULT_CHECK_INTERVAL_MS,
       ...(options.checkPassword !== undefined ? { checkPassword: options.checkPassword } : {}),
@@ -198,11 +247,26 @@ export async function startHaproxy(options: HaproxyRedisOptions): Promise<Haprox
     }
     await delay(READY_POLL_MS);
   }
+  const servers = async (): Promise<HaproxyServerState[]> =>
+    parseServerStates(await runtimeCommand(statsSocket, 'show stat'));
+  // Until its first check has finished HAProxy counts a server as up: wait for every check,
+  // so that no client is sent to a replica.
+  for (;;) {
+    const states = await servers().catch(() => []);
+    if (states.length === options.servers.length && states.every((s) => s.checkStatus !== 'INI'))
+      break;
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`haproxy did not check its servers in time:\n${output.trim()}`);
+    }
+    await delay(READY_POLL_MS);
+  }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
     pid: child.pid ?? -1,
     config,
+    servers,
     output: () => output.trimEnd(),
     stop,
   };

@@ -56,6 +56,8 @@ export interface HaRedis {
   readonly nodes: readonly RedisServerHandle[];
   /** The port of the node HAProxy forwards to now (asks through HAProxy). */
   haproxyTargetPort(): Promise<number>;
+  /** Ports of the nodes HAProxy counts as up (its checks found role:master). */
+  haproxyUpPorts(): Promise<number[]>;
   stop(): Promise<void>;
 }
 
@@ -83,9 +85,12 @@ export async function startHaRedis(options: HaRedisOptions = {}): Promise<HaRedi
   }
   const haproxyTargetPort = async (): Promise<number> =>
     Number((await infoAt(haproxy.port, 'server')).tcp_port);
-  // HAProxy needs one passing check before it forwards anything.
+  const haproxyUpPorts = async (): Promise<number[]> =>
+    (await haproxy.servers())
+      .filter((s) => s.status === 'UP')
+      .map((s) => Number(s.address.split(':').at(-1)));
   try {
-    await waitFor(async () => (await haproxyTargetPort()) === sentinel.master.port, {
+    await waitFor(async () => (await haproxyUpPorts()).join() === String(sentinel.master.port), {
       timeoutMs: 10_000,
       intervalMs: 50,
       message: 'haproxy did not route to the primary',
@@ -102,6 +107,7 @@ export async function startHaRedis(options: HaRedisOptions = {}): Promise<HaRedi
     sentinelUrl: sentinel.url,
     nodes,
     haproxyTargetPort,
+    haproxyUpPorts,
     async stop() {
       await haproxy.stop();
       await sentinel.stop();
