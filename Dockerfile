@@ -15,7 +15,9 @@ ARG NODE_VERSION=20
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --ignore-scripts
+# `npm install` with the lock file installs the locked versions; npm 11's `npm ci` refuses a lock
+# file without other platforms' optional packages (scripts/ensure-deps.sh).
+RUN npm install --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.mjs scripts/build.mjs
 COPY src src

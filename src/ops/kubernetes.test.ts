@@ -20,7 +20,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { validate as lintDockerfile } from 'dockerfile-utils';
+import { createClient } from 'redis';
 import YAML from 'yaml';
+import { testRedisUrl } from '../testing/redis.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const at = (p: string): string => path.join(root, p);
@@ -238,6 +240,52 @@ void describe('deploy/ files validated offline', () => {
     assert.equal(r.error, undefined, 'promtool is missing: apt-get install prometheus');
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /SUCCESS: 3 rules found/);
+  });
+
+  void test("Redis accepts the ACL users of the Secret, and HAProxy's and the exporter's are read-only", async () => {
+    const lines = readFileSync(at('deploy/kubernetes/base/redis/users.acl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('user ') && !l.startsWith('user default '));
+    assert.ok(lines.length >= 7);
+    const suffix = `-t${process.pid}`;
+    const admin = createClient({ url: testRedisUrl() });
+    await admin.connect();
+    const made: string[] = [];
+    try {
+      // Each user under a name of its own: the suite's Redis is shared (its default user stays).
+      for (const line of lines) {
+        const [, name = '', ...rules] = line.split(' ');
+        made.push(`${name}${suffix}`);
+        await admin.sendCommand(['ACL', 'SETUSER', `${name}${suffix}`, 'reset', ...rules]);
+      }
+      const as = async (user: string, password: string, args: string[]): Promise<string> => {
+        const c = createClient({ url: testRedisUrl(), username: `${user}${suffix}`, password });
+        c.on('error', () => {});
+        await c.connect();
+        try {
+          return String(await c.sendCommand<string | number>(args));
+        } catch (e) {
+          return e instanceof Error ? e.message : String(e);
+        } finally {
+          c.destroy();
+        }
+      };
+      assert.equal(await as('haproxy', 'change-me-haproxy', ['PING']), 'PONG');
+      assert.match(await as('haproxy', 'change-me-haproxy', ['INFO', 'replication']), /role:/);
+      assert.match(await as('haproxy', 'change-me-haproxy', ['SET', 'x', '1']), /NOPERM/);
+      assert.match(
+        await as('exporter', 'change-me-exporter', ['XLEN', 'herald:{o:0}:stream']),
+        /^0$/,
+      );
+      assert.match(
+        await as('exporter', 'change-me-exporter', ['XADD', 'herald:{o:0}:stream', '*', 'a', 'b']),
+        /NOPERM/,
+      );
+      assert.match(await as('payment', 'change-me-payment', ['GET', 'demo:order:x']), /NOPERM/);
+    } finally {
+      for (const user of made) await admin.sendCommand(['ACL', 'DELUSER', user]);
+      admin.destroy();
+    }
   });
 
   void test('haproxy -c accepts both HAProxy configurations', () => {

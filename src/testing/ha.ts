@@ -8,6 +8,8 @@
  * - Cluster: 3 primaries and 3 replicas (one each), the Cluster tests' startCluster plus
  *   replicas attached with CLUSTER REPLICATE.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startRedisServer, type RedisServerHandle } from '../embedded/redis-server.ts';
 import { startHaproxy, type HaproxyHandle } from '../embedded/haproxy.ts';
@@ -20,8 +22,6 @@ import {
   type RedisClusterSetup,
   type SentinelSetup,
 } from './topology.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 
 /** Sentinel settings of `herald dev --ha`: a dead primary is replaced within a few seconds. */
 export const HA_DEFAULTS = {
