@@ -14,15 +14,17 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { validate as lintDockerfile } from 'dockerfile-utils';
 import { createClient } from 'redis';
 import YAML from 'yaml';
-import { testRedisUrl } from '../testing/redis.ts';
+import { findRedisServerBinary, getFreePort } from '../embedded/redis-server.ts';
+import { testRedisUrl, waitFor } from '../testing/redis.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const at = (p: string): string => path.join(root, p);
@@ -285,6 +287,51 @@ void describe('deploy/ files validated offline', () => {
     } finally {
       for (const user of made) await admin.sendCommand(['ACL', 'DELUSER', user]);
       admin.destroy();
+    }
+  });
+
+  void test("redis-server starts with every overlay's redis.conf and the ACL file", async () => {
+    const binary = findRedisServerBinary();
+    assert.ok(binary, 'redis-server is missing');
+    for (const conf of [
+      'base/redis/redis.conf',
+      'overlays/dev/redis.conf',
+      'overlays/production/redis.conf',
+    ]) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'herald-redis-conf-'));
+      // The file as the pod gets it, with the pod's paths moved to a temp dir.
+      const text = readFileSync(at(`deploy/kubernetes/${conf}`), 'utf8')
+        .replace(/^dir .*$/m, `dir ${dir}`)
+        .replace(/^aclfile .*$/m, `aclfile ${at('deploy/kubernetes/base/redis/users.acl')}`)
+        .replace(/^port .*$/m, `port ${await getFreePort()}\nbind 127.0.0.1`);
+      writeFileSync(path.join(dir, 'redis.conf'), text);
+      const child = spawn(binary, [path.join(dir, 'redis.conf')], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      try {
+        await waitFor(() => /Ready to accept connections/.test(out) || child.exitCode !== null, {
+          timeoutMs: 10_000,
+          message: `${conf}: redis-server did not start`,
+        });
+        assert.match(out, /Ready to accept connections/, `${conf}:\n${out}`);
+      } finally {
+        child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
+  void test('the start scripts parse as POSIX shell', () => {
+    for (const script of [
+      'deploy/kubernetes/base/redis/start-redis.sh',
+      'deploy/kubernetes/base/redis/start-sentinel.sh',
+      'deploy/compose/sentinel.sh',
+    ]) {
+      const r = spawnSync('sh', ['-n', at(script)], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${script}: ${r.stderr}`);
     }
   });
 
