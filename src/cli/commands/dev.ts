@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { startRedisServer, type RedisServerHandle } from '../../embedded/redis-server.ts';
+import { runDevCluster, runDevHa } from './dev-ha.ts';
 
 /** Default port of `herald dev`: not 6379, so it does not clash with a system Redis. */
 export const DEV_DEFAULT_PORT = 6390;
@@ -11,6 +12,8 @@ interface DevOptions {
   port: number;
   dir: string;
   maxmemory?: string;
+  ha?: boolean;
+  cluster?: boolean;
 }
 
 function parsePort(value: string): number {
@@ -62,6 +65,12 @@ function summarizeStartError(err: unknown): string {
 }
 
 async function runDev(opts: DevOptions): Promise<void> {
+  if (opts.ha === true || opts.cluster === true) {
+    if (opts.ha === true && opts.port !== 0) await assertPortFree(opts.port);
+    const topology = { port: opts.port, maxmemory: opts.maxmemory };
+    await (opts.ha === true ? runDevHa(topology) : runDevCluster(topology));
+    return;
+  }
   const dir = path.resolve(opts.dir);
   try {
     mkdirSync(dir, { recursive: true });
@@ -137,6 +146,13 @@ export function registerDevCommand(program: Command): void {
     .option('--port <n>', 'port to listen on; 0 picks a free port', parsePort, DEV_DEFAULT_PORT)
     .option('--dir <path>', 'data directory (AOF files)', './.herald/redis')
     .option('--maxmemory <size>', 'memory limit, e.g. 256mb (default: none)', parseMemory)
+    .addOption(
+      new Option(
+        '--ha',
+        'highly available: 1 primary + 2 replicas (AOF), 3 sentinels, HAProxy on --port',
+      ).conflicts('cluster'),
+    )
+    .option('--cluster', 'a Redis Cluster: 3 primaries + 3 replicas on free ports (URL printed)')
     .addHelpText(
       'after',
       `
@@ -144,9 +160,13 @@ Examples:
   $ herald dev                      # Redis on redis://127.0.0.1:${DEV_DEFAULT_PORT}, data in ./.herald/redis
   $ herald dev --port 0             # pick a free port (printed on start)
   $ herald dev --port 6400 --dir /tmp/herald-redis --maxmemory 256mb
+  $ herald dev --ha                 # HAProxy on redis://127.0.0.1:${DEV_DEFAULT_PORT} + a redis+sentinel:// URL
+  $ herald dev --cluster            # redis+cluster://127.0.0.1:<port>, 6 nodes
 
-Needs redis-server (Debian: apt-get install redis-server).
-Data survives restarts (append-only file). Ctrl-C stops Redis cleanly.`,
+Needs redis-server (Debian: apt-get install redis-server); --ha also haproxy.
+Data survives restarts (append-only file). Ctrl-C stops Redis cleanly.
+--ha and --cluster are for trying failovers: their data lives in temp dirs,
+removed on exit (--dir does not apply); see docs/operations.md.`,
     )
     .action(async (opts: DevOptions) => {
       await runDev(opts);
