@@ -320,7 +320,7 @@ void describe('herald doctor: a stopped consumer service, and Redis lag after an
     assert.equal(fails.length, 1, fails.join('\n'));
     assert.match(
       fails[0] ?? '',
-      /^group 'payment' on 'payments': no progress for [\d.]+s \(over 1s\) with 5 unread and 0 pending event\(s\), no consumer$/,
+      /^group 'payment' on 'payments': no progress for [\d.]+ s \(over 1 s\) with 5 unread and 0 pending event\(s\), no consumer$/,
     );
   });
 
