@@ -107,7 +107,7 @@ void describe('herald topics and groups, run as a user runs them', () => {
     assert.equal(blank, '');
     assert.match(consumersHead ?? '', /^GROUP +CONSUMER +PENDING +IDLE$/);
     assert.ok(
-      consumers.some((l) => /^billing +worker-1 +2 +\S+$/.test(l)),
+      consumers.some((l) => /^billing +worker-1 +2 +(?:[\d.]+ (?:ms|s)|\d+m(?: \d+s)?)$/.test(l)),
       consumers.join('\n'),
     );
 

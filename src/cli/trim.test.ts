@@ -46,6 +46,56 @@ void describe('herald trim, run as a user runs it', () => {
     await backend.close();
   });
 
+  void test('--dry-run says what would go and what groups keep, and removes nothing', async () => {
+    const r = await runHerald(['trim', 'events', ...g, '--max-len', '5', '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      "dry run: would trim 5 event(s) of 'events' (keep at most 5 per partition); nothing was removed\n" +
+        'would keep 10 event(s) the rules would remove: consumer groups have not read or acknowledged them ' +
+        '(see herald groups events; --unsafe trims them anyway)\n',
+    );
+    assert.equal(await xlen(stream), 20);
+    const unsafe = await runHerald([
+      'trim',
+      'events',
+      ...g,
+      '--max-len',
+      '0',
+      '--unsafe',
+      '--dry-run',
+    ]);
+    assert.equal(unsafe.code, 0, unsafe.stderr);
+    assert.match(unsafe.stdout, /^dry run: would trim 20 event\(s\)/);
+    assert.equal(await xlen(stream), 20);
+  });
+
+  void test('--dry-run --json counts per partition, and the real trim then removes exactly that', async () => {
+    const spread = defineTopic({ name: 'spread', partitions: 3 });
+    await backend.publishBatch(
+      spread,
+      Array.from({ length: 30 }, (_, i) => ({ data: { i }, key: `k${i}` })),
+    );
+    const keys = [0, 1, 2].map((p) => partitionKeys(prefix, spread, p).stream);
+    const before = await Promise.all(keys.map(xlen));
+    const dry = await runHerald(['trim', 'spread', ...g, '--max-len', '2', '--dry-run', '--json']);
+    assert.equal(dry.code, 0, dry.stderr);
+    const report = parseJson<{
+      dryRun: boolean;
+      wouldTrim: number;
+      partitions: { partition: number; wouldTrim: number; wouldTrimIsLowerBound: boolean }[];
+    }>(dry);
+    assert.equal(report.dryRun, true);
+    assert.deepEqual(
+      report.partitions.map((p) => p.wouldTrim),
+      before.map((n) => Math.max(0, n - 2)),
+    );
+    assert.ok(report.partitions.every((p) => !p.wouldTrimIsLowerBound));
+    assert.deepEqual(await Promise.all(keys.map(xlen)), before, 'nothing removed');
+    const real = await runHerald(['trim', 'spread', ...g, '--max-len', '2', '--json']);
+    assert.equal(parseJson<{ trimmed: number }>(real).trimmed, report.wouldTrim);
+  });
+
   void test('by default it trims only what every group is done with, and says what it kept', async () => {
     const r = await runHerald(['trim', 'events', ...g, '--max-len', '5']);
     assert.equal(r.code, 0, r.stderr);
