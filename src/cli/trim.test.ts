@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
+import { trimTopic } from '../ops/retention.ts';
 import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
 import { parseJson, runHerald } from './testing.ts';
 
@@ -94,6 +95,48 @@ void describe('herald trim, run as a user runs it', () => {
     assert.deepEqual(await Promise.all(keys.map(xlen)), before, 'nothing removed');
     const real = await runHerald(['trim', 'spread', ...g, '--max-len', '2', '--json']);
     assert.equal(parseJson<{ trimmed: number }>(real).trimmed, report.wouldTrim);
+  });
+
+  void test('a dry run past the scan limit on both sides of the cut says its count is a lower bound', async () => {
+    const wide = defineTopic({ name: 'wide' });
+    const receipts = await backend.publishBatch(
+      wide,
+      Array.from({ length: 20 }, (_, i) => ({ data: { i } })),
+    );
+    const wideStream = partitionKeys(prefix, wide, 0).stream;
+    // A group that read and acknowledged 10: the safe cut is at the 11th event, 10 on each side.
+    await backend.conn.send(['XGROUP', 'CREATE', wideStream, 'half', '0']);
+    await backend.conn.send([
+      'XREADGROUP',
+      'GROUP',
+      'half',
+      'c',
+      'COUNT',
+      '10',
+      'STREAMS',
+      wideStream,
+      '>',
+    ]);
+    await backend.conn.send([
+      'XACK',
+      wideStream,
+      'half',
+      ...receipts.slice(0, 10).map((r) => r.position),
+    ]);
+    const dry = (scanLimit: number) =>
+      trimTopic(backend.conn, prefix, 'wide', {
+        maxAgeMs: 1,
+        now: Date.now() + 60_000,
+        scanLimit,
+        dryRun: true,
+      });
+    const [exact] = await dry(100);
+    assert.equal(exact?.trimmed, 10);
+    assert.equal(exact?.atLeast, false);
+    const [bounded] = await dry(3);
+    assert.equal(bounded?.trimmed, 3);
+    assert.equal(bounded?.atLeast, true);
+    assert.equal(await xlen(wideStream), 20);
   });
 
   void test('by default it trims only what every group is done with, and says what it kept', async () => {
