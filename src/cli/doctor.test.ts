@@ -184,7 +184,7 @@ void describe('herald doctor on a well configured Redis (AOF, maxmemory, noevict
       for (const group of ['stuck', 'idle']) {
         // Lag is counted even where Redis reports none (a group created at '$' that never caught up).
         const grew = new RegExp(
-          `^group '${group}' on 'jobs': lag grew from \\d+ to \\d+ in 500ms$`,
+          `^group '${group}' on 'jobs': lag grew from \\d+ to \\d+ in 500 ms$`,
         );
         assert.ok(
           growing.some((d) => grew.test(d)),
@@ -194,7 +194,7 @@ void describe('herald doctor on a well configured Redis (AOF, maxmemory, noevict
       // Events wait for 'idle' and nobody has read them for longer than --stuck-after: stalled.
       assert.ok(
         fails.some((c) =>
-          /^group 'idle' on 'jobs': no progress for .* \(over 300ms\) with \d+ unread and 0 pending event\(s\), no consumer$/.test(
+          /^group 'idle' on 'jobs': no progress for .* \(over 300 ms\) with \d+ unread and 0 pending event\(s\), no consumer$/.test(
             c.detail,
           ),
         ),
@@ -320,7 +320,7 @@ void describe('herald doctor: a stopped consumer service, and Redis lag after an
     assert.equal(fails.length, 1, fails.join('\n'));
     assert.match(
       fails[0] ?? '',
-      /^group 'payment' on 'payments': no progress for [\d.]+s \(over 1s\) with 5 unread and 0 pending event\(s\), no consumer$/,
+      /^group 'payment' on 'payments': no progress for [\d.]+ s \(over 1 s\) with 5 unread and 0 pending event\(s\), no consumer$/,
     );
   });
 

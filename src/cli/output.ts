@@ -129,7 +129,7 @@ export function note(text: string): void {
   process.stderr.write(`${text}\n`);
 }
 
-/** 1536 -> "1.5 KiB". */
+/** A size for people, with its unit: 512 -> "512 B", 1536 -> "1.5 KiB". */
 export function formatBytes(bytes: number | undefined): string {
   if (bytes === undefined || !Number.isFinite(bytes)) return '-';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -142,14 +142,17 @@ export function formatBytes(bytes: number | undefined): string {
   return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
-/** 950 -> "950ms", 1500 -> "1.5s", 61_000 -> "1m1s", 3_600_000 -> "1h", 7d -> "7d". */
+/**
+ * A duration for people, always with its unit: 950 -> "950 ms", 1500 -> "1.5 s",
+ * 250_000 -> "4m 10s", 3_600_000 -> "1h", 7 days -> "7d". `--json` output keeps raw numbers.
+ */
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '-';
-  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
-  if (s < 60) return `${Number(s.toFixed(1))}s`;
+  if (s < 60) return `${Number(s.toFixed(1))} s`;
   const two = (big: number, bigUnit: string, small: number, smallUnit: string): string =>
-    small === 0 ? `${big}${bigUnit}` : `${big}${bigUnit}${small}${smallUnit}`;
+    small === 0 ? `${big}${bigUnit}` : `${big}${bigUnit} ${small}${smallUnit}`;
   const totalSeconds = Math.floor(s);
   const m = Math.floor(totalSeconds / 60);
   if (m < 60) return two(m, 'm', totalSeconds % 60, 's');

@@ -11,6 +11,8 @@ import { startRedisServer, testRedisUrl, uniquePrefix } from '../testing/redis.t
 import { createExporter, EXPORTER_METRICS, serveExporter } from './exporter.ts';
 import { idMs } from './inspect.ts';
 import { instrument } from './metrics.ts';
+import { QueueFinder, queueNameOfKey } from './queue-inspect.ts';
+import { queueKeys } from '../redis/queue-items.ts';
 
 /** Exposition text as `name{labels}` → value. */
 function parse(text: string): Map<string, number> {
@@ -156,6 +158,7 @@ void describe('exporter', () => {
   });
 
   void test('every metric family it declares is emitted, and promtool check metrics passes', async () => {
+    await backend.queue('mail').push({ to: 'a@example.com' });
     const exporter = createExporter({ conn: backend.conn, prefix: backend.prefix, cacheMs: 0 });
     const text = await exporter.metrics();
     for (const name of Object.values(EXPORTER_METRICS)) {
@@ -170,6 +173,68 @@ void describe('exporter', () => {
     backend.deliveryHooks.onHandled?.('orders', 'A', 0.02, false);
     assert.equal(promtoolCheck(await registry.metrics()), '');
     inst.stop();
+  });
+
+  void test('work queues: pending, processing and dead per queue, as the queue counts them', async () => {
+    const prefix = uniquePrefix('exporter-queues');
+    const qb = await RedisBackend.connect({ url: testRedisUrl(), prefix });
+    try {
+      const emails = qb.queue<{ to: string }>('emails');
+      await emails.push(Array.from({ length: 7 }, (_, i) => ({ to: `u${i}@example.com` })));
+      // Two taken by a worker (not finished), one dead: constructed on the queue's own lists.
+      const k = queueKeys(prefix, 'emails');
+      await qb.conn.send(['LMOVE', k.pending, k.processing, 'RIGHT', 'LEFT']);
+      await qb.conn.send(['LMOVE', k.pending, k.processing, 'RIGHT', 'LEFT']);
+      await qb.conn.send(['LMOVE', k.pending, k.dead, 'RIGHT', 'LEFT']);
+      await qb.queue('thumbnails').push({ image: 1 });
+      const exporter = createExporter({
+        conn: qb.conn,
+        prefix,
+        cacheMs: 0,
+        queues: ['idle-queue'], // named: reported even with no keys at all
+      });
+      const m = parse(await exporter.metrics());
+      const counts = await emails.counts();
+      assert.deepEqual(counts, { pending: 4, processing: 2, dead: 1 });
+      assert.equal(m.get('herald_queue_pending{queue="emails"}'), counts.pending);
+      assert.equal(m.get('herald_queue_processing{queue="emails"}'), counts.processing);
+      assert.equal(m.get('herald_queue_dead{queue="emails"}'), counts.dead);
+      assert.equal(m.get('herald_queue_pending{queue="thumbnails"}'), 1);
+      assert.equal(m.get('herald_queue_pending{queue="idle-queue"}'), 0);
+      assert.equal(m.get('herald_exporter_queues'), 3);
+      assert.equal(m.get('herald_exporter_queue_discovery_complete'), 1);
+      // A key that only looks like a queue's is not one.
+      await qb.conn.send(['SET', `${prefix}:{q:fake}:other`, '1']);
+      const again = parse(await exporter.metrics());
+      assert.equal(again.get('herald_queue_pending{queue="fake"}'), undefined);
+    } finally {
+      await qb.close();
+    }
+  });
+
+  void test('work queue discovery goes on where the last scrape stopped when the keyspace is large', async () => {
+    const prefix = uniquePrefix('exporter-queue-scan');
+    const qb = await RedisBackend.connect({ url: testRedisUrl(), prefix });
+    try {
+      // 30 queues: with one SCAN call of ~1000 keys per scrape over the shared test Redis,
+      // a single scrape may not see them all, but a few scrapes do.
+      for (let i = 0; i < 30; i++) await qb.queue(`q${i}`).push({ i });
+      const finder = new QueueFinder(qb.conn, prefix, { maxScanCalls: 1 });
+      let found: readonly string[] = [];
+      let complete = false;
+      for (let scrape = 0; scrape < 10_000 && !complete; scrape++) {
+        const r = await finder.find();
+        assert.equal(r.commands, 1);
+        ({ names: found, complete } = r);
+      }
+      assert.ok(complete);
+      assert.equal(found.length, 30);
+      assert.deepEqual(queueNameOfKey(prefix, `${prefix}:{q:a:b}:dead`), 'a:b');
+      assert.equal(queueNameOfKey(prefix, `${prefix}:{q:a}:leases:x`), undefined);
+      assert.equal(queueNameOfKey(prefix, `other:{q:a}:dead`), undefined);
+    } finally {
+      await qb.close();
+    }
   });
 
   void test('collections are cached for cacheMs and shared between concurrent scrapes', async () => {

@@ -4,12 +4,14 @@
  * letters; per group lag (counted where Redis's figure cannot be trusted),
  * entries read, pending, age of the oldest pending event, consumers and how
  * long it made no progress while events wait; Redis's memory and the capacity
- * verdict.
+ * verdict; per work queue the items pending, processing and dead.
  *
  * Cost per scrape is bounded: three pipelined round trips whose commands grow
  * with topics × partitions (× groups), at most `maxTopics` topics, the most
  * idle `maxConsumersPerGroup` consumers per group, and the result cached for
  * `cacheMs` so that several Prometheus servers scraping at once cost one read.
+ * Work queues have no registry: they are found with a SCAN bounded in calls
+ * (see queue-inspect.ts), plus the ones named in `queues`.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +19,7 @@ import type { RedisConnection } from '../redis/connection.ts';
 import { DEFAULT_PREFIX } from '../redis/keys.ts';
 import { snapshot, type Snapshot } from './inspect.ts';
 import { opsLogger, type OpsLogger } from './log.ts';
+import { QueueFinder, queuesSnapshot, type QueuesSnapshot } from './queue-inspect.ts';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -41,6 +44,13 @@ export const EXPORTER_METRICS = {
   groupConsumers: 'herald_group_consumers',
   consumerIdle: 'herald_consumer_idle_seconds',
   consumerPending: 'herald_consumer_pending',
+  queuePending: 'herald_queue_pending',
+  queueProcessing: 'herald_queue_processing',
+  queueDead: 'herald_queue_dead',
+  exporterQueues: 'herald_exporter_queues',
+  exporterQueuesOmitted: 'herald_exporter_queues_omitted',
+  exporterQueuesComplete: 'herald_exporter_queue_discovery_complete',
+  exporterQueueCommands: 'herald_exporter_queue_redis_commands',
   exporterTopics: 'herald_exporter_topics',
   exporterTopicsOmitted: 'herald_exporter_topics_omitted',
   exporterCommands: 'herald_exporter_redis_commands',
@@ -75,9 +85,20 @@ const HELP: Record<string, string> = {
   herald_consumer_idle_seconds:
     'Seconds since the consumer last read or claimed (most idle consumers per group only).',
   herald_consumer_pending: 'Entries the consumer holds (most idle consumers per group only).',
+  herald_queue_pending: 'Items of the work queue waiting to be taken.',
+  herald_queue_processing:
+    'Items of the work queue taken by a worker and not finished (an expired lease puts them back).',
+  herald_queue_dead: 'Items of the work queue that used up their attempts (dead).',
+  herald_exporter_queues: 'Work queues exported by the last collection.',
+  herald_exporter_queues_omitted: 'Work queues left out of the last collection by maxQueues.',
+  herald_exporter_queue_discovery_complete:
+    '0 until the SCAN that finds work queues (queueScanCalls per scrape) has completed a full pass: some queues may be missing.',
+  herald_exporter_queue_redis_commands:
+    'Redis commands the last collection sent for work queues (SCAN, LLEN).',
   herald_exporter_topics: 'Topics exported by the last collection.',
   herald_exporter_topics_omitted: 'Topics left out of the last collection by maxTopics.',
-  herald_exporter_redis_commands: 'Redis commands the last collection sent.',
+  herald_exporter_redis_commands:
+    'Redis commands the last collection sent for topics and groups (work queues: herald_exporter_queue_redis_commands).',
   herald_exporter_collect_duration_seconds: 'Time the last collection took.',
 };
 
@@ -142,6 +163,12 @@ export interface ExporterOptions {
   readonly threshold?: number;
   /** Per-command timeout of a collection. Default 5000 ms. */
   readonly timeoutMs?: number;
+  /** Work queues always exported, whether the SCAN finds them or not. */
+  readonly queues?: readonly string[];
+  /** Work queues exported at most, the first by name. Default 500. */
+  readonly maxQueues?: number;
+  /** SCAN calls per primary to find work queues (about 1000 keys each). Default 100. */
+  readonly queueScanCalls?: number;
   /** Where failed collections are logged. */
   readonly logger?: OpsLogger;
 }
@@ -158,6 +185,7 @@ export interface Exporter {
 export function formatSnapshot(
   s: Snapshot,
   options: { threshold: number; maxConsumersPerGroup: number; durationSeconds: number },
+  queues?: QueuesSnapshot,
 ): string {
   const e = new Exposition();
   const M = EXPORTER_METRICS;
@@ -226,6 +254,15 @@ export function formatSnapshot(
     for (const c of consumers)
       e.set(M.consumerPending, { topic: g.topic, group: g.group, consumer: c.name }, c.pending);
   }
+  if (queues) {
+    for (const q of queues.queues) e.set(M.queuePending, { queue: q.name }, q.pending);
+    for (const q of queues.queues) e.set(M.queueProcessing, { queue: q.name }, q.processing);
+    for (const q of queues.queues) e.set(M.queueDead, { queue: q.name }, q.dead);
+    e.set(M.exporterQueues, {}, queues.queues.length);
+    e.set(M.exporterQueuesOmitted, {}, queues.omitted);
+    e.set(M.exporterQueuesComplete, {}, queues.complete ? 1 : 0);
+    e.set(M.exporterQueueCommands, {}, queues.commands);
+  }
   e.set(M.exporterTopics, {}, s.topics.length);
   e.set(M.exporterTopicsOmitted, {}, s.omittedTopics);
   e.set(M.exporterCommands, {}, s.commands);
@@ -251,17 +288,35 @@ export function createExporter(options: ExporterOptions): Exporter {
   let cached: { text: string; at: number } | undefined;
   let collecting: Promise<string> | undefined;
   let last: Snapshot | undefined;
+  // Kept across collections: a large keyspace is scanned a bounded slice per scrape.
+  const queueFinder = new QueueFinder(options.conn, prefix, {
+    ...(options.queueScanCalls !== undefined ? { maxScanCalls: options.queueScanCalls } : {}),
+  });
 
   const collect = async (): Promise<string> => {
     const t0 = performance.now();
     try {
-      const s = await snapshot(options.conn, prefix, {
-        maxTopics: options.maxTopics ?? 500,
-        memorySamples: options.memorySamples ?? 5,
-        timeoutMs: options.timeoutMs ?? 5000,
-      });
+      const timeoutMs = options.timeoutMs ?? 5000;
+      const [s, queues] = await Promise.all([
+        snapshot(options.conn, prefix, {
+          maxTopics: options.maxTopics ?? 500,
+          memorySamples: options.memorySamples ?? 5,
+          timeoutMs,
+        }),
+        queuesSnapshot(
+          options.conn,
+          prefix,
+          {
+            ...(options.queues !== undefined ? { queues: options.queues } : {}),
+            ...(options.maxQueues !== undefined ? { maxQueues: options.maxQueues } : {}),
+            timeoutMs,
+          },
+          queueFinder,
+        ),
+      ]);
       last = s;
-      return formatSnapshot(s, { ...format, durationSeconds: (performance.now() - t0) / 1000 });
+      const durationSeconds = (performance.now() - t0) / 1000;
+      return formatSnapshot(s, { ...format, durationSeconds }, queues);
     } catch (e) {
       opsLogger(options.logger).warn({ err: e }, 'herald exporter: could not read Redis');
       return downText((performance.now() - t0) / 1000);

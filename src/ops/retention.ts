@@ -37,6 +37,11 @@ export interface TrimOptions {
   readonly now?: number;
   /** Entries examined per partition per call by the count rule and the counters. Default 10 000. */
   readonly scanLimit?: number;
+  /**
+   * Remove nothing: `trimmed` says how many entries an exact trim would remove now (per-group
+   * losses are not computed). Default false.
+   */
+  readonly dryRun?: boolean;
 }
 
 export interface GroupTrimLoss {
@@ -59,6 +64,8 @@ export interface PartitionTrimResult {
   readonly losses: readonly GroupTrimLoss[];
   /** The lowest id some group still needs, or undefined when none needs anything. */
   readonly floorId: string | undefined;
+  /** Dry run only: `trimmed` is a lower bound (more entries than the scan limit to count). */
+  readonly atLeast?: boolean;
 }
 
 function positiveInt(name: string, v: number | undefined, min: number): void {
@@ -93,6 +100,7 @@ export async function trimTopic(
     options.unsafe ? '1' : '0',
     options.approximate === false ? '0' : '1',
     String(options.scanLimit ?? 10_000),
+    options.dryRun === true ? '1' : '0',
   ];
   const parts = allPartitionKeys(prefix, t);
   const replies = await Promise.all(
@@ -100,7 +108,7 @@ export async function trimTopic(
   );
   return replies.map((r, i) => {
     const losses: GroupTrimLoss[] = [];
-    for (let j = 3; j + 2 < r.length; j += 3) {
+    for (let j = 3; options.dryRun !== true && j + 2 < r.length; j += 3) {
       losses.push({ group: String(r[j]), unread: Number(r[j + 1]), pending: Number(r[j + 2]) });
     }
     const p = parts[i] as (typeof parts)[number];
@@ -112,6 +120,7 @@ export async function trimTopic(
       trimmedUnacked: losses.reduce((n, l) => n + l.unread + l.pending, 0),
       losses,
       floorId: typeof r[2] === 'string' && r[2] !== '' ? r[2] : undefined,
+      ...(options.dryRun === true ? { atLeast: Number(r[3] ?? 0) === 1 } : {}),
     };
   });
 }

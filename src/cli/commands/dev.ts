@@ -5,8 +5,12 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { startRedisServer, type RedisServerHandle } from '../../embedded/redis-server.ts';
 import { runDevCluster, runDevHa } from './dev-ha.ts';
 
-/** Default port of `herald dev`: not 6379, so it does not clash with a system Redis. */
-export const DEV_DEFAULT_PORT = 6390;
+/**
+ * Default port of `herald dev`: 6379, the port the library and the other commands use when
+ * REDIS_URL is not set, so they work together without configuration. A system Redis already
+ * there gets a clear error suggesting `--port N` or `--port 0`.
+ */
+export const DEV_DEFAULT_PORT = 6379;
 
 interface DevOptions {
   port: number;

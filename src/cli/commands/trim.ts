@@ -21,6 +21,7 @@ interface TrimCliOptions {
   unsafe?: boolean;
   approximate?: boolean;
   foreignStream?: boolean;
+  dryRun?: boolean;
   json?: boolean;
 }
 
@@ -33,6 +34,40 @@ interface PartitionTotal {
   trimmedUnacked: number;
   losses: GroupTrimLoss[];
   floorId: string | undefined;
+  /** Dry run: `trimmed` (what would go) is a lower bound. */
+  atLeast?: boolean;
+}
+
+/**
+ * What a trim would remove now, per partition, removing nothing: one script call per
+ * partition (exact counts up to the scan limit on either side of the cut, else a lower bound).
+ */
+async function trimDryRun(
+  conn: RedisConnection,
+  prefix: string,
+  topic: Topic,
+  opts: TrimCliOptions,
+): Promise<PartitionTotal[]> {
+  const results = await trimTopic(conn, prefix, topic, {
+    ...(opts.maxLen !== undefined ? { maxLen: opts.maxLen } : {}),
+    ...(opts.maxAge !== undefined ? { maxAgeMs: opts.maxAge } : {}),
+    unsafe: opts.unsafe === true,
+    approximate: false,
+    now: await redisTime(conn),
+    dryRun: true,
+  });
+  return results
+    .map((r) => ({
+      partition: r.partition,
+      stream: r.stream,
+      trimmed: r.trimmed,
+      skippedBecauseUnread: r.skippedBecauseUnread,
+      trimmedUnacked: 0,
+      losses: [],
+      floorId: r.floorId,
+      atLeast: r.atLeast === true,
+    }))
+    .sort((a, b) => a.partition - b.partition);
 }
 
 /** Passes are bounded by the script's scan limit; a safety cap keeps a runaway loop finite. */
@@ -114,6 +149,7 @@ export function registerTrimCommand(program: Command): void {
       '--foreign-stream',
       'allow trimming a topic bound to a foreign stream key (that stream belongs to another program)',
     )
+    .option('--dry-run', 'remove nothing: say how many events each partition would lose')
     .option('--json', 'print JSON')
     .configureHelp({ showGlobalOptions: true })
     .addHelpText(
@@ -129,6 +165,7 @@ needs --foreign-stream, so a registry record alone can never make trim delete it
 Examples:
   $ herald trim orders --max-len 100000
   $ herald trim orders --max-age 7d
+  $ herald trim orders --max-age 7d --dry-run    # how many would go, removing nothing
   $ herald trim orders --max-age 1d --max-len 50000 --json
   $ herald trim orders --max-len 0 --unsafe      # empty it, even what groups still need`,
     )
@@ -147,7 +184,10 @@ Examples:
               '(herald topics) and add --foreign-stream to trim it',
           );
         }
-        const parts = await trimFully(backend.conn, backend.prefix, topic, opts);
+        const dryRun = opts.dryRun === true;
+        const parts = dryRun
+          ? await trimDryRun(backend.conn, backend.prefix, topic, opts)
+          : await trimFully(backend.conn, backend.prefix, topic, opts);
         const sum = (f: (p: PartitionTotal) => number): number =>
           parts.reduce((n, p) => n + f(p), 0);
         const trimmed = sum((p) => p.trimmed);
@@ -162,6 +202,25 @@ Examples:
             );
           }
         }
+        const atLeast = parts.some((p) => p.atLeast === true);
+        if (opts.json && dryRun) {
+          printJson({
+            topic: topic.name,
+            dryRun: true,
+            wouldTrim: trimmed,
+            wouldTrimIsLowerBound: atLeast,
+            keptForGroups: kept,
+            partitions: parts.map((p) => ({
+              partition: p.partition,
+              stream: p.stream,
+              wouldTrim: p.trimmed,
+              wouldTrimIsLowerBound: p.atLeast === true,
+              skippedBecauseUnread: p.skippedBecauseUnread,
+              floorId: p.floorId,
+            })),
+          });
+          return;
+        }
         if (opts.json) {
           printJson({
             topic: topic.name,
@@ -172,21 +231,29 @@ Examples:
           });
           return;
         }
+        const count = (p: PartitionTotal): string => `${p.trimmed}${p.atLeast ? '+' : ''}`;
         if (topic.partitions > 1) {
           println(
             renderTable(parts, [
               { header: 'PART', value: (p) => p.partition, align: 'right' },
-              { header: 'TRIMMED', value: (p) => p.trimmed, align: 'right' },
+              { header: dryRun ? 'WOULD TRIM' : 'TRIMMED', value: count, align: 'right' },
               { header: 'KEPT FOR GROUPS', value: (p) => p.skippedBecauseUnread, align: 'right' },
               { header: 'OLDEST NEEDED', value: (p) => p.floorId },
             ]),
           );
           println();
         }
-        println(`trimmed ${trimmed} event(s) of '${topic.name}' (keep ${rules(opts)})`);
+        if (dryRun) {
+          println(
+            `dry run: would trim ${atLeast ? 'at least ' : ''}${trimmed} event(s) of '${topic.name}' ` +
+              `(keep ${rules(opts)}); nothing was removed`,
+          );
+        } else {
+          println(`trimmed ${trimmed} event(s) of '${topic.name}' (keep ${rules(opts)})`);
+        }
         if (kept > 0) {
           println(
-            `kept ${kept} event(s) the rules would remove: consumer groups have not read or acknowledged them ` +
+            `${dryRun ? 'would keep' : 'kept'} ${kept} event(s) the rules would remove: consumer groups have not read or acknowledged them ` +
               `(see herald groups ${topic.name}; --unsafe trims them anyway)`,
           );
         }

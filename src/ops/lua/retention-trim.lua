@@ -14,6 +14,7 @@
   ARGV[4]  '1': approximate (MINID ~, whole stream nodes only, cheaper); '0': exact
   ARGV[5]  scan limit: entries examined per call by the count rule and by the
            counters below; a longer backlog is trimmed over several calls
+  ARGV[6]  '1': dry run, remove nothing and count what would go; '0' or absent: trim
 
   Returns { trimmed, skipped, floor, [group, unreadTrimmed, pendingTrimmed]... }
     trimmed  entries removed
@@ -22,6 +23,10 @@
     per group that lost entries it had not acknowledged (unsafe only):
       unreadTrimmed   removed before the group read them
       pendingTrimmed  removed while delivered but not acknowledged
+  Dry run: { wouldTrim, skipped, floor, atLeast }
+    wouldTrim  entries an exact trim would remove now (an approximate one removes at most that)
+    atLeast    1 when wouldTrim is a lower bound: more than the scan limit lie on both
+               sides of the cut, so they were not all counted; else 0
 ]]
 local key = KEYS[1]
 local maxLen = tonumber(ARGV[1])
@@ -29,6 +34,7 @@ local ageCut = ARGV[2] ~= '' and ARGV[2] or nil
 local unsafe = ARGV[3] == '1'
 local approx = ARGV[4] == '1'
 local limit = tonumber(ARGV[5])
+local dry = ARGV[6] == '1'
 
 if redis.call('EXISTS', key) == 0 then
   return { 0, 0, '' }
@@ -100,10 +106,25 @@ local guard = (not unsafe) and floor or nil
 local len = redis.call('XLEN', key)
 local approxArg = approx and '~' or '='
 
+-- Entries below `cut` (dry run): counted from whichever end is within the scan limit.
+local function countBelow(cut)
+  local below = #redis.call('XRANGE', key, '-', '(' .. cut, 'COUNT', limit)
+  if below < limit then return below, 0 end
+  local rest = #redis.call('XRANGE', key, cut, '+', 'COUNT', limit)
+  if rest < limit then return len - rest, 0 end
+  return below, 1
+end
+
 -- No group needs any entry (none exists, or all have read and acknowledged
 -- everything): plain MAXLEN / MINID, nothing to examine.
 local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
 if floor == nil or last == nil or cmp(floor, last[1]) > 0 then
+  if dry then
+    local n, atLeast = 0, 0
+    if ageCut then n, atLeast = countBelow(ageCut) end
+    if maxLen and len - maxLen > n then n, atLeast = len - maxLen, 0 end
+    return { n, 0, floor or '', atLeast }
+  end
   local trimmed = 0
   if ageCut then trimmed = trimmed + redis.call('XTRIM', key, 'MINID', approxArg, ageCut) end
   if maxLen then trimmed = trimmed + redis.call('XTRIM', key, 'MAXLEN', approxArg, maxLen) end
@@ -127,6 +148,7 @@ if maxLen and len > maxLen then
   end
 end
 if want == nil then
+  if dry then return { 0, 0, floor, 0 } end
   return { 0, 0, floor }
 end
 
@@ -135,6 +157,11 @@ if guard and cmp(want, guard) > 0 then
   cut = guard
   local held = redis.call('XRANGE', key, guard, '(' .. want, 'COUNT', limit)
   skipped = math.max(skipped, #held)
+end
+
+if dry then
+  local n, atLeast = countBelow(cut)
+  return { n, skipped, floor, atLeast }
 end
 
 -- Unsafe: note, per group, the entries about to go that it has not acknowledged.
