@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { errorMessage } from '../../src/core/error-text.ts';
 import { DeliveryChecker } from '../../src/conformance/checker.ts';
 import { startRedisServer } from '../../src/embedded/redis-server.ts';
 import { startTcpProxy } from '../../src/testing/tcp-proxy.ts';
@@ -188,7 +189,7 @@ const faultLoop = (async () => {
       lastFault = `${fault}: ${await injectFault(fault, { redis, proxy, consumers }, random)}`;
     } catch (e) {
       faultsFailed++;
-      lastFault = `${fault} failed: ${e instanceof Error ? e.message : String(e)}`;
+      lastFault = `${fault} failed: ${errorMessage(e)}`;
     }
     console.log(`[${elapsed()}] fault ${lastFault}`);
   }

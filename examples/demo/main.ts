@@ -16,6 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { errorMessage } from '../../src/core/error-text.ts';
 import { connectRedis } from '../../src/index.ts';
 import { redactAll, redactUrl, secretsOf } from '../../src/core/redact.ts';
 import {
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
       storefront = await startStorefront({ ...base, port: 0 });
     }
   } catch (e) {
-    console.error(`The demo could not start: ${clean(e instanceof Error ? e.message : String(e))}`);
+    console.error(`The demo could not start: ${clean(errorMessage(e))}`);
     await shutdown('error', 1);
     return;
   }
@@ -189,6 +190,6 @@ try {
   await main();
 } catch (e) {
   // Not node's default report of an uncaught error: that prints the error's fields unredacted.
-  console.error(`The demo could not start: ${clean(e instanceof Error ? e.message : String(e))}`);
+  console.error(`The demo could not start: ${clean(errorMessage(e))}`);
   process.exit(1);
 }

@@ -10,6 +10,7 @@
  * Options: --redis-url (default REDIS_URL), --prefix (default LENDING_PREFIX or '').
  */
 import { Command } from 'commander';
+import { errorMessage } from '../../src/core/error-text.ts';
 import { RedisBackend, type Topic } from '../../src/index.ts';
 import { toRecord } from '../../src/redis/replies.ts';
 import { waitFor } from '../../src/testing/redis.ts';
@@ -108,6 +109,6 @@ function buildCli(): Command {
 await buildCli()
   .parseAsync(process.argv)
   .catch((e: unknown) => {
-    console.error(e instanceof Error ? e.message : e);
+    console.error(errorMessage(e));
     process.exitCode = 1;
   });

@@ -45,6 +45,7 @@ import {
   type Topic,
 } from '../../src/index.ts';
 import { idempotent } from '../../src/patterns/index.ts';
+import { isWatchConflict } from '../../src/redis/error-kinds.ts';
 import { loadScript, runScript } from '../../src/redis/scripts.ts';
 import { isMain, runAsMain, type RunningService } from '../saga/runtime.ts';
 
@@ -182,9 +183,6 @@ class WatchPool {
   }
 }
 
-const isWatchError = (e: unknown) =>
-  e instanceof Error && (e.name === 'WatchError' || e.constructor.name === 'WatchError');
-
 export async function startLendingService(options: LendingOptions): Promise<RunningService> {
   const prefix = options.prefix ?? '';
   const keys = lendingKeys(prefix);
@@ -264,7 +262,7 @@ export async function startLendingService(options: LendingOptions): Promise<Runn
         try {
           await tx.exec();
         } catch (err) {
-          if (isWatchError(err)) continue;
+          if (isWatchConflict(err)) continue;
           throw err;
         }
         log(`Request [${requestId}] by ${user} ACCEPTED: ${found.join(', ')}`);
