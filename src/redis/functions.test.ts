@@ -128,7 +128,6 @@ void describe('scripts as a Redis functions library', () => {
         keys.stream,
         dedupe,
         '60000',
-        '',
         'id',
         'upgrade-1',
       ]);
