@@ -22,11 +22,11 @@
  * and the connection reopened (see `reopenSilent`).
  */
 import { createClient, createCluster, createSentinel } from 'redis';
+import { errorMessage, toError } from '../core/error-text.ts';
 import { ConfigError, ConnectionError } from '../core/errors.ts';
 import { redactText, redactUrl } from '../core/redact.ts';
 import { blockingMsOf, DEFAULT_DEAD_PEER_TIMEOUT_MS, DeadPeerWatchdog } from './dead-peer.ts';
 import { DEFAULT_REDIS_URL, parseRedisUrl } from './endpoint.ts';
-import { toError, errorMessage } from '../core/error-text.ts';
 import { isPermanentConnectFailure, isRootNodesUnavailable } from './error-kinds.ts';
 import { ReplyTimeoutError, toHeraldError } from './errors.ts';
 import { tlsSocketOptions, type TlsOptions } from './tls.ts';
