@@ -111,9 +111,10 @@ export default defineConfig(
         {
           patterns: [
             {
-              regex: '^(\\.\\./)+src/(?!(index|memory/index|ops/index|conformance/index)\\.ts$)',
+              regex:
+                '^(\\.\\./)+src/(?!(index|memory/index|ops/index|conformance/index|console/server)\\.ts$)',
               message:
-                "use Herald's public API: src/index.ts ('herald'), src/memory/index.ts, src/ops/index.ts or src/conformance/index.ts ('herald/testing')",
+                "use Herald's public API: src/index.ts ('herald'), src/memory/index.ts, src/ops/index.ts, src/conformance/index.ts ('herald/testing') or src/console/server.ts ('herald/console')",
             },
           ],
         },

@@ -9,6 +9,7 @@
  *   REDIS_URL=redis://host:6379 npm run bench
  */
 import { parseArgs } from 'node:util';
+import { errorMessage } from '../src/index.ts';
 import { runBenchmark } from './runner.ts';
 import { SCENARIOS } from './catalogue.ts';
 
@@ -73,6 +74,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`bench: ${errorMessage(e)}\n`);
   process.exitCode = 1;
 });

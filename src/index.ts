@@ -50,6 +50,10 @@ export {
   isHeraldError,
 } from './core/errors.ts';
 export type { ValidationIssue } from './core/errors.ts';
+/** One way to show any thrown value. */
+export { errorMessage, errorText } from './core/error-text.ts';
+/** A WATCH/MULTI transaction aborted because a watched key changed: retry it. */
+export { isWatchConflict } from './redis/error-kinds.ts';
 export { SUBSCRIBE_DEFAULTS } from './core/subscribe-options.ts';
 export { BACKOFF_DEFAULTS } from './core/backoff.ts';
 export { heraldLogger, silentLogger } from './core/logger.ts';

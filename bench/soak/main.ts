@@ -14,9 +14,8 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DeliveryChecker } from '../../src/conformance/index.ts';
-import { startRedisServer } from '../../src/index.ts';
-import { startTcpProxy } from '../../src/conformance/index.ts';
+import { DeliveryChecker, startTcpProxy } from '../../src/conformance/index.ts';
+import { errorMessage, startRedisServer } from '../../src/index.ts';
 import { SoakChild } from './children.ts';
 import { FAULTS, injectFault, seededRandom, type Fault } from './faults.ts';
 import { countStillStored } from './stored.ts';
@@ -188,7 +187,7 @@ const faultLoop = (async () => {
       lastFault = `${fault}: ${await injectFault(fault, { redis, proxy, consumers }, random)}`;
     } catch (e) {
       faultsFailed++;
-      lastFault = `${fault} failed: ${e instanceof Error ? e.message : String(e)}`;
+      lastFault = `${fault} failed: ${errorMessage(e)}`;
     }
     console.log(`[${elapsed()}] fault ${lastFault}`);
   }

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   connectRedis,
+  errorMessage,
   getFreePort,
   redactAll,
   redactUrl,
@@ -177,7 +178,7 @@ async function main(): Promise<void> {
       return startConsole({ ...consoleOptions, port: 0 });
     });
   } catch (e) {
-    console.error(`The demo could not start: ${clean(e instanceof Error ? e.message : String(e))}`);
+    console.error(`The demo could not start: ${clean(errorMessage(e))}`);
     await shutdown('error', 1);
     return;
   }
@@ -203,6 +204,6 @@ try {
   await main();
 } catch (e) {
   // Not node's default report of an uncaught error: that prints the error's fields unredacted.
-  console.error(`The demo could not start: ${clean(e instanceof Error ? e.message : String(e))}`);
+  console.error(`The demo could not start: ${clean(errorMessage(e))}`);
   process.exit(1);
 }

@@ -10,7 +10,7 @@
  * Options: --redis-url (default REDIS_URL), --prefix (default LENDING_PREFIX or '').
  */
 import { Command } from 'commander';
-import { RedisBackend, toRecord, type Topic } from '../../src/index.ts';
+import { errorMessage, RedisBackend, toRecord, type Topic } from '../../src/index.ts';
 import { waitFor } from '../../src/conformance/index.ts';
 import { lendingKeys, lendingTopics, outcomeOf, type LendingEntry } from './service.ts';
 
@@ -107,6 +107,6 @@ function buildCli(): Command {
 await buildCli()
   .parseAsync(process.argv)
   .catch((e: unknown) => {
-    console.error(e instanceof Error ? e.message : e);
+    console.error(errorMessage(e));
     process.exitCode = 1;
   });

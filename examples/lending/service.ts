@@ -38,6 +38,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import {
+  isWatchConflict,
   defineTopic,
   RedisBackend,
   idempotent,
@@ -183,9 +184,6 @@ class WatchPool {
   }
 }
 
-const isWatchError = (e: unknown) =>
-  e instanceof Error && (e.name === 'WatchError' || e.constructor.name === 'WatchError');
-
 export async function startLendingService(options: LendingOptions): Promise<RunningService> {
   const prefix = options.prefix ?? '';
   const keys = lendingKeys(prefix);
@@ -265,7 +263,7 @@ export async function startLendingService(options: LendingOptions): Promise<Runn
         try {
           await tx.exec();
         } catch (err) {
-          if (isWatchError(err)) continue;
+          if (isWatchConflict(err)) continue;
           throw err;
         }
         log(`Request [${requestId}] by ${user} ACCEPTED: ${found.join(', ')}`);

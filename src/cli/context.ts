@@ -5,6 +5,7 @@
  */
 import { inspect } from 'node:util';
 import type { Command } from 'commander';
+import { errorMessage } from '../core/error-text.ts';
 import { ConnectionError, HeraldError, NotFoundError } from '../core/errors.ts';
 import { redactAll, redactUrl, secretsOf } from '../core/redact.ts';
 import type { Topic } from '../core/topic.ts';
@@ -94,7 +95,7 @@ function givenSecrets(argv: readonly string[]): string[] {
 export function printableError(err: unknown, argv: readonly string[], debug: boolean): string {
   const secrets = givenSecrets(argv);
   if (debug) return redactAll(inspect(err, { depth: 6 }), secrets);
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return `herald: ${redactAll(message.split('\n')[0] ?? message, secrets)}`;
 }
 
@@ -111,7 +112,7 @@ export async function openBackend(cmd: Command): Promise<RedisBackend> {
     // Bad settings, a refused password or certificate: the error already says what to fix.
     if (e instanceof HeraldError && ['HERALD_CONFIG', 'HERALD_AUTH', 'HERALD_TLS'].includes(e.code))
       throw e;
-    const reason = e instanceof Error ? e.message.replace(/^connect to \S+: /, '') : String(e);
+    const reason = errorMessage(e).replace(/^connect to \S+: /, '');
     throw new ConnectionError(
       `cannot connect to Redis at ${displayUrl(url)} (${reason}); set --url or REDIS_URL`,
       { cause: e },

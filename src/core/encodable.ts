@@ -9,6 +9,8 @@
  * `diagnoseEncodeFailure` runs only when the encode threw, to name the offending path.
  */
 
+import { errorMessage } from './error-text.ts';
+
 export type JsonPath = (string | number)[];
 
 export interface Unencodable {
@@ -134,7 +136,7 @@ export function diagnoseEncodeFailure(value: unknown, error: unknown): Unencodab
   if (found !== undefined) return found;
   if (error instanceof RangeError)
     return { path: [], message: 'nested too deeply to encode as JSON' };
-  return { path: [], message: `cannot be encoded as JSON (${(error as Error).message})` };
+  return { path: [], message: `cannot be encoded as JSON (${errorMessage(error)})` };
 }
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;

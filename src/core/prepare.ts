@@ -9,6 +9,7 @@
  * circular, functions, NaN, ±Infinity), an event whose stored entry is over the
  * topic's `maxEventBytes`, an explicit id on a topic whose dedupe window is out of range.
  */
+import { errorMessage } from './error-text.ts';
 import { encodeEnvelope, encodeRaw, entryBytesOver, F } from './codec.ts';
 import { diagnoseEncodeFailure, findLossyValue, formatPath, type JsonPath } from './encodable.ts';
 import { ValidationError } from './errors.ts';
@@ -149,7 +150,7 @@ function encode<T>(
     try {
       return encodeRaw(data);
     } catch (e) {
-      const message = (e as Error).message;
+      const message = errorMessage(e);
       throw new ValidationError(`${where.text}: ${message}`, [{ message, path: ['data'] }], {
         index: where.index,
         field: 'data',

@@ -8,6 +8,7 @@
  * reply is the backstop; the Redis backend already turns it into the same
  * CapacityError.
  */
+import { errorMessage } from '../core/error-text.ts';
 import { CapacityError, ConfigError } from '../core/errors.ts';
 import type { RedisBackend } from '../redis/backend.ts';
 import type { RedisConnection } from '../redis/connection.ts';
@@ -152,8 +153,7 @@ export async function enableCapacityGuard(
     sampling ??= readVerdict(backend.conn, threshold)
       .then(
         (v) => (current = v),
-        (e: unknown) =>
-          (current = { ...current, error: e instanceof Error ? e.message : String(e) }),
+        (e: unknown) => (current = { ...current, error: errorMessage(e) }),
       )
       .finally(() => (sampling = undefined));
     return sampling;

@@ -18,6 +18,7 @@
  * after the WAIT, and a publish is confirmed only when both name the same one; otherwise it
  * fails with a DurabilityError (outcome unknown), never OK.
  */
+import { errorMessage } from '../core/error-text.ts';
 import type { Durability, PublishOptions } from '../core/contract.ts';
 import { ConfigError, DurabilityError } from '../core/errors.ts';
 import type { PublishReceipt } from '../core/event.ts';
@@ -360,7 +361,7 @@ export async function enableDurability(
         Promise.all(writes.map((w) => w.wroteOn ?? Promise.resolve(undefined))),
       ]);
     } catch (e) {
-      throw cannotConfirm(e instanceof Error ? e.message : String(e), e);
+      throw cannotConfirm(errorMessage(e), e);
     }
     let acknowledged = Number.POSITIVE_INFINITY;
     for (const [i, w] of writes.entries()) {

@@ -12,6 +12,7 @@
  *
  * Layout: hash `<key>`, field = event id, value = JSON `{ topic, id, type?, key?, data }`.
  */
+import { toError } from '../core/error-text.ts';
 import type { Publisher } from '../core/contract.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { Topic } from '../core/topic.ts';
@@ -124,9 +125,7 @@ export class Outbox {
     if (this.timer) return;
     const tick = () => {
       this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
-      this.flushing.catch((e: unknown) =>
-        this.options.onError?.(e instanceof Error ? e : new Error(String(e))),
-      );
+      this.flushing.catch((e: unknown) => this.options.onError?.(toError(e)));
     };
     tick();
     this.timer = setInterval(tick, this.options.intervalMs ?? 2000);

@@ -22,11 +22,13 @@
  * and the connection reopened (see `reopenSilent`).
  */
 import { createClient, createCluster, createSentinel } from 'redis';
+import { errorMessage, toError } from '../core/error-text.ts';
 import { ConfigError, ConnectionError } from '../core/errors.ts';
 import { redactText, redactUrl } from '../core/redact.ts';
 import { blockingMsOf, DEFAULT_DEAD_PEER_TIMEOUT_MS, DeadPeerWatchdog } from './dead-peer.ts';
 import { DEFAULT_REDIS_URL, parseRedisUrl } from './endpoint.ts';
-import { isPermanentConnectFailure, ReplyTimeoutError, toHeraldError } from './errors.ts';
+import { isPermanentConnectFailure, isRootNodesUnavailable } from './error-kinds.ts';
+import { ReplyTimeoutError, toHeraldError } from './errors.ts';
 import { tlsSocketOptions, type TlsOptions } from './tls.ts';
 
 export { DEFAULT_DEAD_PEER_TIMEOUT_MS } from './dead-peer.ts';
@@ -226,7 +228,7 @@ function withReplyTimeout<T>(
       },
       (error: unknown) => {
         clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
+        reject(toError(error));
       },
     );
   });
@@ -494,10 +496,6 @@ function build(options: ConnectionOptions): ConnectionSetup {
   };
 }
 
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /**
  * Connects `client` (node-redis retries by itself meanwhile), giving up after `timeoutMs`:
  * then the client is destroyed and a ConnectionError thrown, naming the last error seen.
@@ -538,7 +536,7 @@ async function connectWithin(client: AnyClient, timeoutMs: number, what: string)
       new Promise((_, reject) => {
         timer = setTimeout(() => {
           const last =
-            lastError === undefined ? '' : ` (last error: ${redactText(messageOf(lastError))})`;
+            lastError === undefined ? '' : ` (last error: ${redactText(errorMessage(lastError))})`;
           reject(
             new ConnectionError(`${what}: no answer from Redis within ${timeoutMs} ms${last}`, {
               cause: lastError,
@@ -554,11 +552,6 @@ async function connectWithin(client: AnyClient, timeoutMs: number, what: string)
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** node-redis's cluster found none of its root nodes. */
-function isRootNodesUnavailable(e: unknown): boolean {
-  return e instanceof Error && e.constructor.name === 'RootNodesUnavailableError';
 }
 
 /** Connects to Redis. Rejects with a ConnectionError when Redis cannot be reached within the connect timeout. */

@@ -19,10 +19,11 @@ import { pairs } from '../core/codec.ts';
 import type { Handler, SubscribeOptions } from '../core/contract.ts';
 import { DeliveryEngine, type DeliveryHooks } from '../core/delivery-engine.ts';
 import type * as Port from '../core/delivery-port.ts';
-import { errorMessage, toError } from '../core/error-text.ts';
+import { toError } from '../core/error-text.ts';
 import type { HeraldLogger } from '../core/logger.ts';
 import type { Topic } from '../core/topic.ts';
 import type { RedisConnection } from './connection.ts';
+import { isNoGroup } from './error-kinds.ts';
 import { toHeraldError } from './errors.ts';
 import { allPartitionKeys, type PartitionKeys } from './keys.ts';
 import type { TopicRegistry } from './registry.ts';
@@ -202,7 +203,7 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
         }
       } catch (e) {
         if (!sink.running()) return;
-        if (errorMessage(e).startsWith('NOGROUP')) {
+        if (isNoGroup(e)) {
           // The stream or group vanished (a Redis restarted without its data, or a deleted key).
           // Recreate it from the start of the stream, not from '$': every entry there now was
           // published after the group's start, and publishers are usually back before this read.

@@ -11,8 +11,18 @@ import {
   TlsError,
 } from '../core/errors.ts';
 import { redactError, redactText } from '../core/redact.ts';
-import { isTlsFailure } from './tls.ts';
-import { isPermissionRefusal } from './permission.ts';
+import { toError } from '../core/error-text.ts';
+import {
+  errnoCode,
+  isAuthFailure,
+  isClientClosed,
+  isClientTimeout,
+  isConnectionLost,
+  isNodeUnavailable,
+  isOutOfMemory,
+  isPermissionRefusal,
+  isTlsFailure,
+} from './error-kinds.ts';
 
 /**
  * A command that was sent got no reply within its timeout. node-redis's own
@@ -26,28 +36,13 @@ export class ReplyTimeoutError extends Error {
   }
 }
 
-/** Redis refused the credentials: retrying with the same ones cannot help. */
-export function isAuthFailure(e: unknown): boolean {
-  const msg = e instanceof Error ? e.message : '';
-  return (
-    msg.startsWith('WRONGPASS') ||
-    msg.startsWith('NOAUTH') ||
-    /^ERR (AUTH|invalid password|Client sent AUTH)/i.test(msg)
-  );
-}
-
-/** An error that every connect attempt would meet again: a connect gives up at once on it. */
-export function isPermanentConnectFailure(e: unknown): boolean {
-  return isAuthFailure(e) || isTlsFailure(e);
-}
-
+/** Maps an error from node-redis (recognised by error-kinds.ts) onto Herald's typed errors. */
 export function toHeraldError(e: unknown, what: string): HeraldError {
   if (e instanceof HeraldError) return e;
-  const err = e instanceof Error ? e : new Error(String(e));
+  const err = toError(e);
   // Another library's message or stack may quote a URL with its password: mask it before
   // it is wrapped, so that printing the wrapper and its cause shows none.
   redactError(err);
-  const name = err.constructor.name;
   const msg = redactText(err.message);
   if (isAuthFailure(err)) {
     return new AuthError(
@@ -58,14 +53,14 @@ export function toHeraldError(e: unknown, what: string): HeraldError {
   if (isTlsFailure(err)) {
     return new TlsError(`${what}: TLS handshake failed (${tlsReason(err)})`, { cause: err });
   }
-  if (msg.startsWith('OOM')) {
+  if (isOutOfMemory(err)) {
     return new CapacityError(
       `${what}: Redis refused the write, it is out of memory (${msg})`,
       {},
       { cause: err },
     );
   }
-  if (isPermissionRefusal(msg)) {
+  if (isPermissionRefusal(err)) {
     return new PermissionError(`${what}: Redis refused it for this user (${msg})`, {
       command: what,
       cause: err,
@@ -74,33 +69,14 @@ export function toHeraldError(e: unknown, what: string): HeraldError {
   if (err instanceof ReplyTimeoutError) {
     return new TimeoutError(`${what}: ${msg}; the outcome is unknown`, { cause: err });
   }
-  if (
-    name === 'TimeoutError' ||
-    name === 'CommandTimeoutDuringMaintenanceError' ||
-    (name === 'AbortError' && /timeout/i.test(msg))
-  ) {
+  if (isClientTimeout(err)) {
     return new TimeoutError(`${what}: Redis did not answer in time; the outcome is unknown`, {
       cause: err,
     });
   }
-  if (name === 'ClientClosedError')
+  if (isClientClosed(err))
     return new ClosedError(`${what}: the Redis client is closed`, { cause: err });
-  if (
-    name === 'SocketClosedUnexpectedlyError' ||
-    name === 'ConnectionTimeoutError' ||
-    name === 'ClientOfflineError' ||
-    name === 'SocketTimeoutError' ||
-    name === 'DisconnectsClientError' ||
-    name === 'ReconnectStrategyError' ||
-    name === 'RootNodesUnavailableError' ||
-    (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ||
-    (err as NodeJS.ErrnoException).code === 'ECONNRESET' ||
-    msg.startsWith('LOADING') ||
-    msg.startsWith('READONLY') ||
-    msg.startsWith('MASTERDOWN') ||
-    msg.startsWith('TRYAGAIN') ||
-    msg.startsWith('CLUSTERDOWN')
-  ) {
+  if (isConnectionLost(err) || isNodeUnavailable(err)) {
     return new ConnectionError(
       `${what}: connection to Redis failed (${msg}); the outcome is unknown`,
       { cause: err },
@@ -111,7 +87,7 @@ export function toHeraldError(e: unknown, what: string): HeraldError {
 
 /** One line on what went wrong in a TLS handshake, and what to check. */
 function tlsReason(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code ?? '';
+  const code = errnoCode(err) ?? '';
   const first = err.message.split('\n')[0] ?? err.message;
   if (/SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|CERT_UNTRUSTED|CERT_SIGNATURE/.test(code))
     return `${code}: the server's certificate is not signed by a trusted CA; pass its CA with tls.ca, REDIS_TLS_CA_FILE or --tls-ca`;

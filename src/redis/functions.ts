@@ -20,6 +20,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, PermissionError } from '../core/errors.ts';
 import type { RedisConnection } from './connection.ts';
+import { isLibraryPresent, isPermissionRefusal, isUnknownCommand } from './error-kinds.ts';
 import { toHeraldError } from './errors.ts';
 
 /** Every folder holding Herald scripts: the library is the same whichever modules a process imports. */
@@ -136,15 +137,6 @@ export function heraldLibrary(): HeraldLibrary {
  */
 export type InstallOutcome = 'loaded' | 'present' | 'denied' | 'unsupported';
 
-/** Redis does not know `command` (before 7.0, or renamed away), as opposed to an error inside a script. */
-export function isUnknownCommand(e: unknown, command: string): boolean {
-  if (!(e instanceof Error)) return false;
-  const m = e.message.toLowerCase();
-  return (
-    m.includes(`unknown command '${command.toLowerCase()}'`) || m.includes(`unknown subcommand`) // FUNCTION without LOAD
-  );
-}
-
 /** Runs a FUNCTION LOAD and says what it did. */
 async function loadWith(
   send: () => Promise<unknown>,
@@ -154,9 +146,8 @@ async function loadWith(
     await send();
     return 'loaded';
   } catch (e) {
-    if (e instanceof PermissionError || (e instanceof Error && e.message.startsWith('NOPERM')))
-      return 'denied';
-    if (e instanceof Error && /already exists/.test(e.message)) return 'present';
+    if (e instanceof PermissionError || isPermissionRefusal(e)) return 'denied';
+    if (isLibraryPresent(e)) return 'present';
     if (isUnknownCommand(e, 'function')) return 'unsupported';
     throw toHeraldError(e, `load the Herald functions library ${library.name}`);
   }

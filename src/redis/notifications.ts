@@ -10,6 +10,7 @@
  * All listens of one notifier share ONE dedicated connection, opened on the
  * first listen. node-redis renews its subscriptions after a reconnect.
  */
+import { toError } from '../core/error-text.ts';
 import { Broadcast } from '../core/broadcast.ts';
 import { ClosedError, ConfigError, ValidationError } from '../core/errors.ts';
 import type {
@@ -214,7 +215,7 @@ export class RedisNotifier implements Notifier {
   /** Runs a handler without letting its error escape: reported, and the notification is dropped. */
   private dispatch<T>(handler: NotificationHandler<T>, notification: Notification<T>): void {
     const report = (e: unknown): void => {
-      const error = e instanceof Error ? e : new Error(String(e));
+      const error = toError(e);
       this.events.push({ type: 'handler-error', channel: notification.channel, error });
       try {
         this.options.onError?.(error, notification.channel);

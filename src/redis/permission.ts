@@ -6,6 +6,7 @@
  */
 import { PermissionError } from '../core/errors.ts';
 import type { Args } from './connection.ts';
+import { isPermissionRefusal } from './error-kinds.ts';
 
 /** Commands whose first argument is a subcommand that ACL rules name (`xinfo|groups`). */
 const WITH_SUBCOMMAND = new Set([
@@ -23,10 +24,6 @@ const WITH_SUBCOMMAND = new Set([
   'FCALL_RO',
 ]);
 
-export function isPermissionRefusal(message: string): boolean {
-  return message.startsWith('NOPERM') || message.includes('The user executing the script can');
-}
-
 /** 'XADD', 'XINFO GROUPS', 'FCALL herald_1a2b3c4d_dead_letter'. */
 export function describeCommand(args: Args): string {
   const name = (args[0] ?? '').toUpperCase();
@@ -37,7 +34,7 @@ export function describeCommand(args: Args): string {
 
 /** A PermissionError when `e` is an ACL refusal of `args`; `e` itself otherwise. */
 export function asPermissionError(e: unknown, args: Args, key: string | undefined): unknown {
-  if (!(e instanceof Error) || !isPermissionRefusal(e.message)) return e;
+  if (!(e instanceof Error) || !isPermissionRefusal(e)) return e;
   const command = describeCommand(args);
   return new PermissionError(
     `Redis refused ${command}${key !== undefined ? ` on key '${key}'` : ''} for this user ` +

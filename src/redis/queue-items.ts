@@ -12,6 +12,7 @@
  * never re-encoding (and so never altering) the payload.
  */
 import { randomBytes } from 'node:crypto';
+import { errorMessage } from '../core/error-text.ts';
 import { ConfigError, DecodeError, ValidationError } from '../core/errors.ts';
 import type { DeadItem, Job } from '../core/queue.ts';
 
@@ -43,7 +44,7 @@ export function encodeItem(data: unknown, now = Date.now()): string {
   try {
     json = JSON.stringify(data ?? null);
   } catch (e) {
-    throw new ValidationError(`queue item is not JSON-serialisable: ${(e as Error).message}`, [], {
+    throw new ValidationError(`queue item is not JSON-serialisable: ${errorMessage(e)}`, [], {
       cause: e,
     });
   }

@@ -29,6 +29,7 @@ import type {
   WorkerStatus,
   WorkOptions,
 } from '../core/queue.ts';
+import { errorText, toError } from '../core/error-text.ts';
 import type { RedisConnection } from './connection.ts';
 import { toHeraldError } from './errors.ts';
 import { decodeItem, type QueueKeys } from './queue-items.ts';
@@ -53,13 +54,9 @@ interface InFlight {
   lost: boolean;
 }
 
-function errorOf(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
-}
-
-function errorText(e: unknown): string {
-  const err = errorOf(e);
-  return `${err.name}: ${err.message}`.slice(0, MAX_ERROR_TEXT);
+/** What a dead item records of its last failure: `Name: message`, cut to MAX_ERROR_TEXT. */
+function failureText(e: unknown): string {
+  return errorText(toError(e)).slice(0, MAX_ERROR_TEXT);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -252,13 +249,13 @@ export class QueueWorker<T> implements Worker {
 
   private async fail(entry: InFlight, attempt: number, e: unknown): Promise<void> {
     this.counters.failed++;
-    const error = errorOf(e);
+    const error = toError(e);
     try {
       const outcome = await runScript<number>(
         this.conn,
         failScript,
         [this.keys.pending, this.keys.processing, this.keys.leases, this.keys.dead],
-        [entry.raw, String(this.maxAttempts), errorText(e)],
+        [entry.raw, String(this.maxAttempts), failureText(e)],
       );
       if (outcome === 1) this.events.push({ type: 'retry', id: entry.id, attempt, error });
       if (outcome === 2) {

@@ -14,6 +14,7 @@
  * - a topic bound to a foreign stream key is marked by that key; `herald trim` refuses it
  *   unless told `--foreign-stream`.
  */
+import { errorMessage } from '../core/error-text.ts';
 import { ConfigError, PermissionError } from '../core/errors.ts';
 import { heraldLogger, type HeraldLogger } from '../core/logger.ts';
 import { defineTopic, MAX_PARTITIONS, type Topic } from '../core/topic.ts';
@@ -79,7 +80,7 @@ export function validateRecord(
   try {
     topicOfRecord(record); // the name and stream-key rules of defineTopic
   } catch (e) {
-    return { reason: e instanceof Error ? e.message : String(e) };
+    return { reason: errorMessage(e) };
   }
   return { record };
 }

@@ -15,7 +15,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../core/errors.ts';
 import type { RedisConnection, SendOptions } from './connection.ts';
-import { heraldLibrary, installLibrary, isUnknownCommand } from './functions.ts';
+import { isFunctionMissing, isNoScript, isUnknownCommand } from './error-kinds.ts';
+import { heraldLibrary, installLibrary } from './functions.ts';
 
 export interface Script {
   readonly name: string;
@@ -60,14 +61,6 @@ export function loadScript(name: string, folder: URL = new URL('./lua/', import.
 
 /** Connections on which FCALL is unknown (Redis before 7.0): they run scripts with EVAL. */
 const evalOnly = new WeakSet<RedisConnection>();
-
-function isNoScript(e: unknown): boolean {
-  return e instanceof Error && e.message.startsWith('NOSCRIPT');
-}
-
-function isFunctionMissing(e: unknown): boolean {
-  return e instanceof Error && /Function not found/i.test(e.message);
-}
 
 async function evalScript<T>(
   conn: RedisConnection,

@@ -107,17 +107,3 @@ export function tlsSocketOptions(
     ...(s.rejectUnauthorized !== undefined ? { rejectUnauthorized: s.rejectUnauthorized } : {}),
   };
 }
-
-/**
- * Error codes of a TLS handshake that fails the same way on every attempt (untrusted or
- * mismatched certificate, no client certificate, TLS spoken to a plain port, bad key):
- * retrying cannot help, so a connect gives up at once.
- */
-export function isTlsFailure(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code !== 'string') return false;
-  return (
-    /^ERR_(SSL|TLS|OSSL)_/.test(code) ||
-    /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME_MISMATCH/.test(code)
-  );
-}

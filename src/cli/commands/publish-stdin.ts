@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { errorMessage } from '../../core/error-text.ts';
 import { ErrorCode, HeraldError, ValidationError } from '../../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../../core/event.ts';
 import { formatPath } from '../../core/encodable.ts';
@@ -163,7 +164,7 @@ class StdinPublisher {
 
   /** After a write failure: which lines of the batch were stored, by their dedupe records. */
   private async settleFailedBatch(batch: readonly PendingLine[], error: unknown): Promise<void> {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     const stored = await this.storedPositions(batch).catch(() => batch.map(() => undefined));
     const refused = refusedOutright(error);
     batch.forEach((p, i) => {

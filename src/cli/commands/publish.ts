@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { errorMessage } from '../../core/error-text.ts';
 import { ConfigError, ErrorCode, HeraldError, ValidationError } from '../../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../../core/event.ts';
 import { defineTopic, type Topic } from '../../core/topic.ts';
@@ -58,7 +59,7 @@ function toEvent(text: string, where: string, opts: PublishOptions): OutgoingEve
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new ValidationError(`${where} is not valid JSON (${(e as Error).message})`);
+    throw new ValidationError(`${where} is not valid JSON (${errorMessage(e)})`);
   }
   const defaults: Record<string, unknown> = {};
   if (opts.type !== undefined) defaults.type = opts.type;

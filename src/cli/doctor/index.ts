@@ -1,4 +1,5 @@
 /** `herald doctor`'s checks, run in order against one Redis. */
+import { errorMessage } from '../../core/error-text.ts';
 import type { RedisConnection } from '../../redis/connection.ts';
 import type { CheckResult, DoctorCheck, DoctorOptions } from './check.ts';
 import { groupsCheck } from './groups.ts';
@@ -42,7 +43,7 @@ export async function runDoctor(
         id: check.id,
         title: check.title,
         verdict: 'FAIL',
-        detail: `the check could not run: ${e instanceof Error ? e.message : String(e)}`,
+        detail: `the check could not run: ${errorMessage(e)}`,
       });
     }
   }
