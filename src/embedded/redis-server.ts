@@ -61,7 +61,14 @@ export interface RedisServerHandle {
   ): () => void;
 }
 
+/** How long a server may take to answer at all after it was started. */
 const READY_TIMEOUT_MS = 10_000;
+/**
+ * How long a server that answers "loading" (reading its AOF or RDB) may take: loading is
+ * progress, and a large AOF on a busy machine takes far longer than a start. Killing it
+ * there would leave Redis down (and its data unread) for nothing.
+ */
+const LOADING_TIMEOUT_MS = 10 * 60_000;
 const POLL_INTERVAL_MS = 20;
 const STOP_TIMEOUT_MS = 5_000;
 const OUTPUT_LIMIT = 32 * 1024;
@@ -351,7 +358,7 @@ class RedisServer implements RedisServerHandle {
     (child.stdout as net.Socket | null)?.unref();
     (child.stderr as net.Socket | null)?.unref();
 
-    const deadline = Date.now() + READY_TIMEOUT_MS;
+    const started = Date.now();
     for (;;) {
       if (exited !== undefined) {
         const how = spawnError
@@ -366,14 +373,15 @@ class RedisServer implements RedisServerHandle {
       }
       const result = await pingOnce(this.currentPort, child.pid);
       if (result === 'ready' && exited === undefined) return;
-      if (Date.now() > deadline) {
+      const limit = result === 'loading' ? LOADING_TIMEOUT_MS : READY_TIMEOUT_MS;
+      if (Date.now() - started > limit) {
         this.expectingExit = true;
         child.kill('SIGKILL');
         await this.exitPromise;
         const out = this.output();
         throw new StartError(
           `redis-server did not become ready on port ${this.currentPort} within ` +
-            `${READY_TIMEOUT_MS} ms (last PING: ${result}).` +
+            `${limit} ms (last PING: ${result}).` +
             (out ? `\n--- redis output ---\n${out}` : ''),
           false,
         );
