@@ -7,6 +7,9 @@ import { connectRedis as connect, type RedisServerHandle } from '../../src/index
 import type { TcpProxy } from '../../src/conformance/index.ts';
 import type { SoakChild } from './children.ts';
 
+/** Attempts to bring Redis back in one redis-restart fault. */
+const RESTART_ATTEMPTS = 5;
+
 export const FAULTS = ['consumer-kill', 'redis-restart', 'client-kill', 'blackhole'] as const;
 export type Fault = (typeof FAULTS)[number];
 
@@ -55,8 +58,17 @@ export async function injectFault(
     case 'redis-restart': {
       const crash = random() < 0.5;
       if (crash) await t.redis.kill();
-      await t.redis.restart();
-      return crash ? 'Redis SIGKILLed, started from its AOF' : 'Redis stopped and started';
+      // A restart that fails must not leave Redis down for the rest of the soak: that would
+      // measure the harness, not Herald. Try again; report how many attempts it took.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await t.redis.restart();
+          const how = crash ? 'Redis SIGKILLed, started from its AOF' : 'Redis stopped and started';
+          return attempt === 1 ? how : `${how} (after ${attempt} attempts)`;
+        } catch (e) {
+          if (attempt >= RESTART_ATTEMPTS) throw e;
+        }
+      }
     }
     case 'client-kill': {
       // Straight to Redis, not through the proxy: this connection is the only one spared.
