@@ -79,24 +79,24 @@ export default defineConfig(
       'patterns',
       'embedded',
       'service',
-      'conformance',
       'testing',
+      'test-support',
     ],
     'core knows no backend',
   ),
   layer(
     'src/redis/**',
-    ['memory', 'ops', 'cli', 'console', 'patterns', 'service', 'conformance'],
+    ['memory', 'ops', 'cli', 'console', 'patterns', 'service', 'testing', 'test-support'],
     'the Redis backend depends on core only',
   ),
   layer(
     'src/memory/**',
-    ['redis', 'ops', 'cli', 'console', 'patterns', 'embedded', 'service'],
+    ['redis', 'ops', 'cli', 'console', 'patterns', 'embedded', 'service', 'test-support'],
     'the memory backend depends on core only',
   ),
   layer(
     'src/ops/**',
-    ['cli', 'console', 'service'],
+    ['cli', 'console', 'service', 'test-support'],
     'ops is used by the CLI and console, not the other way round',
   ),
   layer('src/patterns/**', ['ops', 'cli', 'console', 'memory'], 'patterns build on the contract'),
@@ -112,9 +112,9 @@ export default defineConfig(
           patterns: [
             {
               regex:
-                '^(\\.\\./)+src/(?!(index|memory/index|ops/index|conformance/index|console/server)\\.ts$)',
+                '^(\\.\\./)+src/(?!(index|memory/index|ops/index|testing/index|console/server)\\.ts$)',
               message:
-                "use Herald's public API: src/index.ts ('herald'), src/memory/index.ts, src/ops/index.ts, src/conformance/index.ts ('herald/testing') or src/console/server.ts ('herald/console')",
+                "use Herald's public API: src/index.ts ('herald'), src/memory/index.ts, src/ops/index.ts, src/testing/index.ts ('herald/testing') or src/console/server.ts ('herald/console')",
             },
           ],
         },

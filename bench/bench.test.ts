@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
-import { testRedisUrl } from '../src/testing/redis.ts';
+import { testRedisUrl } from '../src/test-support/redis.ts';
 import { isResult } from './aggregate.ts';
 import { SCENARIOS } from './catalogue.ts';
 import type { BenchResults } from './runner.ts';

@@ -8,7 +8,7 @@ import { defineTopic } from './core/topic.ts';
 import { connectHerald } from './herald.ts';
 import { RedisBackend } from './redis/backend.ts';
 import { partitionKeys } from './redis/keys.ts';
-import { testRedisUrl, uniquePrefix } from './testing/redis.ts';
+import { testRedisUrl, uniquePrefix } from './test-support/redis.ts';
 
 const replicated = defineTopic({
   name: 'ledger',

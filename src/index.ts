@@ -89,7 +89,7 @@ export type {
 } from './core/queue.ts';
 export { RedisNotifier } from './redis/notifications.ts';
 export type { RedisNotifierOptions } from './redis/notifications.ts';
-export { RedisQueue } from './redis/queue.ts';
+export { RedisQueueFactory } from './redis/queue.ts';
 export { connect as connectRedis } from './redis/connection.ts';
 export type { RedisConnection, ConnectionOptions } from './redis/connection.ts';
 export type { TlsOptions } from './redis/tls.ts';

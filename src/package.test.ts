@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRedisServer, testRedisUrl, uniquePrefix } from './testing/redis.ts';
+import { startRedisServer, testRedisUrl, uniquePrefix } from './test-support/redis.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';

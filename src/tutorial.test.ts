@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runHerald, type CliResult } from './cli/testing.ts';
-import { startRedisServer, waitFor } from './testing/redis.ts';
+import { startRedisServer, waitFor } from './test-support/redis.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WAIT_MS = 60_000;

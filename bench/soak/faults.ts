@@ -4,7 +4,7 @@
  * connections killed with CLIENT KILL, or the proxy blackholed for a few seconds then healed.
  */
 import { connectRedis as connect, type RedisServerHandle } from '../../src/index.ts';
-import type { TcpProxy } from '../../src/conformance/index.ts';
+import type { TcpProxy } from '../../src/testing/index.ts';
 import type { SoakChild } from './children.ts';
 
 /** Attempts to bring Redis back in one redis-restart fault. */

@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DeliveryChecker, startTcpProxy } from '../../src/conformance/index.ts';
+import { DeliveryChecker, startTcpProxy } from '../../src/testing/index.ts';
 import { errorMessage, startRedisServer } from '../../src/index.ts';
 import { SoakChild } from './children.ts';
 import { FAULTS, injectFault, seededRandom, type Fault } from './faults.ts';

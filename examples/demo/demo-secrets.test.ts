@@ -8,13 +8,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '../../src/testing/redis.ts';
+import { waitFor } from '../../src/test-support/redis.ts';
 import {
   makeTestCertificates,
   startTlsRedisServer,
   type TestCertificates,
   type TlsRedisServer,
-} from '../../src/testing/tls.ts';
+} from '../../src/test-support/tls.ts';
 
 const CANARY = 'DemoCanary5309';
 const PASSWORD = `d@mo/pw:${CANARY}`;

@@ -11,7 +11,7 @@
  */
 import { Command } from 'commander';
 import { errorMessage, RedisBackend, toRecord, type Topic } from '../../src/index.ts';
-import { waitFor } from '../../src/conformance/index.ts';
+import { waitFor } from '../../src/testing/index.ts';
 import { lendingKeys, lendingTopics, outcomeOf, type LendingEntry } from './service.ts';
 
 interface GlobalOptions {

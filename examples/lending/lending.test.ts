@@ -5,7 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectRedis, RedisBackend, type RedisConnection } from '../../src/index.ts';
 import { toRecord } from '../../src/redis/replies.ts';
-import { startRedisServer, testRedisUrl, uniquePrefix, waitFor } from '../../src/testing/redis.ts';
+import {
+  startRedisServer,
+  testRedisUrl,
+  uniquePrefix,
+  waitFor,
+} from '../../src/test-support/redis.ts';
 import type { RunningService } from '../saga/runtime.ts';
 import { spawnService, until } from '../saga/test-support.ts';
 import {

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectRedis, type RedisConnection } from '../../src/index.ts';
 import { getFreePort } from '../../src/embedded/redis-server.ts';
-import { testRedisUrl } from '../../src/testing/redis.ts';
+import { testRedisUrl } from '../../src/test-support/redis.ts';
 import type { Order } from './events.ts';
 import { fulfillmentKeys, seedWarehouse } from './fulfillment.ts';
 import { seedBalances } from './payment.ts';

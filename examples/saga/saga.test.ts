@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectRedis, type RedisConnection } from '../../src/index.ts';
-import { testRedisUrl, waitFor } from '../../src/testing/redis.ts';
+import { testRedisUrl, waitFor } from '../../src/test-support/redis.ts';
 import { OrderState, type Order } from './events.ts';
 import { monitorKeys, startFailureMonitor } from './failure-monitor.ts';
 import { seedWarehouse, startFulfillmentService } from './fulfillment.ts';

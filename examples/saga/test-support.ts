@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { RedisConnection } from '../../src/index.ts';
 import { toRecord } from '../../src/redis/replies.ts';
-import { uniquePrefix, waitFor } from '../../src/testing/redis.ts';
+import { uniquePrefix, waitFor } from '../../src/test-support/redis.ts';
 import { TERMINAL_STATES, type Order } from './events.ts';
 import { orderKeys } from './order.ts';
 import { paymentKeys } from './payment.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { testRedisUrl, waitFor } from '../../src/testing/redis.ts';
+import { testRedisUrl, waitFor } from '../../src/test-support/redis.ts';
 import { startFailureMonitor } from '../saga/failure-monitor.ts';
 import { startFulfillmentService } from '../saga/fulfillment.ts';
 import { startOrderService } from '../saga/order.ts';

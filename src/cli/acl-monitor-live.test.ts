@@ -10,7 +10,7 @@ import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
 import { declareTopic } from '../redis/registry.ts';
 import { toMap } from '../redis/replies.ts';
-import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
 import { parseJsonLines, runHerald, spawnHerald } from './testing.ts';
 
 const PASSWORD = 'monitor-test-password';

@@ -6,7 +6,7 @@ import { groupStats } from '../ops/inspect.ts';
 import { listQueues } from '../ops/queue-admin.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { parseJson, runHerald, spawnHerald } from './testing.ts';
 
 void describe('herald groups reset|delete, herald queues, herald console', () => {

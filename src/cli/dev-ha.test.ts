@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defineTopic } from '../core/topic.ts';
 import { connectHerald } from '../herald.ts';
-import { uniquePrefix, waitFor } from '../testing/redis.ts';
+import { uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { spawnHerald } from './testing.ts';
 
 /** Publishes one event through `url` and reads it back as a group. */

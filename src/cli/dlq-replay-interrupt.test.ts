@@ -4,7 +4,7 @@ import { pairs } from '../core/codec.ts';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
-import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../testing/redis.ts';
+import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../test-support/redis.ts';
 import { deadLetterAll, runHerald, spawnHerald } from './testing.ts';
 
 void describe('herald dlq replay interrupted by Ctrl-C', () => {

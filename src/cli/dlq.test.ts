@@ -4,7 +4,7 @@ import { pairs } from '../core/codec.ts';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { allPartitionKeys, partitionKeys } from '../redis/keys.ts';
-import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
 import { deadLetterAll, parseJson, runHerald } from './testing.ts';
 
 void describe('herald dlq list|show|replay|purge, run as a user runs them', () => {

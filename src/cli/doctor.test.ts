@@ -8,7 +8,7 @@ import {
   uniquePrefix,
   waitFor,
   type RedisServerHandle,
-} from '../testing/redis.ts';
+} from '../test-support/redis.ts';
 import type { CheckResult } from './doctor/index.ts';
 import { parseJson, runHerald, type CliResult } from './testing.ts';
 

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
-import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
 import { parseJsonLines, runHerald, spawnHerald, type CliProcess } from './testing.ts';
 
 /** The value of one sample line, e.g. `herald_group_pending{topic="a",partition="0",group="g"} 2`. */

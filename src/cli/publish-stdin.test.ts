@@ -10,7 +10,7 @@ import { defineTopic } from '../core/topic.ts';
 import { startRedisServer, type RedisServerHandle } from '../embedded/redis-server.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { allPartitionKeys } from '../redis/keys.ts';
-import { uniquePrefix } from '../testing/redis.ts';
+import { uniquePrefix } from '../test-support/redis.ts';
 import { lineId, lineRanges } from './commands/publish-stdin.ts';
 import { parseJsonLines, runHerald } from './testing.ts';
 

@@ -4,7 +4,7 @@ import { pairs } from '../core/codec.ts';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { allPartitionKeys } from '../redis/keys.ts';
-import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
 import { parseJsonLines, runHerald, spawnHerald } from './testing.ts';
 
 void describe('herald publish and tail, run as a user runs them', () => {

@@ -11,7 +11,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedisServer, type RedisServerHandle } from '../testing/redis.ts';
+import { startRedisServer, type RedisServerHandle } from '../test-support/redis.ts';
 import { runCli } from './main.ts';
 import { runHerald, spawnHerald, type CliResult } from './testing.ts';
 

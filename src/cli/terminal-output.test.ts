@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
-import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
 import { deadLetterAll, parseJson, parseJsonLines, runHerald } from './testing.ts';
 
 /** OSC title change, clear screen, blink, a C1 CSI, a right-to-left override, a bell. */

@@ -9,7 +9,7 @@ import type { Subscription } from '../core/contract.ts';
 import type { Topic } from '../core/topic.ts';
 import type { RedisBackend } from '../redis/backend.ts';
 import { allPartitionKeys } from '../redis/keys.ts';
-import { waitFor } from '../testing/redis.ts';
+import { waitFor } from '../test-support/redis.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/herald.mjs', import.meta.url));
 

@@ -4,7 +4,7 @@ import { defineTopic } from '../core/topic.ts';
 import type { GroupInfo, TopicInfo } from '../ops/inspect.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { parseJson, runHerald } from './testing.ts';
 
 void describe('herald topics and groups, run as a user runs them', () => {

@@ -4,7 +4,7 @@ import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
 import { trimTopic } from '../ops/retention.ts';
-import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
 import { parseJson, runHerald } from './testing.ts';
 
 void describe('herald trim, run as a user runs it', () => {

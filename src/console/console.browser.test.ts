@@ -15,7 +15,7 @@ import { silentLogger } from '../core/logger.ts';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { startConsole, type RunningConsole } from './server.ts';
 import { call } from './testing.ts';
 

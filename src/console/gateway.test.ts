@@ -13,7 +13,7 @@ import {
   uniquePrefix,
   waitFor,
   type RedisServerHandle,
-} from '../testing/redis.ts';
+} from '../test-support/redis.ts';
 import { startConsole, type RunningConsole } from './server.ts';
 import { call, openSseReader } from './testing.ts';
 

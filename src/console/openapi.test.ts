@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../core/logger.ts';
 import { RedisBackend } from '../redis/backend.ts';
-import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
 import { openApiPath } from './openapi.ts';
 import { startConsole, type RunningConsole } from './server.ts';
 

@@ -16,7 +16,7 @@ import type { Topic } from './topic.ts';
 export type Fields = Record<string, string>;
 
 /** Field names of the envelope. Foreign readers can rely on these. */
-export const F = {
+export const EnvelopeField = {
   specversion: 'specversion',
   id: 'id',
   source: 'source',
@@ -41,20 +41,25 @@ export function encodeEnvelope<T>(
   defaults: { source: string },
   explicit: { id?: string | undefined; time?: string | undefined } = {},
 ): string[] {
-  const out: string[] = [F.specversion, '1.0', F.type, event.type ?? topic.defaultType];
-  out.push(F.source, event.source ?? defaults.source);
+  const out: string[] = [
+    EnvelopeField.specversion,
+    '1.0',
+    EnvelopeField.type,
+    event.type ?? topic.defaultType,
+  ];
+  out.push(EnvelopeField.source, event.source ?? defaults.source);
   const id = event.id ?? explicit.id;
-  if (id !== undefined) out.push(F.id, id);
+  if (id !== undefined) out.push(EnvelopeField.id, id);
   const time = event.time ?? explicit.time;
-  if (time !== undefined) out.push(F.time, time);
-  if (topic.storeAllAttributes) out.push(F.datacontenttype, JSON_TYPE);
-  if (event.subject !== undefined) out.push(F.subject, event.subject);
-  if (event.key !== undefined) out.push(F.key, event.key);
-  if (event.traceparent !== undefined) out.push(F.traceparent, event.traceparent);
+  if (time !== undefined) out.push(EnvelopeField.time, time);
+  if (topic.storeAllAttributes) out.push(EnvelopeField.datacontenttype, JSON_TYPE);
+  if (event.subject !== undefined) out.push(EnvelopeField.subject, event.subject);
+  if (event.key !== undefined) out.push(EnvelopeField.key, event.key);
+  if (event.traceparent !== undefined) out.push(EnvelopeField.traceparent, event.traceparent);
   if (event.headers !== undefined && Object.keys(event.headers).length > 0) {
-    out.push(F.headers, JSON.stringify(event.headers));
+    out.push(EnvelopeField.headers, JSON.stringify(event.headers));
   }
-  out.push(F.data, JSON.stringify(event.data ?? null));
+  out.push(EnvelopeField.data, JSON.stringify(event.data ?? null));
   return out;
 }
 
@@ -116,11 +121,13 @@ export interface DecodeContext {
 
 /** Decodes an envelope entry. Throws DecodeError when the entry is not a Herald envelope. */
 export function decodeEnvelope(fields: Fields, ctx: DecodeContext): HeraldEvent {
-  const specversion = fields[F.specversion];
-  const type = fields[F.type];
-  const rawData = fields[F.data];
+  const specversion = fields[EnvelopeField.specversion];
+  const type = fields[EnvelopeField.type];
+  const rawData = fields[EnvelopeField.data];
   if (specversion === undefined || type === undefined || rawData === undefined) {
-    const missing = [F.specversion, F.type, F.data].filter((f) => fields[f] === undefined);
+    const missing = [EnvelopeField.specversion, EnvelopeField.type, EnvelopeField.data].filter(
+      (f) => fields[f] === undefined,
+    );
     throw new DecodeError(
       `entry ${ctx.position} has no Herald envelope: missing ${missing.join(', ')}`,
     );
@@ -135,7 +142,7 @@ export function decodeEnvelope(fields: Fields, ctx: DecodeContext): HeraldEvent 
     throw new DecodeError(`entry ${ctx.position}: data is not valid JSON`, { cause });
   }
   let headers = NO_HEADERS;
-  const rawHeaders = fields[F.headers];
+  const rawHeaders = fields[EnvelopeField.headers];
   if (rawHeaders !== undefined) {
     try {
       headers = JSON.parse(rawHeaders) as Record<string, string>;
@@ -145,16 +152,16 @@ export function decodeEnvelope(fields: Fields, ctx: DecodeContext): HeraldEvent 
   }
   return {
     specversion: '1.0',
-    id: fields[F.id] ?? derivedId(ctx.topic, ctx.partition, ctx.position),
-    source: fields[F.source] ?? 'unknown',
+    id: fields[EnvelopeField.id] ?? derivedId(ctx.topic, ctx.partition, ctx.position),
+    source: fields[EnvelopeField.source] ?? 'unknown',
     type,
-    time: fields[F.time] ?? positionTime(ctx.position),
-    datacontenttype: fields[F.datacontenttype] ?? JSON_TYPE,
-    subject: fields[F.subject],
-    key: fields[F.key],
+    time: fields[EnvelopeField.time] ?? positionTime(ctx.position),
+    datacontenttype: fields[EnvelopeField.datacontenttype] ?? JSON_TYPE,
+    subject: fields[EnvelopeField.subject],
+    key: fields[EnvelopeField.key],
     data,
     headers,
-    traceparent: fields[F.traceparent],
+    traceparent: fields[EnvelopeField.traceparent],
     delivery: ctx.delivery,
   } as HeraldEvent;
 }

@@ -1,7 +1,7 @@
 /**
  * The backend contract. A backend stores topics and delivers their events;
  * Redis is the one that matters, the in-memory one exists for users' unit
- * tests. Both pass the same conformance suite (src/conformance), with what a
+ * tests. Both pass the same conformance suite (src/testing, `herald/testing`), with what a
  * backend cannot offer declared in its `features`.
  *
  * Guarantees every backend must keep:

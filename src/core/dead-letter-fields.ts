@@ -3,7 +3,7 @@
  * `herald-dlq-*` fields naming the group, reason, error, attempts, original
  * position and time. Foreign readers (redis-cli XRANGE on a dead-letter stream) see the same.
  */
-import { F, type Fields } from './codec.ts';
+import { EnvelopeField, type Fields } from './codec.ts';
 import type { DeadLetter, DeadLetterFilter } from './contract.ts';
 
 export const DLQ_FIELD_PREFIX = 'herald-dlq-';
@@ -53,7 +53,7 @@ export function toDeadLetter(
     partition,
     group: fields[DLQ.group] ?? '',
     originalPosition: fields[DLQ.position] ?? '',
-    eventId: fields[F.id],
+    eventId: fields[EnvelopeField.id],
     reason: fields[DLQ.reason] === 'undecodable' ? 'undecodable' : 'handler-failed',
     error: fields[DLQ.error] ?? '',
     attempts: Number(fields[DLQ.attempts] ?? 0),

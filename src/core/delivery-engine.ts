@@ -20,7 +20,13 @@
  */
 import { backoffDelay } from './backoff.ts';
 import { Broadcast } from './broadcast.ts';
-import { decodeEnvelope, decodeRaw, derivedId, F, type DecodeContext } from './codec.ts';
+import {
+  decodeEnvelope,
+  decodeRaw,
+  derivedId,
+  EnvelopeField,
+  type DecodeContext,
+} from './codec.ts';
 import {
   applyMiddleware,
   type CloseOptions,
@@ -268,7 +274,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     };
     if (this.topicDef.codec === 'raw') {
       const fields = { ...event.fields };
-      delete fields[F.replayFor];
+      delete fields[EnvelopeField.replayFor];
       return decodeRaw(fields, ctx, this.topicDef);
     }
     return decodeEnvelope(event.fields, ctx);
@@ -277,7 +283,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
   private async run(job: Job<P>): Promise<void> {
     const { event } = job;
     try {
-      const replayFor = event.fields[F.replayFor];
+      const replayFor = event.fields[EnvelopeField.replayFor];
       if (replayFor !== undefined && replayFor !== this.group) {
         this.transport.acknowledge(event); // a dead letter replayed for another group
         return;
@@ -409,7 +415,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
 
   /** The event's id: its own, else the one derived from its position (envelope topics). */
   private eventIdOf(event: HeldEvent<P>): string | undefined {
-    const own = event.fields[F.id];
+    const own = event.fields[EnvelopeField.id];
     if (own !== undefined || this.topicDef.codec === 'raw') return own;
     return derivedId(this.topic, event.part.partition, event.position);
   }

@@ -10,7 +10,7 @@
  * topic's `maxEventBytes`, an explicit id on a topic whose dedupe window is out of range.
  */
 import { errorMessage } from './error-text.ts';
-import { encodeEnvelope, encodeRaw, entryBytesOver, F } from './codec.ts';
+import { encodeEnvelope, encodeRaw, entryBytesOver, EnvelopeField } from './codec.ts';
 import { diagnoseEncodeFailure, findLossyValue, formatPath, type JsonPath } from './encodable.ts';
 import { ValidationError } from './errors.ts';
 import type { OutgoingEvent } from './event.ts';
@@ -32,7 +32,7 @@ const NON_EMPTY_ATTRIBUTES = ['id', 'type', 'source'] as const;
 const STRING_ATTRIBUTES = ['key', 'subject', 'time', 'traceparent'] as const;
 
 /** Encoded field name -> the attribute a producer sets (for naming the largest field). */
-const ATTRIBUTE_OF_FIELD: Readonly<Record<string, string>> = { [F.key]: 'key' };
+const ATTRIBUTE_OF_FIELD: Readonly<Record<string, string>> = { [EnvelopeField.key]: 'key' };
 
 interface Where {
   readonly text: string;

@@ -1,9 +1,9 @@
 /**
  * Dead letters in memory, stored like the Redis backend stores them: the
  * event's fields plus `herald-dlq-*` fields, per partition; replay puts a dead
- * letter back on its partition marked for its group only (`F.replayFor`).
+ * letter back on its partition marked for its group only (`EnvelopeField.replayFor`).
  */
-import { derivedId, F, type Fields } from '../core/codec.ts';
+import { derivedId, EnvelopeField, type Fields } from '../core/codec.ts';
 import type { DeadLetter, DeadLetterFilter, DeadLetters } from '../core/contract.ts';
 import {
   deadLetterFields,
@@ -69,13 +69,13 @@ export class MemoryDeadLetters implements DeadLetters {
       if (p === undefined || stored === undefined) continue;
       const fields: Fields = {};
       for (const [k, v] of Object.entries(stored.fields)) {
-        if (!k.startsWith(DLQ_FIELD_PREFIX) && k !== F.replayFor) fields[k] = v;
+        if (!k.startsWith(DLQ_FIELD_PREFIX) && k !== EnvelopeField.replayFor) fields[k] = v;
       }
       // Without an id the event's id came from its old position: keep it, so handlers see the same event.
-      if (fields[F.id] === undefined && topic.codec !== 'raw') {
-        fields[F.id] = derivedId(topic.name, d.partition, d.originalPosition);
+      if (fields[EnvelopeField.id] === undefined && topic.codec !== 'raw') {
+        fields[EnvelopeField.id] = derivedId(topic.name, d.partition, d.originalPosition);
       }
-      if (d.group !== '') fields[F.replayFor] = d.group;
+      if (d.group !== '') fields[EnvelopeField.replayFor] = d.group;
       p.deadLetters.delete(d.position);
       p.stream.append(fields);
       done++;

@@ -1,4 +1,4 @@
-import { decodeEnvelope, decodeRaw, F, type DecodeContext } from '../core/codec.ts';
+import { decodeEnvelope, decodeRaw, EnvelopeField, type DecodeContext } from '../core/codec.ts';
 import type { Delivery, DeliveryInfo, HeraldEvent } from '../core/event.ts';
 import { validate } from '../core/schema.ts';
 import type { Topic } from '../core/topic.ts';
@@ -22,7 +22,7 @@ export async function toDelivery<T>(
   let event: HeraldEvent;
   if (topic.codec === 'raw') {
     const fields = { ...entry.fields };
-    delete fields[F.replayFor];
+    delete fields[EnvelopeField.replayFor];
     event = decodeRaw(fields, ctx, topic);
   } else {
     event = decodeEnvelope(entry.fields, ctx);

@@ -1,4 +1,4 @@
-import { runConformanceSuite } from '../conformance/index.ts';
+import { runConformanceSuite } from '../testing/index.ts';
 import { MemoryBackend } from './index.ts';
 
 runConformanceSuite('memory', {

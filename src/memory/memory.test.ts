@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../core/errors.ts';
 import { defineTopic } from '../core/topic.ts';
-import { waitFor } from '../testing/redis.ts';
+import { waitFor } from '../test-support/redis.ts';
 import { comparePositions, PositionClock } from './positions.ts';
 import { MemoryBackend } from './index.ts';
 

@@ -10,7 +10,7 @@ import {
   uniquePrefix,
   waitFor,
   type RedisServerHandle,
-} from '../testing/redis.ts';
+} from '../test-support/redis.ts';
 import { capacityVerdict, checkMemoryPolicy, enableCapacityGuard } from './capacity.ts';
 import { parseInfo } from './inspect.ts';
 import { trimTopic } from './retention.ts';

@@ -14,8 +14,8 @@ import type { PublishReceipt } from '../core/event.ts';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
-import { uniquePrefix, waitFor } from '../testing/redis.ts';
-import { commandAt, cutReplicationLinks, startSentinelSetup } from '../testing/topology.ts';
+import { uniquePrefix, waitFor } from '../test-support/redis.ts';
+import { commandAt, cutReplicationLinks, startSentinelSetup } from '../test-support/topology.ts';
 import { enableDurability } from './durability.ts';
 
 const RUNS = 5;

@@ -10,8 +10,8 @@ import {
   uniquePrefix,
   waitFor,
   type RedisServerHandle,
-} from '../testing/redis.ts';
-import { startCluster, startClusterReplicas } from '../testing/topology.ts';
+} from '../test-support/redis.ts';
+import { startCluster, startClusterReplicas } from '../test-support/topology.ts';
 import { parseInfo } from './inspect.ts';
 import { enableDurability, type DurabilityHandle } from './durability.ts';
 

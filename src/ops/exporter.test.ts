@@ -7,7 +7,7 @@ import { defineTopic, type Topic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { connect } from '../redis/connection.ts';
 import { partitionKeys } from '../redis/keys.ts';
-import { startRedisServer, testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { startRedisServer, testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
 import { createExporter, EXPORTER_METRICS, serveExporter } from './exporter.ts';
 import { idMs } from './inspect.ts';
 import { instrument } from './metrics.ts';

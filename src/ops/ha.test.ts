@@ -1,22 +1,22 @@
 /**
  * Highly available Redis behind its two front doors (seed 003): 1 primary and 2 replicas
  * with AOF, 3 sentinels, HAProxy routing to the node reporting role:master
- * (src/testing/ha.ts, the topology of `herald dev --ha`). Through each URL, the primary is
+ * (src/test-support/ha.ts, the topology of `herald dev --ha`). Through each URL, the primary is
  * SIGKILLed while a publisher and a consumer run: Sentinel promotes a replica, HAProxy
  * follows, the same backend publishes and consumes on without help, and no publish
  * confirmed with replicated durability is lost. The time to recover is printed.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertNoLoss, DeliveryChecker, describeReport } from '../conformance/checker.ts';
+import { assertNoLoss, DeliveryChecker, describeReport } from '../testing/checker.ts';
 import type { Subscription } from '../core/contract.ts';
 import { isHeraldError } from '../core/errors.ts';
 import { defineTopic } from '../core/topic.ts';
 import { connectHerald } from '../herald.ts';
 import type { RedisBackend } from '../redis/backend.ts';
-import { startHaRedis, type HaRedis } from '../testing/ha.ts';
-import { uniquePrefix, waitFor } from '../testing/redis.ts';
-import { infoAt } from '../testing/topology.ts';
+import { startHaRedis, type HaRedis } from '../test-support/ha.ts';
+import { uniquePrefix, waitFor } from '../test-support/redis.ts';
+import { infoAt } from '../test-support/topology.ts';
 
 const REPLICATED = { mode: 'replicated', replicas: 1, timeoutMs: 1000 } as const;
 /** Confirmed publishes before the kill, and after recovery, before the run ends. */

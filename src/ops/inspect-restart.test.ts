@@ -15,7 +15,7 @@ import {
   uniquePrefix,
   waitFor,
   type RedisServerHandle,
-} from '../testing/redis.ts';
+} from '../test-support/redis.ts';
 import { groupStats, type GroupInfo } from './inspect.ts';
 
 const PUBLISHED = 40;

@@ -4,7 +4,7 @@ import { NotFoundError } from '../core/errors.ts';
 import { defineTopic, type Topic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
-import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
 import {
   allGroupStats,
   groupStats,

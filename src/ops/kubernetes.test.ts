@@ -24,7 +24,7 @@ import { validate as lintDockerfile } from 'dockerfile-utils';
 import { createClient } from 'redis';
 import YAML from 'yaml';
 import { findRedisServerBinary, getFreePort } from '../embedded/redis-server.ts';
-import { testRedisUrl, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, waitFor } from '../test-support/redis.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const at = (p: string): string => path.join(root, p);

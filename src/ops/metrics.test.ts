@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ConfigError, ValidationError } from '../core/errors.ts';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { instrument, LIBRARY_METRICS } from './metrics.ts';
 
 interface Sample {

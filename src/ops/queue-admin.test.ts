@@ -2,18 +2,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type RedisConnection } from '../redis/connection.ts';
 import { queueKeys } from '../redis/queue-items.ts';
-import { RedisQueue } from '../redis/queue.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { RedisQueueFactory } from '../redis/queue.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { listDeadItems, listQueues, purgeDeadItems, retryDeadItems } from './queue-admin.ts';
 
 void describe('queue admin: list, retry and purge dead items', () => {
   let conn: RedisConnection;
-  let queues: RedisQueue;
+  let queues: RedisQueueFactory;
   const prefix = uniquePrefix('qadmin');
 
   before(async () => {
     conn = await connect({ url: testRedisUrl() });
-    queues = new RedisQueue(conn, prefix);
+    queues = new RedisQueueFactory(conn, prefix);
     const emails = queues.queue<{ n: number }>('emails');
     await emails.push(Array.from({ length: 6 }, (_, n) => ({ n })));
     const worker = emails.work(

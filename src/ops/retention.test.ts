@@ -5,7 +5,7 @@ import { NotFoundError } from '../core/errors.ts';
 import { defineTopic, type Topic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { applyRetention, startRetention, trimTopic } from './retention.ts';
 
 let backend: RedisBackend;

@@ -5,7 +5,7 @@ import type { Delivery } from '../core/event.ts';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { connect, type RedisConnection } from '../redis/connection.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { idempotent } from './idempotent.ts';
 
 function delivery(id: string, attempt = 1): Delivery<{ n: number }> {

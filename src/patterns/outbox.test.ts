@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { Outbox } from './outbox.ts';
 
 describe('Outbox', () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { PermissionError } from '../core/errors.ts';
 import { silentLogger } from '../core/logger.ts';
 import { defineTopic } from '../core/topic.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { aclSetUserArgs, type AclRequest } from './acl-rules.ts';
 import { RedisBackend } from './backend.ts';
 import { heraldLibrary, installLibrary } from './functions.ts';

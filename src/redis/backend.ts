@@ -24,7 +24,7 @@ import { DEFAULT_PREFIX } from './keys.ts';
 import { StreamPublisher } from './publisher.ts';
 import { TopicRegistry } from './registry.ts';
 import { RedisNotifier } from './notifications.ts';
-import { RedisQueue } from './queue.ts';
+import { RedisQueueFactory } from './queue.ts';
 import type { QueueOptions, WorkQueue } from '../core/queue.ts';
 import { heraldLogger, type HeraldLogger } from '../core/logger.ts';
 
@@ -57,7 +57,7 @@ export class RedisBackend implements Backend {
 
   private readonly publisher: StreamPublisher;
   private notifier: RedisNotifier | undefined;
-  private queues: RedisQueue | undefined;
+  private queues: RedisQueueFactory | undefined;
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
 
@@ -191,7 +191,7 @@ export class RedisBackend implements Backend {
   /** A reliable work queue on Redis lists (at-least-once). */
   queue<T>(name: string, options?: QueueOptions<T>): WorkQueue<T> {
     this.assertOpen(`queue '${name}'`);
-    this.queues ??= new RedisQueue(this.conn, this.prefix);
+    this.queues ??= new RedisQueueFactory(this.conn, this.prefix);
     return this.queues.queue<T>(name, options);
   }
 

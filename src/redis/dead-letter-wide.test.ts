@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { Subscription, SubscriptionStatus } from '../core/contract.ts';
 import { silentLogger } from '../core/logger.ts';
 import { defineTopic, type Topic } from '../core/topic.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { RedisBackend } from './backend.ts';
 import { connect, type RedisConnection } from './connection.ts';
 import { partitionKeys } from './keys.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { waitFor } from '../testing/redis.ts';
+import { waitFor } from '../test-support/redis.ts';
 import { blockingMsOf, DeadPeerWatchdog } from './dead-peer.ts';
 
 /** A small bound so the watchdog's clock ticks fast. */

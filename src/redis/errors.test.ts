@@ -36,7 +36,7 @@ import {
   testRedisUrl,
   uniquePrefix,
   type RedisServerHandle,
-} from '../testing/redis.ts';
+} from '../test-support/redis.ts';
 import { connect, type RedisConnection } from './connection.ts';
 import * as kinds from './error-kinds.ts';
 import { toHeraldError } from './errors.ts';

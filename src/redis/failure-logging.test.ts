@@ -10,7 +10,7 @@ import type { Backend, Subscription } from '../core/contract.ts';
 import { silentLogger, type HeraldLogger } from '../core/logger.ts';
 import { defineTopic } from '../core/topic.ts';
 import { MemoryBackend } from '../memory/backend.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { RedisBackend } from './backend.ts';
 
 interface Line {

@@ -9,13 +9,13 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { assertNoLoss, DeliveryChecker, describeReport } from '../conformance/checker.ts';
+import { assertNoLoss, DeliveryChecker, describeReport } from '../testing/checker.ts';
 import type { SubscriptionStatus } from '../core/contract.ts';
 import type { HeraldLogger } from '../core/logger.ts';
 import type { NotifierStatus } from '../core/notifications.ts';
 import type { WorkerStatus } from '../core/queue.ts';
 import { defineTopic, type Topic } from '../core/topic.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { startTcpProxy, type TcpProxy } from '../testing/tcp-proxy.ts';
 import { RedisBackend } from './backend.ts';
 import { connect, DEFAULT_DEAD_PEER_TIMEOUT_MS } from './connection.ts';

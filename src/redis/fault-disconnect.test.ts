@@ -17,7 +17,7 @@ import {
   uniquePrefix,
   waitFor,
   type RedisServerHandle,
-} from '../testing/redis.ts';
+} from '../test-support/redis.ts';
 import { RedisBackend } from './backend.ts';
 import { partitionKeys } from './keys.ts';
 import { DeliveryCount, describeReport } from './fixtures/count.ts';

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Subscription, SubscriptionStatus } from '../core/contract.ts';
 import { defineTopic } from '../core/topic.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { RedisBackend } from './backend.ts';
 import { partitionKeys } from './keys.ts';
 import { DeliveryCount, describeReport } from './fixtures/count.ts';

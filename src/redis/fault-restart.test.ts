@@ -20,7 +20,7 @@ import {
   uniquePrefix,
   waitFor,
   type RedisServerHandle,
-} from '../testing/redis.ts';
+} from '../test-support/redis.ts';
 import { RedisBackend } from './backend.ts';
 import { allPartitionKeys } from './keys.ts';
 import { DeliveryCount, describeReport } from './fixtures/count.ts';

@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { assertNoLoss, DeliveryChecker, describeReport } from '../conformance/checker.ts';
+import { assertNoLoss, DeliveryChecker, describeReport } from '../testing/checker.ts';
 import type { SubscriptionStatus } from '../core/contract.ts';
 import { silentLogger } from '../core/logger.ts';
 import { defineTopic } from '../core/topic.ts';
-import { uniquePrefix, waitFor } from '../testing/redis.ts';
-import { startCluster, type RedisClusterSetup } from '../testing/topology.ts';
+import { uniquePrefix, waitFor } from '../test-support/redis.ts';
+import { startCluster, type RedisClusterSetup } from '../test-support/topology.ts';
 import { RedisBackend } from './backend.ts';
 
 const BOUND_MS = 3000;

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import type { Delivery, Subscription } from '../index.ts';
 import { defineTopic } from '../core/topic.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { RedisBackend } from './backend.ts';
 import { partitionKeys } from './keys.ts';
 

@@ -8,7 +8,7 @@ import {
   uniquePrefix,
   waitFor,
   type RedisServerHandle,
-} from '../testing/redis.ts';
+} from '../test-support/redis.ts';
 import { connect, type RedisConnection } from './connection.ts';
 import { RedisNotifier } from './notifications.ts';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.ts';
 import { defineTopic } from '../core/topic.ts';
-import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
 import { RedisBackend } from './backend.ts';
 import { partitionKeys } from './keys.ts';
 

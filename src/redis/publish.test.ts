@@ -14,7 +14,7 @@ import {
   uniquePrefix,
   waitFor,
   type RedisServerHandle,
-} from '../testing/redis.ts';
+} from '../test-support/redis.ts';
 import { RedisBackend } from './backend.ts';
 import { connect, type RedisConnection } from './connection.ts';
 import { partitionKeys } from './keys.ts';

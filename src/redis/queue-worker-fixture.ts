@@ -5,7 +5,7 @@
  *   node --import tsx src/redis/queue-worker-fixture.ts <redis-url> <prefix> <queue> [visibilityTimeoutMs]
  */
 import { connect } from './connection.ts';
-import { RedisQueue } from './queue.ts';
+import { RedisQueueFactory } from './queue.ts';
 
 const [url, prefix, name, visibility = '500'] = process.argv.slice(2);
 if (url === undefined || prefix === undefined || name === undefined) {
@@ -16,7 +16,7 @@ if (url === undefined || prefix === undefined || name === undefined) {
 }
 
 const conn = await connect({ url });
-const queue = new RedisQueue(conn, prefix).queue(name);
+const queue = new RedisQueueFactory(conn, prefix).queue(name);
 const worker = queue.work(
   (job) => {
     process.stdout.write(`TOOK ${job.id}\n`);

@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Job } from '../core/queue.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { connect, type RedisConnection } from './connection.ts';
 import { queueKeys } from './queue-items.ts';
-import { RedisQueue } from './queue.ts';
+import { RedisQueueFactory } from './queue.ts';
 
 const fixture = fileURLToPath(new URL('./queue-worker-fixture.ts', import.meta.url));
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -19,14 +19,14 @@ function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
-void describe('RedisQueue (at-least-once work queues)', () => {
+void describe('RedisQueueFactory (at-least-once work queues)', () => {
   let conn: RedisConnection;
-  const queues: RedisQueue[] = [];
+  const queues: RedisQueueFactory[] = [];
   const children: ChildProcess[] = [];
 
-  function makeQueues(): { queues: RedisQueue; prefix: string } {
+  function makeQueues(): { queues: RedisQueueFactory; prefix: string } {
     const prefix = uniquePrefix('queue');
-    const q = new RedisQueue(conn, prefix);
+    const q = new RedisQueueFactory(conn, prefix);
     queues.push(q);
     return { queues: q, prefix };
   }

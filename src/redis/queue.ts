@@ -125,7 +125,7 @@ export class RedisWorkQueue<T> implements WorkQueue<T> {
 }
 
 /** Opens work queues on a Redis connection; every queue's keys start with `prefix`. */
-export class RedisQueue implements Queues {
+export class RedisQueueFactory implements Queues {
   private readonly workers = new Set<Worker>();
 
   constructor(

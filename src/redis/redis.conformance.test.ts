@@ -1,5 +1,5 @@
-import { runConformanceSuite } from '../conformance/index.ts';
-import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { runConformanceSuite } from '../testing/index.ts';
+import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
 import { RedisBackend } from './backend.ts';
 
 runConformanceSuite('redis', {

@@ -11,7 +11,7 @@ import { silentLogger } from '../core/logger.ts';
 import { defineTopic, MAX_PARTITIONS } from '../core/topic.ts';
 import { parseJson, runHerald } from '../cli/testing.ts';
 import { snapshot } from '../ops/inspect.ts';
-import { testRedisUrl, uniquePrefix } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
 import { RedisBackend } from './backend.ts';
 import { registryKey } from './keys.ts';
 import { declareTopic, readRegistry, type RegistryProblem } from './registry.ts';

@@ -8,13 +8,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { AuthError, ConfigError, ConnectionError, TlsError } from '../core/errors.ts';
-import { waitFor } from '../testing/redis.ts';
+import { waitFor } from '../test-support/redis.ts';
 import {
   makeTestCertificates,
   startTlsRedisServer,
   type TestCertificates,
   type TlsRedisServer,
-} from '../testing/tls.ts';
+} from '../test-support/tls.ts';
 import { connect, type RedisConnection } from './connection.ts';
 import { tlsSocketOptions, TLS_ENV } from './tls.ts';
 import { runHerald } from '../cli/testing.ts';

@@ -1,6 +1,6 @@
 /**
  * Herald on Redis Sentinel and Redis Cluster, connected from a URL, against real
- * processes (src/testing/topology.ts): a master with two replicas watched by a
+ * processes (src/test-support/topology.ts): a master with two replicas watched by a
  * sentinel, killed mid-stream to force a failover; and a three-node cluster.
  */
 import { after, before, describe, test } from 'node:test';
@@ -10,14 +10,14 @@ import { ConnectionError, isHeraldError } from '../core/errors.ts';
 import { defineTopic } from '../core/topic.ts';
 import { getFreePort } from '../embedded/redis-server.ts';
 import { enableDurability, type DurabilityHandle } from '../ops/durability.ts';
-import { uniquePrefix, waitFor } from '../testing/redis.ts';
+import { uniquePrefix, waitFor } from '../test-support/redis.ts';
 import {
   infoAt,
   startCluster,
   startSentinelSetup,
   type RedisClusterSetup,
   type SentinelSetup,
-} from '../testing/topology.ts';
+} from '../test-support/topology.ts';
 import { RedisBackend } from './backend.ts';
 import { connect } from './connection.ts';
 import { DeliveryCount, describeReport } from './fixtures/count.ts';

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createClient } from 'redis';
 import { defineTopic, RedisBackend, silentLogger } from '../index.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../testing/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 
 const fixture = new URL('./fixtures/service.ts', import.meta.url).pathname;
 

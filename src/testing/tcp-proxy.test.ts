@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 
-import { testRedisUrl, waitFor } from './redis.ts';
+import { testRedisUrl, waitFor } from '../test-support/redis.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
 /** How long a blackholed connection must stay silent for the test to call it silent. */

@@ -1,11 +1,11 @@
 /**
  * `herald dev --ha` and `herald dev --cluster`: throwaway highly available topologies on
- * loopback (src/testing/ha.ts), for trying failovers by hand. They run until Ctrl-C, then
+ * loopback (src/test-support/ha.ts), for trying failovers by hand. They run until Ctrl-C, then
  * every process is killed and the temp dirs removed.
  */
 import type { RedisServerHandle } from '../../embedded/redis-server.ts';
-import { startHaRedis, startReplicatedCluster, HA_DEFAULTS } from '../../testing/ha.ts';
-import { commandAt } from '../../testing/topology.ts';
+import { startHaRedis, startReplicatedCluster, HA_DEFAULTS } from '../../test-support/ha.ts';
+import { commandAt } from '../../test-support/topology.ts';
 
 export interface DevTopologyOptions {
   /** HAProxy's port (--ha); 0 picks a free one. */

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { decodeEnvelope, decodeRaw, F, pairs } from '../../core/codec.ts';
+import { decodeEnvelope, decodeRaw, EnvelopeField, pairs } from '../../core/codec.ts';
 import type { HeraldEvent } from '../../core/event.ts';
 import type { Topic } from '../../core/topic.ts';
 import { sendAll } from '../../ops/inspect.ts';
@@ -107,7 +107,7 @@ function printJsonItem(topic: Topic, item: Printed): void {
 
 /** The payload as stored (an envelope's JSON text), not re-encoded: cheap, and safe for any depth. */
 function payloadOf(topic: Topic, item: Printed, event: HeraldEvent): string {
-  const stored = item.fields[F.data];
+  const stored = item.fields[EnvelopeField.data];
   return topic.codec === 'raw' || stored === undefined ? JSON.stringify(event.data) : stored;
 }
 

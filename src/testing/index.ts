@@ -4,8 +4,8 @@ export type { ConformanceFactory } from './suite.ts';
 export { DeliveryChecker, assertNoLoss, describeReport } from './checker.ts';
 export type { DeliveryReport, NoLossOptions } from './checker.ts';
 /** A TCP proxy that blackholes or cuts connections: test your service against a Redis that goes silent. */
-export { startTcpProxy } from '../testing/tcp-proxy.ts';
-export type { TcpProxy } from '../testing/tcp-proxy.ts';
+export { startTcpProxy } from './tcp-proxy.ts';
+export type { TcpProxy } from './tcp-proxy.ts';
 /** Polls a condition until it holds (a test that waits for a state instead of sleeping). */
-export { waitFor } from '../testing/redis.ts';
-export type { WaitForOptions } from '../testing/redis.ts';
+export { waitFor } from '../test-support/redis.ts';
+export type { WaitForOptions } from '../test-support/redis.ts';

@@ -8,7 +8,7 @@ import type {
 } from '../core/contract.ts';
 import { ErrorCode, isHeraldError, type ValidationIssue } from '../core/errors.ts';
 import type { StandardSchemaV1 } from '../core/schema.ts';
-import { waitFor } from '../testing/redis.ts';
+import { waitFor } from '../test-support/redis.ts';
 import { assertNoLoss, describeReport, type DeliveryChecker } from './checker.ts';
 
 export { waitFor };

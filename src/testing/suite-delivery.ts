@@ -29,7 +29,7 @@ function sampleEvent(i: number): OutgoingEvent<Sample> {
       nothing: null,
     },
     type: `conf.sample.${i % 3}`,
-    source: `/conformance/source-${i % 2}`,
+    source: `/testing/source-${i % 2}`,
     key: `key-${i % 7}`,
     subject: `subject-${i}`,
     traceparent: `00-${hex(i + 1, 32)}-${hex(i + 1, 16)}-01`,
