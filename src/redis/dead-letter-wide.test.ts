@@ -74,6 +74,22 @@ void describe('dead-lettering wide and large entries', () => {
     return Number(summary[0]);
   }
 
+  void test('an entry with 10,000 field pairs and an explicit id is published whole (dedupe script)', async () => {
+    const topic = defineTopic({ name: 'wide-id', codec: 'raw' });
+    const data: Record<string, string> = {};
+    for (let i = 0; i < WIDE_PAIRS; i++) data[`field-${i}`] = `value-${i}`;
+    const first = await backend.publish(topic, { data, id: 'wide-1' });
+    const again = await backend.publish(topic, { data, id: 'wide-1' });
+    assert.equal(again.duplicate, true);
+    assert.equal(again.position, first.position);
+    const stream = partitionKeys(prefix, topic, 0).stream;
+    const entries = await redis.send<[string, string[]][]>(['XRANGE', stream, '-', '+'], {
+      key: stream,
+    });
+    assert.equal(entries.length, 1);
+    assert.equal((entries[0]?.[1].length ?? 0) / 2, WIDE_PAIRS, 'every field stored');
+  });
+
   void test('an entry with 10,000 field pairs is dead-lettered with every field', async () => {
     const topic = defineTopic({ name: 'wide', codec: 'raw' });
     const data: Record<string, string> = {};

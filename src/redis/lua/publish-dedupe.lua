@@ -14,10 +14,9 @@ local prev = redis.call('GET', KEYS[2])
 if prev then
   return {0, prev}
 end
-local fields = {}
-for i = 2, #ARGV do
-  fields[#fields + 1] = ARGV[i]
-end
-local position = redis.call('XADD', KEYS[1], '*', unpack(fields))
+-- call_spread (shared helpers): any number of fields, beyond unpack()'s limit.
+local position = call_spread(function(...)
+  return redis.call('XADD', KEYS[1], '*', ...)
+end, ARGV, 2, #ARGV)
 redis.call('SET', KEYS[2], position, 'PX', ARGV[1])
 return {1, position}
