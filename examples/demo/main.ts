@@ -130,6 +130,9 @@ async function main(): Promise<void> {
     DEMO_PREFIX: config.keyPrefix,
     HERALD_PREFIX: config.heraldPrefix,
     ORDER_PORT: String(orderPort),
+    // The services print their own "ready" lines; the library's log shows warnings and errors
+    // (dead letters, lost connections) unless asked for more.
+    HERALD_LOG_LEVEL: process.env.HERALD_LOG_LEVEL ?? 'warn',
   };
   const children: Child[] = [];
   let storefront: Storefront | undefined;

@@ -10,7 +10,11 @@ import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 
 const fixture = new URL('./fixtures/service.ts', import.meta.url).pathname;
 
-async function runScenario(handlerMs: number, deadlineMs: number) {
+async function runScenario(
+  handlerMs: number,
+  deadlineMs: number,
+  signals: NodeJS.Signals[] = ['SIGTERM'],
+) {
   const url = testRedisUrl();
   const prefix = uniquePrefix('svc');
   const handledKey = `${prefix}:handled`;
@@ -30,7 +34,7 @@ async function runScenario(handlerMs: number, deadlineMs: number) {
     id: 'job-1',
   });
   await waitFor(() => out.includes('handling job-1'), { timeoutMs: 30_000 });
-  child.kill('SIGTERM');
+  for (const signal of signals) child.kill(signal);
   const [code] = await exited;
 
   const redis = createClient({ url });
@@ -53,4 +57,9 @@ void test('a handler that outlives the deadline: exit 0 within it, the event sta
   const r = await runScenario(60_000, 300);
   assert.deepEqual(r, { code: 0, handled: [], pending: 1 });
   assert.ok(Date.now() - started < 45_000, 'did not wait for the handler');
+});
+
+void test("Ctrl-C reaching the process group and a supervisor's SIGTERM together: one graceful close", async () => {
+  const r = await runScenario(800, 10_000, ['SIGINT', 'SIGTERM']);
+  assert.deepEqual(r, { code: 0, handled: ['job-1'], pending: 0 });
 });

@@ -1,8 +1,9 @@
 /**
  * Running a service as a process's job: start it, say it is ready, and close it gracefully
  * on SIGTERM or SIGINT — subscriptions stop reading, running handlers get until the deadline,
- * what finished is acknowledged, connections close, and the process exits 0. A second signal,
- * or a close that outlives the deadline by more than a grace period, exits at once with code 1
+ * what finished is acknowledged, connections close, and the process exits 0. A second signal
+ * (more than a second after the first: Ctrl-C reaches a whole process group), or a close that
+ * outlives the deadline by more than a grace period, exits at once with code 1
  * (whatever was not acknowledged stays pending and is delivered again elsewhere: nothing is lost).
  *
  *   runAsMain('payment', async () => {
@@ -31,6 +32,11 @@ export interface RunAsMainOptions {
 export const DEFAULT_SHUTDOWN_DEADLINE_MS = 10_000;
 /** Extra time for acknowledgements and connections to close after the handlers' deadline. */
 const CLOSE_GRACE_MS = 5_000;
+/**
+ * A second signal this soon after the first is the same request (Ctrl-C reaches the whole
+ * process group, and a supervisor may pass it on as SIGTERM too): only a later one forces.
+ */
+const REPEAT_WINDOW_MS = 1_000;
 
 /** Starts `start()` and closes what it returns on SIGTERM/SIGINT; resolves with the running service. */
 export async function runAsMain<S extends Closable>(
@@ -41,13 +47,14 @@ export async function runAsMain<S extends Closable>(
   const logger = heraldLogger(options.logger);
   const deadlineMs = options.deadlineMs ?? DEFAULT_SHUTDOWN_DEADLINE_MS;
   let service: S | undefined;
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < REPEAT_WINDOW_MS) return;
       logger.warn({ service: name, signal }, `${name}: second ${signal}, exiting now`);
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info({ service: name, signal, deadlineMs }, `${name}: ${signal}, closing`);
     const force = setTimeout(() => {
       logger.error({ service: name }, `${name}: close did not finish in time, exiting`);
