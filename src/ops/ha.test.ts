@@ -80,7 +80,9 @@ async function failoverThrough(door: 'haproxy' | 'sentinel'): Promise<Recovery> 
         try {
           const receipt = await backend.publish(
             topic,
-            { data: { n }, key: String(n) },
+            // An explicit id: a client that re-sends an in-flight XADD to the new primary stores
+            // the event twice, and only an id makes the copy a duplicate rather than a stranger.
+            { data: { n }, key: String(n), id: `ha-${n}` },
             { durability: REPLICATED, timeoutMs: 2000 },
           );
           checker.published(receipt);

@@ -47,8 +47,13 @@ export const CONSUME_STREAM_COMMANDS = [
 ] as const;
 /** Listening to notifications. */
 export const LISTEN_COMMANDS = ['+subscribe', '+psubscribe', '+unsubscribe', '+punsubscribe'];
-/** Monitoring: `herald topics`, `groups`, `tail`, `dlq list`, `doctor`, `exporter`; reads only. */
+/**
+ * Monitoring: `herald topics`, `groups`, `tail`, `dlq list`, `doctor`, `exporter` (with its work
+ * queue gauges: SCAN to find queues, LLEN to count them); reads only.
+ */
 export const MONITOR_COMMANDS = [
+  '+scan',
+  '+llen',
   '+hgetall',
   '+hget',
   '+hlen',
