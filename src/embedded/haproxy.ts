@@ -9,10 +9,11 @@
  * connections) until the promoted replica answers `role:master` to a check.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { findBinary } from './find-binary.ts';
 import { getFreePort } from './redis-server.ts';
 
 /** How often HAProxy checks each node by default: a failover is seen within about this. */
@@ -28,23 +29,9 @@ const OUTPUT_LIMIT = 16_000;
 
 const CANDIDATE_PATHS = ['/usr/sbin/haproxy', '/usr/bin/haproxy', '/usr/local/sbin/haproxy'];
 
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Path of `haproxy` on PATH, else in the usual Debian locations; undefined if absent. */
 export function findHaproxyBinary(): string | undefined {
-  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
-  for (const dir of dirs) {
-    const candidate = path.join(dir, 'haproxy');
-    if (isExecutable(candidate)) return candidate;
-  }
-  return CANDIDATE_PATHS.find(isExecutable);
+  return findBinary('haproxy', CANDIDATE_PATHS);
 }
 
 export interface HaproxyRedisOptions {

@@ -6,17 +6,11 @@
  * here are removed at that point too.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  accessSync,
-  constants as fsConstants,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { findBinary } from './find-binary.ts';
 
 export interface RedisServerOptions {
   /** 0 or undefined = pick a free port. */
@@ -80,23 +74,9 @@ const CANDIDATE_PATHS = [
   '/usr/local/bin/redis-server',
 ];
 
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Path of `redis-server` on PATH, else in the usual Debian locations; undefined if absent. */
 export function findRedisServerBinary(): string | undefined {
-  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
-  for (const dir of dirs) {
-    const candidate = path.join(dir, 'redis-server');
-    if (isExecutable(candidate)) return candidate;
-  }
-  return CANDIDATE_PATHS.find(isExecutable);
+  return findBinary('redis-server', CANDIDATE_PATHS);
 }
 
 // ---------------------------------------------------------------------------
