@@ -6,6 +6,9 @@
  *   herald:{orders:0}:stream           the partition's events
  *   herald:{orders:0}:dlq              its dead letters (all groups; each entry names its group)
  *   herald:{orders:0}:dedupe:<id>      "event <id> was stored at <position>", expires after the window
+ *   herald:{orders:0}:owner:<group>    ordered groups: "<epoch>|<consumer>" owns the partition (PX lease)
+ *   herald:{orders:0}:epoch:<group>    ordered groups: the partition's fencing epoch (INCR per take-over)
+ *   herald:{orders}:members:<group>    ordered groups: live instances (ZSET consumer -> lease end, ms)
  *   herald:topics                      registry hash: topic name -> declaration (JSON), for tools
  *
  * A topic bound to a foreign stream key K keeps K and derives its other keys
@@ -22,6 +25,10 @@ export interface PartitionKeys {
   readonly dlq: string;
   /** Prefix of dedupe keys; the event id is appended. */
   readonly dedupePrefix: string;
+  /** Prefix of an ordered group's ownership key; the group name is appended. */
+  readonly ownerPrefix: string;
+  /** Prefix of an ordered group's fencing-epoch key; the group name is appended. */
+  readonly epochPrefix: string;
 }
 
 /** The hash tag Redis Cluster would use for `key`, or undefined when it has none. */
@@ -49,6 +56,8 @@ export function partitionKeys(
       stream: k,
       dlq: `${base}:dlq`,
       dedupePrefix: `${base}:dedupe:`,
+      ownerPrefix: `${base}:owner:`,
+      epochPrefix: `${base}:epoch:`,
     };
   }
   const base = `${prefix}:{${topic.name}:${partition}}`;
@@ -58,11 +67,18 @@ export function partitionKeys(
     stream: `${base}:stream`,
     dlq: `${base}:dlq`,
     dedupePrefix: `${base}:dedupe:`,
+    ownerPrefix: `${base}:owner:`,
+    epochPrefix: `${base}:epoch:`,
   };
 }
 
 export function allPartitionKeys(prefix: string, topic: Topic<unknown>): PartitionKeys[] {
   return Array.from({ length: topic.partitions }, (_, p) => partitionKeys(prefix, topic, p));
+}
+
+/** The live instances of an ordered group (one key per topic and group, in the topic's own slot). */
+export function membersKey(prefix: string, topic: Topic<unknown>, group: string): string {
+  return `${prefix}:{${topic.name}}:members:${group}`;
 }
 
 export function registryKey(prefix: string): string {
