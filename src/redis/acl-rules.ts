@@ -46,7 +46,15 @@ export const CONSUME_STREAM_COMMANDS = [
   '+exists',
 ] as const;
 /** Listening to notifications. */
-export const LISTEN_COMMANDS = ['+subscribe', '+psubscribe', '+unsubscribe', '+punsubscribe'];
+export const LISTEN_COMMANDS = [
+  '+subscribe',
+  '+psubscribe',
+  '+unsubscribe',
+  '+punsubscribe',
+  // Redis Cluster: notifications use sharded pub/sub.
+  '+ssubscribe',
+  '+sunsubscribe',
+];
 /**
  * Monitoring: `herald topics`, `groups`, `tail`, `dlq list`, `doctor`, `exporter` (with its work
  * queue gauges: SCAN to find queues, LLEN to count them); reads only.

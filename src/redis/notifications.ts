@@ -9,10 +9,19 @@
  *
  * All listens of one notifier share ONE dedicated connection, opened on the
  * first listen. node-redis renews its subscriptions after a reconnect.
+ *
+ * On Redis Cluster, notifications use sharded pub/sub (Redis 7: SPUBLISH / SSUBSCRIBE): a
+ * channel lives on the shard owning its slot, so a message crosses one shard instead of being
+ * broadcast over the cluster bus to every node, and notification traffic grows with the shards.
+ * The duplicate connection is a cluster client that keeps one subscriber connection per shard
+ * holding a listened channel, and moves a channel's subscription when its slot moves (node-redis
+ * follows Redis's SUNSUBSCRIBE on a migrated slot). Patterns have no sharded form (a pattern
+ * spans slots): listening to one on a Cluster is refused with an UnsupportedError; they work on
+ * standalone Redis and Sentinel. A foreign client must SPUBLISH on a Cluster to reach listeners.
  */
 import { toError } from '../core/error-text.ts';
 import { Broadcast } from '../core/broadcast.ts';
-import { ClosedError, ConfigError, ValidationError } from '../core/errors.ts';
+import { ClosedError, ConfigError, UnsupportedError, ValidationError } from '../core/errors.ts';
 import type {
   ListenTarget,
   Listener,
@@ -38,6 +47,33 @@ interface PubSubClient {
   unsubscribe(channels: string, listener: PubSubListener): Promise<void>;
   pSubscribe(patterns: string, listener: PubSubListener): Promise<void>;
   pUnsubscribe(patterns: string, listener: PubSubListener): Promise<void>;
+}
+
+/** node-redis's cluster client adds sharded pub/sub (node-redis 4.6+). */
+interface ShardedPubSubClient {
+  sSubscribe(channels: string, listener: PubSubListener): Promise<void>;
+  sUnsubscribe(channels: string, listener: PubSubListener): Promise<void>;
+}
+
+/** How a channel is subscribed to: classic pub/sub, or sharded on a Cluster. */
+interface ChannelSubscriber {
+  subscribe(channel: string, listener: PubSubListener): Promise<void>;
+  unsubscribe(channel: string, listener: PubSubListener): Promise<void>;
+}
+
+function channelSubscriber(client: unknown, sharded: boolean): ChannelSubscriber {
+  if (sharded) {
+    const c = client as ShardedPubSubClient;
+    return {
+      subscribe: (channel, listener) => c.sSubscribe(channel, listener),
+      unsubscribe: (channel, listener) => c.sUnsubscribe(channel, listener),
+    };
+  }
+  const c = client as PubSubClient;
+  return {
+    subscribe: (channel, listener) => c.subscribe(channel, listener),
+    unsubscribe: (channel, listener) => c.unsubscribe(channel, listener),
+  };
 }
 
 interface Envelope {
@@ -93,6 +129,11 @@ export class RedisNotifier implements Notifier {
     this.channelPrefix = `${prefix}:n:`;
   }
 
+  /** True on a Cluster: channels are sharded (SPUBLISH / SSUBSCRIBE) and patterns are refused. */
+  get sharded(): boolean {
+    return this.conn.kind === 'cluster';
+  }
+
   async notify(channel: string, message: unknown, options: NotifyOptions = {}): Promise<number> {
     checkName('notify: channel', channel);
     if (this.closed) throw new ClosedError('notify: the notifier is closed');
@@ -107,7 +148,12 @@ export class RedisNotifier implements Notifier {
       });
     }
     try {
-      return await this.conn.send<number>(['PUBLISH', this.channelPrefix + channel, body]);
+      const full = this.channelPrefix + channel;
+      // SPUBLISH is routed by its channel, like a key, to the shard owning the channel's slot.
+      return await this.conn.send<number>(
+        this.sharded ? ['SPUBLISH', full, body] : ['PUBLISH', full, body],
+        this.sharded ? { key: full } : undefined,
+      );
     } catch (e) {
       throw toHeraldError(e, `notify '${channel}'`);
     }
@@ -122,7 +168,14 @@ export class RedisNotifier implements Notifier {
       typeof target === 'string' ? undefined : checkName('listen: pattern', target.pattern);
     const channel = typeof target === 'string' ? checkName('listen: channel', target) : undefined;
     if (this.closed) throw new ClosedError('listen: the notifier is closed');
-    const client = (await this.connection()).raw as PubSubClient;
+    if (pattern !== undefined && this.sharded)
+      throw new UnsupportedError(
+        `listen to pattern '${pattern}': Redis Cluster has no sharded form of pattern subscriptions ` +
+          '(a pattern spans slots); listen to channels by name, or use standalone Redis or Sentinel for patterns',
+      );
+    const raw = (await this.connection()).raw;
+    const client = raw as PubSubClient;
+    const channels = channelSubscriber(raw, this.sharded);
 
     const onMessage: PubSubListener = (message, fullChannel) => {
       const envelope = decode(message);
@@ -142,7 +195,7 @@ export class RedisNotifier implements Notifier {
     try {
       if (pattern !== undefined)
         await client.pSubscribe(escapeGlob(this.channelPrefix) + pattern, onMessage);
-      else await client.subscribe(this.channelPrefix + (channel as string), onMessage);
+      else await channels.subscribe(this.channelPrefix + (channel as string), onMessage);
     } catch (e) {
       throw toHeraldError(e, `listen to '${pattern ?? channel}'`);
     }
@@ -159,7 +212,7 @@ export class RedisNotifier implements Notifier {
           // Removes only this handler; Redis is unsubscribed when a channel has none left.
           if (pattern !== undefined)
             await client.pUnsubscribe(escapeGlob(this.channelPrefix) + pattern, onMessage);
-          else await client.unsubscribe(this.channelPrefix + (channel as string), onMessage);
+          else await channels.unsubscribe(this.channelPrefix + (channel as string), onMessage);
         } catch (e) {
           throw toHeraldError(e, `stop listening to '${pattern ?? channel}'`);
         }
@@ -194,11 +247,24 @@ export class RedisNotifier implements Notifier {
           down = true;
           this.events.push({ type: 'disconnected', error: toHeraldError(e, 'notifications') });
         });
-        sub.on('ready', () => {
+        const onReady = (): void => {
           if (!down || this.closed) return;
           down = false;
           this.events.push({ type: 'reconnected' });
-        });
+        };
+        sub.on('ready', onReady);
+        if (this.sharded) {
+          // A cluster client reports its per-shard subscriber connections as node events.
+          const cluster = sub.raw as {
+            on(event: 'node-error' | 'node-ready', listener: (e?: unknown) => void): unknown;
+          };
+          cluster.on('node-error', (e) => {
+            if (down || this.closed) return;
+            down = true;
+            this.events.push({ type: 'disconnected', error: toHeraldError(e, 'notifications') });
+          });
+          cluster.on('node-ready', onReady);
+        }
         return sub;
       });
       // A failed open is not cached: the next listen tries again.
