@@ -7,6 +7,7 @@ import { defineTopic, type Topic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { connect } from '../redis/connection.ts';
 import { partitionKeys } from '../redis/keys.ts';
+import { formatOwnerValue } from '../redis/ownership-read.ts';
 import { startRedisServer, testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
 import { createExporter, EXPORTER_METRICS, serveExporter } from './exporter.ts';
 import { idMs } from './inspect.ts';
@@ -78,6 +79,15 @@ void describe('exporter', () => {
       'herald-dlq-group',
       'stats',
     );
+    // 'stats' is an ordered group: ownership keys in the documented format, written directly.
+    // Partition 0 owned by inst-a at epoch 3, partition 1 by inst-b at epoch 1, partition 2
+    // unowned after 2 take-overs (its lease expired; the epoch key stays).
+    const own = (p: number) => partitionKeys(backend.prefix, clicks, p);
+    await send('SET', `${own(0).ownerPrefix}stats`, formatOwnerValue(3, 'inst-a'), 'PX', '60000');
+    await send('SET', `${own(0).epochPrefix}stats`, '3');
+    await send('SET', `${own(1).ownerPrefix}stats`, formatOwnerValue(1, 'inst-b'), 'PX', '60000');
+    await send('SET', `${own(1).epochPrefix}stats`, '1');
+    await send('SET', `${own(2).epochPrefix}stats`, '2');
   });
   after(async () => {
     await backend.close();
@@ -154,7 +164,52 @@ void describe('exporter', () => {
     assert.ok(stalled > 0 && stalled <= waited, `stats: ${stalled} s, first event ${waited} s old`);
     // Bounded work: 3 + 5 per partition + 2 per (partition, group) + 1 per group with unread events.
     // 5 per partition; 2 per (partition, group) and an XRANGE where the group has unread events (A, stats ×3).
-    assert.equal(m.get('herald_exporter_redis_commands'), 3 + 5 * 4 + 2 * (2 + 3) + 4);
+    // And 3 ownership reads per partition of each group (A, B: 1 partition; stats: 3).
+    assert.equal(
+      m.get('herald_exporter_redis_commands'),
+      3 + 5 * 4 + 2 * (2 + 3) + 4 + 3 * (1 + 1 + 3),
+    );
+  });
+
+  void test('lag summed per topic and group, for an autoscaler (KEDA)', async () => {
+    const exporter = createExporter({ conn: backend.conn, prefix: backend.prefix, cacheMs: 0 });
+    const m = parse(await exporter.metrics());
+    assert.equal(m.get('herald_group_topic_lag{topic="orders",group="A"}'), 40);
+    assert.equal(m.get('herald_group_topic_lag{topic="orders",group="B"}'), 0);
+    // 30 clicks over 3 partitions, none read: the sum of the per-partition lags.
+    const perPartition = [0, 1, 2].map(
+      (p) => m.get(`herald_group_lag{topic="clicks",partition="${p}",group="stats"}`) ?? -1,
+    );
+    assert.equal(
+      perPartition.reduce((a, b) => a + b),
+      30,
+    );
+    assert.equal(m.get('herald_group_topic_lag{topic="clicks",group="stats"}'), 30);
+    assert.equal(m.get('herald_group_topic_lag_lower_bound{topic="clicks",group="stats"}'), 0);
+  });
+
+  void test('ordered groups: owner, fencing epoch and lease left per partition; unordered groups show none', async () => {
+    const exporter = createExporter({ conn: backend.conn, prefix: backend.prefix, cacheMs: 0 });
+    const m = parse(await exporter.metrics());
+    const at = (name: string, p: number, owner?: string) =>
+      m.get(
+        `${name}{topic="clicks",group="stats",partition="${p}"${owner === undefined ? '' : `,owner="${owner}"`}}`,
+      );
+    assert.equal(at('herald_partition_owned', 0, 'inst-a'), 1);
+    assert.equal(at('herald_partition_owned', 1, 'inst-b'), 1);
+    assert.equal(at('herald_partition_owned', 2, ''), 0);
+    assert.deepEqual(
+      [0, 1, 2].map((p) => at('herald_partition_epoch', p)),
+      [3, 1, 2],
+    );
+    const lease = at('herald_partition_lease_seconds', 0) ?? -1;
+    assert.ok(lease > 0 && lease <= 60, `lease left ${lease} s`);
+    assert.equal(at('herald_partition_lease_seconds', 2), 0);
+    // orders' groups A and B have no ownership keys: no ownership samples for them.
+    assert.deepEqual(
+      [...m.keys()].filter((k) => k.startsWith('herald_partition_') && k.includes('"orders"')),
+      [],
+    );
   });
 
   void test('every metric family it declares is emitted, and promtool check metrics passes', async () => {
@@ -288,7 +343,8 @@ void describe('exporter', () => {
       const m = parse(await exporter.metrics());
       const ms = performance.now() - t0;
       assert.equal(m.get('herald_exporter_topics'), 300);
-      assert.equal(m.get('herald_exporter_redis_commands'), 3 + 5 * 300 + 3 * 300);
+      // Per group: XPENDING, XINFO CONSUMERS, an XRANGE (unread events), 3 ownership reads.
+      assert.equal(m.get('herald_exporter_redis_commands'), 3 + 5 * 300 + 6 * 300);
       assert.equal(m.get('herald_group_lag{topic="topic-299",partition="0",group="g"}'), 2);
       console.log(
         `exporter: 300 topics, 300 groups: ${m.get('herald_exporter_redis_commands')} commands, scrape ${ms.toFixed(0)} ms`,

@@ -3,8 +3,10 @@
  * `/metrics` — per topic and partition the stream length, memory and dead
  * letters; per group lag (counted where Redis's figure cannot be trusted),
  * entries read, pending, age of the oldest pending event, consumers and how
- * long it made no progress while events wait; Redis's memory and the capacity
- * verdict; per work queue the items pending, processing and dead.
+ * long it made no progress while events wait; per group the lag summed over the
+ * topic's partitions (what an autoscaler such as KEDA scales on); per partition
+ * of an ordered group its owner, fencing epoch and lease left; Redis's memory
+ * and the capacity verdict; per work queue the items pending, processing and dead.
  *
  * Cost per scrape is bounded: three pipelined round trips whose commands grow
  * with topics × partitions (× groups), at most `maxTopics` topics, the most
@@ -37,6 +39,11 @@ export const EXPORTER_METRICS = {
   streamEntriesAdded: 'herald_stream_entries_added_total',
   groupLag: 'herald_group_lag',
   groupLagAtLeast: 'herald_group_lag_lower_bound',
+  groupTopicLag: 'herald_group_topic_lag',
+  groupTopicLagAtLeast: 'herald_group_topic_lag_lower_bound',
+  partitionOwned: 'herald_partition_owned',
+  partitionEpoch: 'herald_partition_epoch',
+  partitionLease: 'herald_partition_lease_seconds',
   groupEntriesRead: 'herald_group_entries_read_total',
   groupSecondsSinceProgress: 'herald_group_seconds_since_progress',
   groupPending: 'herald_group_pending',
@@ -74,6 +81,16 @@ const HELP: Record<string, string> = {
     'Entries of the partition not yet delivered to the group, counted after its last delivered id (Redis 7.0 XINFO lag is wrong after an AOF reload).',
   herald_group_lag_lower_bound:
     '1 when herald_group_lag is a lower bound: more unread entries than the exporter counts.',
+  herald_group_topic_lag:
+    'Entries of the topic not yet delivered to the group, summed over its partitions (herald_group_lag); scale consumers on it (KEDA).',
+  herald_group_topic_lag_lower_bound:
+    '1 when herald_group_topic_lag is a lower bound (some partition has more unread entries than the exporter counts).',
+  herald_partition_owned:
+    'Ordered groups: 1 while `owner` holds the lease of the partition; an unowned partition shows owner="" and 0.',
+  herald_partition_epoch:
+    'Ordered groups: the fencing epoch of the partition, incremented at every take-over; increase() over a window counts rebalances.',
+  herald_partition_lease_seconds:
+    "Ordered groups: seconds left on the owner's lease of the partition; 0 when unowned.",
   herald_group_entries_read_total:
     'Entries of the partition delivered to the group: entries added minus unread (absent while the lag is a lower bound).',
   herald_group_seconds_since_progress:
@@ -103,6 +120,8 @@ const HELP: Record<string, string> = {
 };
 
 type Labels = Readonly<Record<string, string>>;
+
+const MS_PER_SECOND = 1000;
 
 /** Escapes a label value for the text exposition format. */
 function escapeLabel(v: string): string {
@@ -242,6 +261,28 @@ export function formatSnapshot(
   perPartition(M.groupPending, (p) => p.pending);
   perPartition(M.groupOldestPendingAge, (p) => p.oldestPendingAgeSeconds ?? 0);
   perPartition(M.groupConsumers, (p) => p.consumers.length);
+  for (const g of s.groups) {
+    if (g.lag !== null) e.set(M.groupTopicLag, { topic: g.topic, group: g.group }, g.lag);
+  }
+  for (const g of s.groups) {
+    if (g.lag !== null)
+      e.set(M.groupTopicLagAtLeast, { topic: g.topic, group: g.group }, g.lagAtLeast ? 1 : 0);
+  }
+  const ownership = (
+    name: string,
+    value: (o: Snapshot['groups'][number]['ownership'][number]) => number,
+    withOwner = false,
+  ): void => {
+    for (const g of s.groups) {
+      for (const o of g.ownership) {
+        const labels = { topic: g.topic, group: g.group, partition: String(o.partition) };
+        e.set(name, withOwner ? { ...labels, owner: o.owner ?? '' } : labels, value(o));
+      }
+    }
+  };
+  ownership(M.partitionOwned, (o) => (o.owner === undefined ? 0 : 1), true);
+  ownership(M.partitionEpoch, (o) => o.epoch);
+  ownership(M.partitionLease, (o) => (o.leaseLeftMs ?? 0) / MS_PER_SECOND);
   const shown = s.groups.map((g) => ({
     g,
     consumers: g.consumers.slice(0, options.maxConsumersPerGroup),

@@ -14,6 +14,8 @@ import {
   registryKey,
   type PartitionKeys,
 } from '../redis/keys.ts';
+import { withDeadline } from '../redis/connection.ts';
+import { readOwnership, type PartitionOwnership } from '../redis/ownership-read.ts';
 import { parseRegistry, topicOfRecord, type TopicRecord } from '../redis/registry.ts';
 import { toMap } from '../redis/replies.ts';
 
@@ -384,6 +386,13 @@ export interface GroupInfo {
   /** Consumers of any partition (pending summed, idle the smallest), most idle first. */
   readonly consumers: readonly ConsumerInfo[];
   readonly partitions: readonly GroupPartitionInfo[];
+  /**
+   * True for an ordered group (`ordered: true`): its partitions have ownership keys (an owner
+   * or a fencing epoch). Unordered groups have none.
+   */
+  readonly ordered: boolean;
+  /** Per partition of the topic, who owns it, its epoch and lease left; empty when not ordered. */
+  readonly ownership: readonly PartitionOwnership[];
 }
 
 export interface GroupStatsOptions {
@@ -578,7 +587,9 @@ function aggregate(
   topic: string,
   group: string,
   partitions: readonly GroupPartitionInfo[],
+  ownership: readonly PartitionOwnership[],
 ): GroupInfo {
+  const ordered = ownership.some((p) => p.epoch > 0 || p.owner !== undefined);
   let lag: number | null = 0;
   let pending = 0;
   for (const p of partitions) {
@@ -597,12 +608,49 @@ function aggregate(
     secondsSinceProgress: maxOf(partitions.map((p) => p.secondsSinceProgress)) ?? 0,
     consumers: mergeConsumers(partitions.map((p) => p.consumers)),
     partitions,
+    ordered,
+    ownership: ordered ? ownership : [],
   };
 }
+
+/** Ownership keys read per partition of an ordered group (owner, its lease, the epoch). */
+const OWNERSHIP_COMMANDS_PER_PARTITION = 3;
+
+/**
+ * The ownership of every (topic, group): one pipeline per group, all sent in the same tick
+ * (so in the round trip of the group details). Unordered groups read back empty.
+ */
+async function readOwnerships(
+  conn: RedisConnection,
+  prefix: string,
+  groups: readonly { readonly topic: Topic<unknown>; readonly group: string }[],
+  timeoutMs: number,
+): Promise<{ byGroup: Map<string, PartitionOwnership[]>; commands: number }> {
+  const byGroup = new Map<string, PartitionOwnership[]>();
+  let commands = 0;
+  await Promise.all(
+    groups.map(async ({ topic, group }) => {
+      commands += topic.partitions * OWNERSHIP_COMMANDS_PER_PARTITION;
+      const read = await withDeadline(
+        readOwnership(conn, prefix, topic, group),
+        'read partition ownership',
+        timeoutMs,
+      );
+      byGroup.set(groupId(topic.name, group), read);
+    }),
+  );
+  return { byGroup, commands };
+}
+
+const groupId = (topic: string, group: string): string => `${topic}\u0000${group}`;
+
+/** Default per-command timeout of an inspection. */
+const DEFAULT_INSPECT_TIMEOUT_MS = 5000;
 
 /** Collects per-group figures for the given partitions' reads. One round trip. */
 async function statsOf(
   conn: RedisConnection,
+  prefix: string,
   reads: readonly { readonly topic: Topic<unknown>; readonly read: PartitionRead }[],
   now: number,
   limit: number,
@@ -611,24 +659,26 @@ async function statsOf(
   const targets: GroupTarget[] = [];
   for (const { topic, read } of reads)
     for (const row of read.groups) targets.push({ topic, read, row });
-  const { details, commands } = await readGroupDetails(conn, targets, now, limit, timeoutMs);
   const byGroup = new Map<
     string,
-    { topic: string; group: string; partitions: GroupPartitionInfo[] }
+    { topic: Topic<unknown>; group: string; partitions: GroupPartitionInfo[] }
   >();
   for (const t of targets) {
-    const id = `${t.topic.name}\u0000${t.row.name}`;
-    let entry = byGroup.get(id);
-    if (!entry) {
-      entry = { topic: t.topic.name, group: t.row.name, partitions: [] };
-      byGroup.set(id, entry);
-    }
-    entry.partitions.push(details.get(t) as GroupPartitionInfo);
+    const id = groupId(t.topic.name, t.row.name);
+    if (!byGroup.has(id)) byGroup.set(id, { topic: t.topic, group: t.row.name, partitions: [] });
   }
-  const groups = [...byGroup.values()]
-    .map((g) => aggregate(g.topic, g.group, g.partitions))
+  const [{ details, commands }, owned] = await Promise.all([
+    readGroupDetails(conn, targets, now, limit, timeoutMs),
+    readOwnerships(conn, prefix, [...byGroup.values()], timeoutMs ?? DEFAULT_INSPECT_TIMEOUT_MS),
+  ]);
+  for (const t of targets)
+    byGroup
+      .get(groupId(t.topic.name, t.row.name))
+      ?.partitions.push(details.get(t) as GroupPartitionInfo);
+  const groups = [...byGroup.entries()]
+    .map(([id, g]) => aggregate(g.topic.name, g.group, g.partitions, owned.byGroup.get(id) ?? []))
     .sort((a, b) => a.topic.localeCompare(b.topic) || a.group.localeCompare(b.group));
-  return { groups, commands };
+  return { groups, commands: commands + owned.commands };
 }
 
 /**
@@ -649,6 +699,7 @@ export async function groupStats(
   ]);
   const { groups } = await statsOf(
     conn,
+    prefix,
     reads.map((read) => ({ topic: t, read })),
     now,
     options.lagCountLimit ?? DEFAULT_LAG_COUNT_LIMIT,
@@ -676,6 +727,7 @@ export async function allGroupStats(
   );
   const { groups } = await statsOf(
     conn,
+    prefix,
     reads.map((read, i) => ({ topic: (parts[i] as (typeof parts)[number]).topic, read })),
     now,
     options.lagCountLimit ?? DEFAULT_LAG_COUNT_LIMIT,
@@ -731,8 +783,10 @@ export interface SnapshotOptions {
 /**
  * Everything the exporter shows, in three round trips: registry + INFO memory +
  * TIME; then per partition XLEN ×2, XINFO GROUPS, XINFO STREAM, MEMORY USAGE;
- * then per (partition, group) XPENDING summary and XINFO CONSUMERS, and an
- * XRANGE of at most `lagCountLimit` entries for a group with unread events.
+ * then per (partition, group) XPENDING summary and XINFO CONSUMERS, an
+ * XRANGE of at most `lagCountLimit` entries for a group with unread events, and
+ * the ordered-group ownership keys (GET owner, PTTL owner, GET epoch per
+ * partition of each group: empty replies for an unordered group).
  */
 export async function snapshot(
   conn: RedisConnection,
@@ -769,6 +823,7 @@ export async function snapshot(
   }));
   const { groups, commands } = await statsOf(
     conn,
+    prefix,
     withTopic,
     now,
     options.lagCountLimit ?? DEFAULT_LAG_COUNT_LIMIT,

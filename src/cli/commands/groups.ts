@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { groupStats, type GroupInfo } from '../../ops/inspect.ts';
+import type { PartitionOwnership } from '../../redis/ownership-read.ts';
 import { resolveTopic, withBackend } from '../context.ts';
 import { formatDuration, printJson, println, renderTable } from '../output.ts';
 
@@ -25,6 +26,12 @@ function notes(groups: readonly GroupInfo[]): string[] {
       const since = formatDuration(g.secondsSinceProgress * 1000);
       out.push(`group '${g.group}': events wait and it made no progress for ${since}`);
     }
+    const unowned = g.ownership.filter((p) => p.owner === undefined).map((p) => p.partition);
+    if (unowned.length > 0) {
+      out.push(
+        `group '${g.group}' (ordered): no instance owns partition(s) ${unowned.join(', ')}; their events wait until one takes them`,
+      );
+    }
     if (g.redisLagWrong.length > 0) {
       const parts = g.partitions
         .filter((p) => p.redisLagWrong)
@@ -38,9 +45,53 @@ function notes(groups: readonly GroupInfo[]): string[] {
   return out;
 }
 
+/** Owner, epoch and lease left of one partition of an ordered group (blank for an unordered one). */
+const ownerText = (o: PartitionOwnership | undefined): string | undefined =>
+  o === undefined ? undefined : (o.owner ?? '(none)');
+const leaseText = (o: PartitionOwnership | undefined): string | undefined =>
+  o?.leaseLeftMs === undefined ? undefined : formatDuration(o.leaseLeftMs);
+
+function ownershipOf(g: GroupInfo, partition: number): PartitionOwnership | undefined {
+  return g.ownership.find((o) => o.partition === partition);
+}
+
+/** The owners of the partitions of ordered groups, one row per partition. */
+function printOwners(groups: readonly GroupInfo[]): void {
+  const rows = groups.flatMap((g) => g.ownership.map((o) => ({ group: g.group, ...o })));
+  if (rows.length === 0) return;
+  println();
+  println(
+    renderTable(rows, [
+      { header: 'GROUP', value: (r) => r.group },
+      { header: 'PART', value: (r) => r.partition, align: 'right' },
+      { header: 'OWNER', value: (r) => ownerText(r) },
+      { header: 'EPOCH', value: (r) => r.epoch, align: 'right' },
+      { header: 'LEASE LEFT', value: (r) => leaseText(r), align: 'right' },
+    ]),
+  );
+}
+
 function printGroups(groups: readonly GroupInfo[], byPartition: boolean): void {
+  const anyOrdered = groups.some((g) => g.ordered);
   if (byPartition) {
-    const rows = groups.flatMap((g) => g.partitions.map((p) => ({ group: g.group, ...p })));
+    const rows = groups.flatMap((g) =>
+      g.partitions.map((p) => ({ group: g.group, ownership: ownershipOf(g, p.partition), ...p })),
+    );
+    const ownerColumns = anyOrdered
+      ? [
+          { header: 'OWNER', value: (r: (typeof rows)[number]) => ownerText(r.ownership) },
+          {
+            header: 'EPOCH',
+            value: (r: (typeof rows)[number]) => r.ownership?.epoch,
+            align: 'right' as const,
+          },
+          {
+            header: 'LEASE LEFT',
+            value: (r: (typeof rows)[number]) => leaseText(r.ownership),
+            align: 'right' as const,
+          },
+        ]
+      : [];
     println(
       renderTable(rows, [
         { header: 'GROUP', value: (r) => r.group },
@@ -54,6 +105,7 @@ function printGroups(groups: readonly GroupInfo[], byPartition: boolean): void {
         },
         { header: 'LAST DELIVERED', value: (r) => r.lastDeliveredId },
         { header: 'CONSUMERS', value: (r) => r.consumers.length, align: 'right' },
+        ...ownerColumns,
       ]),
     );
   } else {
@@ -70,6 +122,7 @@ function printGroups(groups: readonly GroupInfo[], byPartition: boolean): void {
         { header: 'CONSUMERS', value: (g) => g.consumers.length, align: 'right' },
       ]),
     );
+    printOwners(groups);
   }
   const consumers = groups.flatMap((g) => g.consumers.map((c) => ({ group: g.group, ...c })));
   if (consumers.length > 0) {
@@ -93,7 +146,9 @@ function printGroups(groups: readonly GroupInfo[], byPartition: boolean): void {
 export function registerGroupsCommand(program: Command): void {
   program
     .command('groups')
-    .description("show a topic's consumer groups: lag, pending, oldest pending age, consumers")
+    .description(
+      "show a topic's consumer groups: lag, pending, oldest pending age, consumers, partition owners",
+    )
     .argument('<topic>', 'topic name')
     .option('--by-partition', 'one row per group and partition')
     .option('--json', 'print JSON (with per-partition figures and consumers)')
@@ -108,6 +163,11 @@ Columns:
   PENDING         delivered, not yet acknowledged
   OLDEST PENDING  age of the oldest pending event, since it was published
   CONSUMERS       consumers registered in the group (listed below with their idle time)
+
+Ordered groups (ordered: true) also show, per partition:
+  OWNER           the instance holding the partition's lease ("(none)": nobody)
+  EPOCH           the fencing epoch, incremented at every take-over
+  LEASE LEFT      time left on the owner's lease (renewed while it runs)
 
 Examples:
   $ herald groups orders
