@@ -25,6 +25,7 @@ import { createClient } from 'redis';
 import YAML from 'yaml';
 import { findRedisServerBinary, getFreePort } from '../embedded/redis-server.ts';
 import { testRedisUrl, waitFor } from '../test-support/redis.ts';
+import { EXPORTER_METRICS } from './exporter.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const at = (p: string): string => path.join(root, p);
@@ -215,7 +216,15 @@ for (const overlay of ['dev', 'production']) {
       assert.equal(trigger?.type, 'prometheus');
       assert.match(
         trigger?.metadata.query ?? '',
-        /^sum\(herald_group_lag\{topic="orders", group="payment"\}\)/,
+        // The exporter's lag summed per topic and group (herald_group_topic_lag).
+        /^sum\(herald_group_topic_lag\{topic="orders", group="payment"\}\)/,
+      );
+      // Every metric the query names is one the exporter emits.
+      const named = (trigger?.metadata.query ?? '').match(/herald_\w+/g) ?? [];
+      const emitted: readonly string[] = Object.values(EXPORTER_METRICS);
+      assert.deepEqual(
+        named.filter((n) => !emitted.includes(n)),
+        [],
       );
       assert.equal(trigger?.metadata.activationThreshold, '0');
       // KEDA owns payment's replicas.
