@@ -30,7 +30,7 @@ void describe('Prometheus alert rules', () => {
   void test('promtool check rules accepts deploy/prometheus/alerts.yml', () => {
     const r = promtool('check', 'rules', file('prometheus/alerts.yml'));
     assert.equal(r.status, 0, r.output);
-    assert.match(r.output, /SUCCESS: 8 rules found/);
+    assert.match(r.output, /SUCCESS: 10 rules found/);
   });
 
   void test('promtool test rules passes deploy/prometheus/alerts.test.yml', () => {
@@ -47,13 +47,15 @@ void describe('Prometheus alert rules', () => {
       'HeraldOldestPendingTooOld',
       'HeraldDeadLettersRising',
       'HeraldRedisMemoryAboveThreshold',
+      'HeraldOrderedPartitionUnowned',
+      'HeraldOrderedGroupRebalancing',
     ]) {
       assert.match(text, new RegExp(`- alert: ${alert}\\n`));
     }
     const exprs = [...text.matchAll(/expr: \|?\n?([\s\S]*?)\n\s+(?:for|labels):/g)].map(
       (m) => m[1] ?? '',
     );
-    assert.equal(exprs.length, 8);
+    assert.equal(exprs.length, 10);
     for (const name of exprs.flatMap(metricNames))
       assert.ok(known.has(name), `alerts.yml uses unknown metric ${name}`);
   });
