@@ -70,6 +70,14 @@ export interface DeliveryHooks {
   onDeadLettered?: (topic: string, group: string, reason: string) => void;
   onReclaimed?: (topic: string, group: string, count: number) => void;
   onTrimmedBeforeAck?: (topic: string, group: string, count: number) => void;
+  /** Ordered subscriptions: `consumer` took (`assigned`), handed over (`revoked`) or lost (`fenced`) `partition`. */
+  onPartitionOwnership?: (
+    topic: string,
+    group: string,
+    consumer: string,
+    change: 'assigned' | 'revoked' | 'fenced',
+    partition: number,
+  ) => void;
 }
 
 export interface DeliveryEngineOptions<T, P extends PartitionRef> {
@@ -181,7 +189,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
       disconnected: (error) => this.markDisconnected(error),
       connected: () => this.markConnected(),
       error: (error) => this.emit({ type: 'error', error }),
-      report: (status) => this.emit(status),
+      report: (status) => this.reportOwnership(status),
       drained: (part) => this.queue.drained(part),
       revoke: (part) => {
         const idle = this.queue.revoke(part);
@@ -189,6 +197,20 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
         return idle;
       },
     };
+  }
+
+  /** A transport's status change; ordered transports' ownership changes also go to the hooks. */
+  private reportOwnership(s: SubscriptionStatus): void {
+    const hook = this.hooks.onPartitionOwnership;
+    if (hook !== undefined) {
+      if (s.type === 'partition-assigned')
+        hook(this.topic, this.group, this.consumer, 'assigned', s.partition);
+      else if (s.type === 'partition-revoked')
+        hook(this.topic, this.group, this.consumer, 'revoked', s.partition);
+      else if (s.type === 'partition-fenced')
+        hook(this.topic, this.group, this.consumer, 'fenced', s.partition);
+    }
+    this.emit(s);
   }
 
   private markDisconnected(error: Error): void {

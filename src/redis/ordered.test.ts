@@ -22,6 +22,8 @@ const REBALANCE_MS = 3000;
 class Instance {
   readonly owned = new Set<number>();
   readonly statuses: SubscriptionStatus[] = [];
+  /** Ownership changes seen by the backend's `partitionOwnership` hook. */
+  readonly hooked = new Map<string, number>();
   sub!: Subscription;
   private constructor(readonly backend: RedisBackend) {}
 
@@ -32,6 +34,9 @@ class Instance {
     onHandled: (e: Keyed) => void,
   ): Promise<Instance> {
     const inst = new Instance(await RedisBackend.connect({ url: testRedisUrl(), prefix }));
+    inst.backend.addHook('partitionOwnership', (_t, _g, _c, change) => {
+      inst.hooked.set(change, (inst.hooked.get(change) ?? 0) + 1);
+    });
     inst.sub = inst.backend.subscribe(
       topic,
       {
@@ -99,6 +104,9 @@ void describe('ordered subscriptions (standalone Redis)', () => {
       instances.push(inst);
     }
     const ms = await settled(instances, [4, 4, 4]);
+    // The same changes reach the backend's hooks (what metrics observe).
+    const first = instances[0] as Instance;
+    assert.equal(first.hooked.get('assigned') ?? 0, 4 + (first.hooked.get('revoked') ?? 0));
     console.log(`# 3 instances settled to 4/4/4 partitions in ${ms} ms`);
     const publisher = await RedisBackend.connect({ url: testRedisUrl(), prefix });
     cleanup.push(() => publisher.close());
