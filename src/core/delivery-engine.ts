@@ -16,6 +16,9 @@
  *   others held too long are taken over.
  * - Closing: reading stops, running handlers get until the deadline, what finished is
  *   acknowledged; events read but not started stay pending for others.
+ * - Ordered subscriptions (`ordered: true`): one event at a time per partition, a failed one
+ *   retried before the next (ordered-dispatch.ts), the next started once the acknowledgement
+ *   was accepted; the transport owns partitions and revokes them (partition ownership).
  * Retries and dead letters are logged (one line each), connection losses too.
  */
 import { backoffDelay } from './backoff.ts';
