@@ -5,6 +5,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Subscription, SubscriptionStatus } from '../core/contract.ts';
+import { SUBSCRIBE_DEFAULTS } from '../core/subscribe-options.ts';
 import { defineTopic, type Topic } from '../core/topic.ts';
 import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { DeliveryChecker, describeReport } from '../testing/checker.ts';
@@ -226,6 +227,37 @@ void describe('ordered subscriptions (standalone Redis)', () => {
     assertInOrder(report);
     assert.equal(delivery.report().lost, 0, describeReport(delivery.report()));
     assert.ok(tookOverMs < REBALANCE_MS + 3000, `take-over in ${tookOverMs} ms`);
+  });
+
+  test("with the default bound (15 s), a SIGKILLed instance's partitions move within it", async () => {
+    const prefix = uniquePrefix('ordered-default');
+    const url = testRedisUrl();
+    const base = {
+      url,
+      prefix,
+      topic: 'defaults',
+      partitions: 4,
+      group: 'g',
+      delayMs: 1,
+      rebalanceWithinMs: SUBSCRIBE_DEFAULTS.rebalanceWithinMs,
+    };
+    const killed = await OrderedChild.start({ ...base, consumer: 'killed' });
+    cleanup.push(() => killed.kill());
+    const survivor = await OrderedChild.start({ ...base, consumer: 'survivor' });
+    cleanup.push(() => survivor.kill());
+    await waitFor(() => killed.owned.size === 2 && survivor.owned.size === 2, {
+      timeoutMs: 3 * SUBSCRIBE_DEFAULTS.rebalanceWithinMs,
+      message: 'the two instances did not split 2/2',
+    });
+    await killed.kill();
+    const killedAt = Date.now();
+    await waitFor(() => survivor.owned.size === 4, {
+      timeoutMs: 2 * SUBSCRIBE_DEFAULTS.rebalanceWithinMs,
+      message: 'the survivor did not take over the partitions of the killed instance',
+    });
+    const movedMs = Date.now() - killedAt;
+    console.log(`# default bound: SIGKILLed instance's partitions moved in ${movedMs} ms`);
+    assert.ok(movedMs <= SUBSCRIBE_DEFAULTS.rebalanceWithinMs, `moved in ${movedMs} ms`);
   });
 
   test('rebalanceWithinMs is validated', async () => {
