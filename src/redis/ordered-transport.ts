@@ -257,7 +257,8 @@ export class OrderedRedisTransport implements Port.DeliveryTransport<OrderedPart
     if (sink) await sink.revoke(o.part);
     await o.loop;
     await this.acks.get(o.part)?.chain;
-    if (this.owned.get(o.part.partition) !== o) return; // fenced meanwhile
+    // Fenced meanwhile, or closing (finish() hands everything over).
+    if (this.owned.get(o.part.partition) !== o || this.stopped) return;
     let released: boolean;
     try {
       released = await this.ownership.release(o.part, LEAVE_DEADLINE_MS);
