@@ -28,7 +28,7 @@ import { assignedPartitions, ownershipTiming } from '../core/partition-assignmen
 import type { Topic } from '../core/topic.ts';
 import type { RedisConnection } from './connection.ts';
 import type { ConsumerDeps } from './consumer.ts';
-import { ensureGroups, removeConsumerIfIdle } from './consumer-group.ts';
+import { ensureGroups, removeConsumerIfIdle, removeGoneConsumers } from './consumer-group.ts';
 import { isFenced, isNoGroup } from './error-kinds.ts';
 import { toHeraldError } from './errors.ts';
 import { allPartitionKeys, type PartitionKeys } from './keys.ts';
@@ -44,6 +44,8 @@ const deadLetterScript = loadScript('ordered-dead-letter');
 const WAIT_BLOCK_MS = 2000;
 /** Pause after a failed read or acknowledgement before the next attempt. */
 const FAILURE_PAUSE_MS = 200;
+/** A consumer idle this long with nothing pending is removed from the group (housekeeping). */
+const MIN_GONE_IDLE_MS = 60_000;
 /** How long handing partitions over and leaving may take at close. */
 const LEAVE_DEADLINE_MS = 2000;
 
@@ -106,6 +108,7 @@ export class OrderedRedisTransport implements Port.DeliveryTransport<OrderedPart
   private sink: Port.ReadSink<OrderedPart> | undefined;
   private stopped = false;
   private wakeTick: (() => void) | undefined;
+  private lastCleanup = Date.now();
 
   constructor(
     private readonly deps: ConsumerDeps,
@@ -514,6 +517,21 @@ export class OrderedRedisTransport implements Port.DeliveryTransport<OrderedPart
   /** Nothing to reclaim by idle time: a new owner takes the partition's pending events over. */
   claimIdle(): Promise<{ events: Held[]; deleted: number }> {
     return Promise.resolve({ events: [], deleted: 0 });
+  }
+
+  /** Removes consumers long gone that hold nothing, from the partitions this instance owns. */
+  async housekeeping(): Promise<void> {
+    const idleLimit = Math.max(2 * this.settings.visibilityMs, MIN_GONE_IDLE_MS);
+    if (Date.now() - this.lastCleanup < idleLimit / 2) return;
+    this.lastCleanup = Date.now();
+    const owned = [...this.owned.values()].filter((o) => o.active).map((o) => o.part.keys);
+    await removeGoneConsumers(
+      this.conn,
+      owned,
+      this.settings.group,
+      this.settings.consumer,
+      idleLimit,
+    );
   }
 
   // ---- closing -------------------------------------------------------------
