@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Durability } from '../core/contract.ts';
+import { SUBSCRIBE_DEFAULTS } from '../core/subscribe-options.ts';
 import { defineTopic, type Topic } from '../core/topic.ts';
 import { connectHerald } from '../herald.ts';
 import type { RedisServerHandle } from '../embedded/redis-server.ts';
@@ -92,7 +93,12 @@ void describe('ordered subscriptions on a Redis Cluster, consumers in processes'
     };
   }
 
-  async function child(prefix: string, topic: string, name: string): Promise<OrderedChild> {
+  async function child(
+    prefix: string,
+    topic: string,
+    name: string,
+    rebalanceWithinMs = REBALANCE_MS,
+  ): Promise<OrderedChild> {
     const c = await OrderedChild.start({
       url: cluster.url,
       prefix,
@@ -101,7 +107,7 @@ void describe('ordered subscriptions on a Redis Cluster, consumers in processes'
       group: 'g',
       consumer: name,
       delayMs: 5,
-      rebalanceWithinMs: REBALANCE_MS,
+      rebalanceWithinMs,
     });
     children.push(c);
     return c;
@@ -190,7 +196,11 @@ void describe('ordered subscriptions on a Redis Cluster, consumers in processes'
     const order = new OrderingChecker();
     const delivery = new DeliveryChecker();
     const record = recorder(order, delivery);
-    const consumers = await Promise.all(['f1', 'f2'].map((n) => child(prefix, 'failover', n)));
+    // The default bound: its lease (10.5 s) outlasts the failover, so the consumers keep their
+    // partitions through it and must find the promoted replica by themselves.
+    const consumers = await Promise.all(
+      ['f1', 'f2'].map((n) => child(prefix, 'failover', n, SUBSCRIBE_DEFAULTS.rebalanceWithinMs)),
+    );
     for (const c of consumers) c.onHandled = record;
     await settled(consumers, [6, 6], 'start');
     const publisher = await connectHerald({ url: cluster.url, prefix, capacity: false });

@@ -42,6 +42,8 @@ const deadLetterScript = loadScript('ordered-dead-letter');
 
 /** Longest a wait for new events blocks in Redis before the partition's loop looks again. */
 const WAIT_BLOCK_MS = 2000;
+/** How much longer than its BLOCK a wait for new events may take before it is given up. */
+const WAIT_REPLY_SLACK_MS = 5000;
 /** Pause after a failed read or acknowledgement before the next attempt. */
 const FAILURE_PAUSE_MS = 200;
 /** A consumer idle this long with nothing pending is removed from the group (housekeeping). */
@@ -399,10 +401,17 @@ export class OrderedRedisTransport implements Port.DeliveryTransport<OrderedPart
     }
     const bound = o.blocking.deadPeerTimeoutMs;
     const blockMs = bound > 0 ? Math.min(WAIT_BLOCK_MS, Math.floor(bound / 3)) : WAIT_BLOCK_MS;
-    await o.blocking.send(
-      ['XREAD', 'COUNT', '1', 'BLOCK', String(blockMs), 'STREAMS', o.part.keys.stream, top],
-      { key: o.part.keys.stream },
-    );
+    try {
+      await o.blocking.send(
+        ['XREAD', 'COUNT', '1', 'BLOCK', String(blockMs), 'STREAMS', o.part.keys.stream, top],
+        { key: o.part.keys.stream, timeoutMs: blockMs + WAIT_REPLY_SLACK_MS },
+      );
+    } catch (e) {
+      // A wait that failed or never came back: the next one gets a new connection.
+      o.blocking.destroy();
+      o.blocking = undefined;
+      throw e;
+    }
   }
 
   // ---- acknowledging, retrying, dead-lettering ------------------------------
