@@ -79,7 +79,9 @@ export interface SubscribeOptions<T = unknown> {
   /**
    * Per-key order across instances: each partition is owned by one instance of the group at a
    * time and handled one event after another, in stream order (see the guarantees at the top
-   * of this file). The group should be used by ordered subscriptions only. Default false.
+   * of this file). The group should be used by ordered subscriptions only. `ready` resolves
+   * once the instance takes part; the partitions it gets arrive as 'partition-assigned'
+   * statuses. Default false.
    */
   readonly ordered?: boolean;
   /**
