@@ -13,6 +13,22 @@
  *   acknowledged only after its handler resolved (at-least-once).
  * - A handler that throws is retried with backoff up to `maxAttempts`; then the
  *   event is dead-lettered and later events are not held up.
+ *
+ * Ordered subscriptions (`ordered: true`) add, per consumer group:
+ * - Each partition of the topic is owned by at most one running instance of the group at a
+ *   time (a lease renewed by the owner); instances share the partitions evenly (partition i
+ *   goes to the i-th live instance modulo their number, by name) and rebalance when one
+ *   joins, closes or dies, within `rebalanceWithinMs` (default 15 s).
+ * - Within a partition, events are handled one at a time in stream order, so events with the
+ *   same `key` (which land in one partition) are handled in publish order. A failing event is
+ *   retried before the next event of its partition; after `maxAttempts` it is dead-lettered
+ *   and the partition moves on. `concurrency` bounds how many partitions are handled at once.
+ * - Fencing: every read, acknowledgement, retry claim and dead letter of an ordered
+ *   subscription is checked by Redis against the partition's ownership epoch, in the same
+ *   script. An instance that lost a partition (paused, cut off, slow past its lease) has its
+ *   late work rejected (OwnershipLostError, status 'partition-fenced') and stops handling it;
+ *   the event goes to the new owner, which handles it again (at-least-once). Fencing cannot
+ *   undo what a stale handler already did outside Herald: make side effects idempotent.
  */
 import type { Delivery, OutgoingEvent, PublishReceipt } from './event.ts';
 import type { Topic } from './topic.ts';
@@ -60,6 +76,21 @@ export interface SubscribeOptions<T = unknown> {
   /** Default 'new'. */
   readonly startFrom?: StartFrom;
   readonly middleware?: readonly Middleware<T>[];
+  /**
+   * Per-key order across instances: each partition is owned by one instance of the group at a
+   * time and handled one event after another, in stream order (see the guarantees at the top
+   * of this file). The group should be used by ordered subscriptions only. `ready` resolves
+   * once the instance takes part; the partitions it gets arrive as 'partition-assigned'
+   * statuses. Default false.
+   */
+  readonly ordered?: boolean;
+  /**
+   * Ordered subscriptions: the bound within which the partitions of an instance that died (no
+   * heartbeat: SIGKILL, a pause, a network cut) move to the others. The ownership lease is
+   * 70 % of it and is renewed four times per lease; a closing instance hands its partitions
+   * over at once. At least 1000 ms. Default 15 000 ms.
+   */
+  readonly rebalanceWithinMs?: number;
 }
 
 export interface CloseOptions {
@@ -88,7 +119,28 @@ export type SubscriptionStatus =
       readonly reason: string;
     }
   | { readonly type: 'error'; readonly error: Error }
+  /** Ordered subscriptions: this instance now owns `partition` (under fencing `epoch`). */
+  | { readonly type: 'partition-assigned'; readonly partition: number; readonly epoch: number }
+  /** Ordered subscriptions: this instance handed `partition` over (rebalance or close). */
+  | { readonly type: 'partition-revoked'; readonly partition: number; readonly epoch: number }
+  /**
+   * Ordered subscriptions: this instance lost `partition` without handing it over (its lease
+   * expired: paused, cut off) and Redis rejected its work on it: `rejected` names what was
+   * refused ('acknowledge', 'claim', 'dead-letter', 'read', 'renew'), or 'lease-expired' when
+   * the instance stopped on its own because it could not renew in time.
+   */
+  | {
+      readonly type: 'partition-fenced';
+      readonly partition: number;
+      readonly epoch: number;
+      readonly rejected: OwnershipOperation;
+      readonly error: Error;
+    }
   | { readonly type: 'closed' };
+
+/** What an ordered subscription does under its partition ownership (what fencing may reject). */
+export type OwnershipOperation =
+  'acknowledge' | 'claim' | 'dead-letter' | 'read' | 'renew' | 'lease-expired';
 
 export interface Subscription {
   readonly topic: string;

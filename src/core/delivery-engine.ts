@@ -16,6 +16,9 @@
  *   others held too long are taken over.
  * - Closing: reading stops, running handlers get until the deadline, what finished is
  *   acknowledged; events read but not started stay pending for others.
+ * - Ordered subscriptions (`ordered: true`): one event at a time per partition, a failed one
+ *   retried before the next (ordered-dispatch.ts), the next started once the acknowledgement
+ *   was accepted; the transport owns partitions and revokes them (partition ownership).
  * Retries and dead letters are logged (one line each), connection losses too.
  */
 import { backoffDelay } from './backoff.ts';
@@ -46,12 +49,14 @@ import {
   ClosedError,
   ConnectionError,
   DecodeError,
+  OwnershipLostError,
   TimeoutError,
   ValidationError,
 } from './errors.ts';
 import { errorText, toError } from './error-text.ts';
 import type { Delivery, HeraldEvent } from './event.ts';
 import type { HeraldLogger } from './logger.ts';
+import { FifoJobs, OrderedJobs, type Job, type JobQueue } from './ordered-dispatch.ts';
 import { validate } from './schema.ts';
 import { resolveSubscribeOptions } from './subscribe-options.ts';
 import type { Topic } from './topic.ts';
@@ -68,6 +73,14 @@ export interface DeliveryHooks {
   onDeadLettered?: (topic: string, group: string, reason: string) => void;
   onReclaimed?: (topic: string, group: string, count: number) => void;
   onTrimmedBeforeAck?: (topic: string, group: string, count: number) => void;
+  /** Ordered subscriptions: `consumer` took (`assigned`), handed over (`revoked`) or lost (`fenced`) `partition`. */
+  onPartitionOwnership?: (
+    topic: string,
+    group: string,
+    consumer: string,
+    change: 'assigned' | 'revoked' | 'fenced',
+    partition: number,
+  ) => void;
 }
 
 export interface DeliveryEngineOptions<T, P extends PartitionRef> {
@@ -80,13 +93,6 @@ export interface DeliveryEngineOptions<T, P extends PartitionRef> {
   readonly transport: (settings: TransportSettings) => DeliveryTransport<P>;
   readonly hooks?: DeliveryHooks;
   readonly logger: HeraldLogger;
-}
-
-/** An event held by this subscription: queued or running. */
-interface Job<P extends PartitionRef> {
-  event: HeldEvent<P>;
-  /** When this consumer last took it (read, claim or heartbeat): the transport's idle clock restarted then. */
-  heldSince: number;
 }
 
 export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
@@ -104,7 +110,8 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
   private readonly statuses = new Broadcast<SubscriptionStatus>();
 
   private running = true;
-  private readonly queue: Job<P>[] = [];
+  /** Events read and not started yet; which starts next (ordered-dispatch.ts). */
+  private readonly queue: JobQueue<P>;
   private readonly inFlight = new Set<Job<P>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Wakes every pause() at once when the subscription closes. */
@@ -127,6 +134,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
       namedConsumer: o.options.consumer !== undefined,
       startFrom: o.options.startFrom ?? 'new',
     };
+    this.queue = resolved.ordered ? new OrderedJobs<P>() : new FifoJobs<P>();
     this.transport = o.transport(this.settings);
     this.handler = applyMiddleware(o.handler, o.options.middleware ?? []);
     this.hooks = o.hooks ?? {};
@@ -184,7 +192,28 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
       disconnected: (error) => this.markDisconnected(error),
       connected: () => this.markConnected(),
       error: (error) => this.emit({ type: 'error', error }),
+      report: (status) => this.reportOwnership(status),
+      drained: (part) => this.queue.drained(part),
+      revoke: (part) => {
+        const idle = this.queue.revoke(part);
+        this.wakeReaders();
+        return idle;
+      },
     };
+  }
+
+  /** A transport's status change; ordered transports' ownership changes also go to the hooks. */
+  private reportOwnership(s: SubscriptionStatus): void {
+    const hook = this.hooks.onPartitionOwnership;
+    if (hook !== undefined) {
+      if (s.type === 'partition-assigned')
+        hook(this.topic, this.group, this.consumer, 'assigned', s.partition);
+      else if (s.type === 'partition-revoked')
+        hook(this.topic, this.group, this.consumer, 'revoked', s.partition);
+      else if (s.type === 'partition-fenced')
+        hook(this.topic, this.group, this.consumer, 'fenced', s.partition);
+    }
+    this.emit(s);
   }
 
   private markDisconnected(error: Error): void {
@@ -223,7 +252,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
   // ---- reading -------------------------------------------------------------
 
   private outstanding(): number {
-    return this.queue.length + this.inFlight.size;
+    return this.queue.size + this.inFlight.size;
   }
 
   private room(): Promise<void> {
@@ -240,19 +269,16 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
   private accept(events: readonly HeldEvent<P>[]): void {
     if (events.length === 0) return;
     const now = Date.now();
-    for (const event of events) this.queue.push({ event, heldSince: now });
+    for (const event of events) this.queue.add({ event, heldSince: now });
     this.pump();
   }
 
   // ---- handling ------------------------------------------------------------
 
   private pump(): void {
-    while (
-      this.running &&
-      this.inFlight.size < this.settings.concurrency &&
-      this.queue.length > 0
-    ) {
-      const job = this.queue.shift() as Job<P>;
+    while (this.running && this.inFlight.size < this.settings.concurrency) {
+      const job = this.queue.next();
+      if (job === undefined) return;
       this.inFlight.add(job);
       void this.run(job);
     }
@@ -285,7 +311,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     try {
       const replayFor = event.fields[EnvelopeField.replayFor];
       if (replayFor !== undefined && replayFor !== this.group) {
-        this.transport.acknowledge(event); // a dead letter replayed for another group
+        await this.transport.acknowledge(event); // a dead letter replayed for another group
         return;
       }
       if (event.attempt > this.settings.maxAttempts) {
@@ -323,16 +349,21 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
         if (done !== undefined) await done;
       } catch (e) {
         onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, false);
-        await this.failed(event, e);
+        await this.failed(job, e);
         return;
       }
       onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, true);
-      this.transport.acknowledge(event);
+      const stored = this.transport.acknowledge(event);
+      // Ordered transports: the partition's next event starts once Redis accepted this
+      // acknowledgement under the partition's fence (a lost partition stops here).
+      if (stored !== undefined) await stored;
     } catch (e) {
       // The server failed while dead-lettering: the event stays pending and is reclaimed later.
-      this.emit({ type: 'error', error: toError(e) });
+      // A lost partition (ordered) was reported by the transport as 'partition-fenced'.
+      if (!(e instanceof OwnershipLostError)) this.emit({ type: 'error', error: toError(e) });
     } finally {
       this.inFlight.delete(job);
+      this.queue.finished(job);
       this.afterRun();
     }
   }
@@ -347,7 +378,8 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     }
   }
 
-  private async failed(event: HeldEvent<P>, error: unknown): Promise<void> {
+  private async failed(job: Job<P>, error: unknown): Promise<void> {
+    const { event } = job;
     if (event.attempt >= this.settings.maxAttempts) {
       await this.deadLetter(event, 'handler-failed', error);
       return;
@@ -370,18 +402,31 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
       delayMs,
       error: toError(error),
     });
+    job.retrying = true;
     this.later(delayMs, () => void this.retry(event));
   }
 
   /** Claims the event back (counting a delivery) and runs it again. */
   private async retry(event: HeldEvent<P>): Promise<void> {
+    if (this.queue.isRevoked(event.part)) return; // ordered: the partition went to another instance
     try {
       const claimed = await this.transport.claim(event);
-      if (claimed === undefined) return; // acknowledged elsewhere, or deleted
-      this.accept([claimed]);
+      if (claimed === undefined) {
+        this.queue.retryAbandoned(event.part); // acknowledged elsewhere, or deleted
+        this.pump();
+        return;
+      }
+      this.queue.addRetry({ event: claimed, heldSince: Date.now() });
+      this.pump();
     } catch (e) {
-      // Could not reach the server: it stays pending; the reclaimer will bring it back.
+      if (e instanceof OwnershipLostError) {
+        this.queue.retryAbandoned(event.part);
+        return;
+      }
       this.emit({ type: 'error', error: toError(e) });
+      // Could not reach the server: it stays pending. An ordered partition must not move past
+      // it, so this consumer tries again; otherwise the reclaimer brings it back.
+      if (this.settings.ordered) this.later(MAX_RETRY_PAUSE_MS, () => void this.retry(event));
     }
   }
 
@@ -465,7 +510,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     const now = Date.now();
     const threshold = now - this.settings.visibilityMs / 3;
     const stale: Job<P>[] = [];
-    for (const held of [this.inFlight, this.queue])
+    for (const held of [this.inFlight, this.queue] as Iterable<Job<P>>[])
       for (const job of held) if (job.heldSince < threshold) stale.push(job);
     if (stale.length === 0) return;
     await this.transport.touch(stale.map((j) => j.event));
@@ -485,7 +530,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     this.timers.clear();
     for (const wake of [...this.pauses]) wake();
     // Events read but not started stay pending: another consumer reclaims them after the visibility timeout.
-    this.queue.length = 0;
+    this.queue.clear();
     this.transport.stopReading();
     this.wakeReaders();
     await this.ready.catch(() => {});

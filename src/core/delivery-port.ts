@@ -13,7 +13,7 @@
  * engine except through the `ReadSink` it is given.
  */
 import type { Fields } from './codec.ts';
-import type { SubscribeOptions } from './contract.ts';
+import type { SubscribeOptions, SubscriptionStatus } from './contract.ts';
 import type { ResolvedSubscribeOptions } from './subscribe-options.ts';
 
 /** What a transport is told about the subscription it serves. */
@@ -72,6 +72,15 @@ export interface ReadSink<P extends PartitionRef> {
   connected(): void;
   /** Something failed that the caller cannot see otherwise (status 'error'). */
   error(error: Error): void;
+  /** Reports a status change (ordered transports: partitions assigned, revoked, fenced). */
+  report(status: SubscriptionStatus): void;
+  /** Ordered transports: resolves once no event of `part` waits to start (read ahead per partition). */
+  drained(part: P): Promise<void>;
+  /**
+   * Ordered transports: stop handling `part` (handed over or lost). Its events not started are
+   * dropped (they stay pending for the next owner); resolves once none of its events runs.
+   */
+  revoke(part: P): Promise<void>;
 }
 
 export interface DeliveryTransport<P extends PartitionRef> {
@@ -89,8 +98,13 @@ export interface DeliveryTransport<P extends PartitionRef> {
   read(sink: ReadSink<P>): Promise<void>;
   /** Stops the readers now; events read but not handled stay pending for others to reclaim. */
   stopReading(): void;
-  /** Acknowledges one handled event (the transport may batch acknowledgements). */
-  acknowledge(event: HeldEvent<P>): void;
+  /**
+   * Acknowledges one handled event (the transport may batch acknowledgements). An ordered
+   * transport returns a promise that settles once the acknowledgement was accepted or
+   * rejected by the fence (it never rejects): the engine waits for it before the partition's
+   * next event.
+   */
+  acknowledge(event: HeldEvent<P>): void | Promise<void>;
   /**
    * Claims an event back for a retry, counting a delivery. Undefined once acknowledged elsewhere
    * or deleted. Rejects with an error naming the event when the server cannot be reached.

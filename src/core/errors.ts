@@ -21,6 +21,7 @@ export const ErrorCode = {
   Auth: 'HERALD_AUTH',
   Tls: 'HERALD_TLS',
   Permission: 'HERALD_PERMISSION',
+  OwnershipLost: 'HERALD_OWNERSHIP_LOST',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -200,6 +201,25 @@ export class PermissionError extends HeraldError {
     super(ErrorCode.Permission, message, options);
     this.command = options?.command ?? '';
     this.key = options?.key;
+  }
+}
+
+/**
+ * An ordered subscription no longer owns the partition it worked on: its lease expired and
+ * another instance took the partition over (a higher epoch), so Redis rejected the
+ * acknowledgement, claim, dead letter or read. Nothing was done by the rejected command; the
+ * event goes to the partition's new owner. `partition` and `epoch` name the lost ownership.
+ */
+export class OwnershipLostError extends HeraldError {
+  readonly partition: number | undefined;
+  readonly epoch: number | undefined;
+  constructor(
+    message: string,
+    options?: { cause?: unknown; partition?: number | undefined; epoch?: number | undefined },
+  ) {
+    super(ErrorCode.OwnershipLost, message, options);
+    this.partition = options?.partition;
+    this.epoch = options?.epoch;
   }
 }
 

@@ -15,7 +15,12 @@ export const SUBSCRIBE_DEFAULTS = {
   maxAttempts: 5,
   /** How long an event may be held without a heartbeat before another consumer takes it over. */
   visibilityTimeoutMs: 30_000,
+  /** Ordered subscriptions: a dead instance's partitions move to the others within this bound. */
+  rebalanceWithinMs: 15_000,
 } as const;
+
+/** The smallest rebalance bound accepted (a shorter lease would expire under ordinary GC pauses). */
+export const MIN_REBALANCE_WITHIN_MS = 1000;
 
 export interface ResolvedSubscribeOptions {
   readonly group: string;
@@ -24,6 +29,9 @@ export interface ResolvedSubscribeOptions {
   readonly maxAttempts: number;
   readonly visibilityMs: number;
   readonly backoff: ResolvedBackoff;
+  /** Ordered subscriptions: partition ownership, one event at a time per partition. */
+  readonly ordered: boolean;
+  readonly rebalanceWithinMs: number;
 }
 
 export function resolveSubscribeOptions<T>(options: SubscribeOptions<T>): ResolvedSubscribeOptions {
@@ -42,11 +50,28 @@ export function resolveSubscribeOptions<T>(options: SubscribeOptions<T>): Resolv
       throw new ConfigError(`subscribe option ${option} must be a positive integer, got ${v}`);
     }
   }
+  const rebalanceWithinMs = options.rebalanceWithinMs ?? SUBSCRIBE_DEFAULTS.rebalanceWithinMs;
+  if (!Number.isInteger(rebalanceWithinMs) || rebalanceWithinMs < MIN_REBALANCE_WITHIN_MS) {
+    throw new ConfigError(
+      `subscribe option rebalanceWithinMs must be an integer of at least ${MIN_REBALANCE_WITHIN_MS}, got ${rebalanceWithinMs}`,
+    );
+  }
+  if (options.ordered !== undefined && typeof options.ordered !== 'boolean') {
+    throw new ConfigError(
+      `subscribe option ordered must be a boolean, got ${String(options.ordered)}`,
+    );
+  }
   const b = resolveBackoff(options.backoff);
   // A retry must come back before the visibility timeout, or another consumer would take the event over.
   const backoff = {
     ...b,
     maxMs: Math.max(1, Math.min(b.maxMs, Math.floor(resolved.visibilityMs / 2))),
   };
-  return { group: options.group, ...resolved, backoff };
+  return {
+    group: options.group,
+    ...resolved,
+    backoff,
+    ordered: options.ordered ?? false,
+    rebalanceWithinMs,
+  };
 }

@@ -20,6 +20,7 @@ import { MemoryDeadLetters } from './dead-letters.ts';
 import { MemoryPublisher } from './publisher.ts';
 import { MemoryStore } from './store.ts';
 import { subscribeMemory } from './subscription.ts';
+import { subscribeMemoryOrdered } from './ordered.ts';
 import { heraldLogger, type HeraldLogger } from '../core/logger.ts';
 
 export interface MemoryBackendOptions {
@@ -73,7 +74,8 @@ export class MemoryBackend implements Backend {
   subscribe<T>(topic: Topic<T>, options: SubscribeOptions<T>, handler: Handler<T>): Subscription {
     this.assertOpen(`subscribe to '${topic.name}'`);
     const partitions = this.store.partitionsOf(topic);
-    const sub = subscribeMemory<T>({ partitions, logger: this.logger }, topic, options, handler);
+    const subscribe = options.ordered === true ? subscribeMemoryOrdered : subscribeMemory;
+    const sub = subscribe<T>({ partitions, logger: this.logger }, topic, options, handler);
     this.subscriptions.add(sub);
     const close = sub.close.bind(sub);
     sub.close = async (o?: CloseOptions) => {

@@ -12,7 +12,7 @@
  * `function|load` or any `@dangerous` category; single commands are listed one by one.
  */
 import type { Topic } from '../core/topic.ts';
-import { partitionKeys, registryKey } from './keys.ts';
+import { membersKey, partitionKeys, registryKey } from './keys.ts';
 
 export interface AclRequest {
   readonly user: string;
@@ -45,6 +45,21 @@ export const CONSUME_STREAM_COMMANDS = [
   '+xgroup|delconsumer',
   '+exists',
 ] as const;
+/**
+ * Ordered subscriptions (`ordered: true`), inside their functions: ownership keys (owner lease,
+ * fencing epoch), the members set, the stream's top (XREVRANGE) and the wait for new events
+ * (XREAD BLOCK), and Redis's clock (TIME, for membership leases).
+ */
+export const ORDERED_OWNERSHIP_COMMANDS = ['+get', '+set', '+incr', '+pexpire', '+del', '+exists'];
+export const ORDERED_MEMBERS_COMMANDS = [
+  '+zadd',
+  '+zrem',
+  '+zremrangebyscore',
+  '+zrange',
+  '+pexpire',
+];
+export const ORDERED_STREAM_COMMANDS = ['+xrevrange', '+xread'];
+export const ORDERED_ROOT_COMMANDS = ['+time'];
 /** Listening to notifications. */
 export const LISTEN_COMMANDS = [
   '+subscribe',
@@ -105,6 +120,26 @@ export function topicKeyPatterns(
   return { stream: `${base}:stream`, dlq: `${base}:dlq`, dedupe: `${base}:dedupe:*` };
 }
 
+/** Key patterns of an ordered group's ownership keys (every partition) and members set. */
+export function orderedKeyPatterns(
+  prefix: string,
+  topic: Topic<unknown>,
+  group: string,
+): { owner: string; epoch: string; members: string } {
+  const g = escapeGlob(group);
+  const members = escapeGlob(membersKey(prefix, topic, group));
+  if (topic.streamKey !== undefined) {
+    const k = partitionKeys(prefix, topic, 0);
+    return {
+      owner: `${escapeGlob(k.ownerPrefix)}${g}`,
+      epoch: `${escapeGlob(k.epochPrefix)}${g}`,
+      members,
+    };
+  }
+  const base = `${escapeGlob(prefix)}:{${escapeGlob(topic.name)}:[0-9]*}`;
+  return { owner: `${base}:owner:${g}`, epoch: `${base}:epoch:${g}`, members };
+}
+
 /** One selector: `(~k1 ~k2 +cmd…)`. */
 function selector(keys: readonly string[], commands: readonly string[]): string {
   return `(${[...keys.map((k) => `~${k}`), ...commands].join(' ')})`;
@@ -135,12 +170,17 @@ export function aclSetUserArgs(request: AclRequest): string[] {
       selector([k.dedupe], ['+get', '+set']),
     );
   }
-  for (const { topic } of request.consume ?? []) {
+  for (const { topic, group } of request.consume ?? []) {
     const k = topicKeyPatterns(prefix, topic);
+    const o = orderedKeyPatterns(prefix, topic, group);
+    for (const c of ORDERED_ROOT_COMMANDS) rootCommands.add(c);
     selectors.push(
-      selector([k.stream, k.dlq], ['+fcall']), // group-create, consumer-remove, dead-letter
-      selector([k.stream], CONSUME_STREAM_COMMANDS),
+      // group-create, consumer-remove, dead-letter; ordered: ordered-*, partition-*
+      selector([k.stream, k.dlq, o.owner, o.epoch, o.members], ['+fcall']),
+      selector([k.stream], [...CONSUME_STREAM_COMMANDS, ...ORDERED_STREAM_COMMANDS]),
       selector([k.dlq], ['+xadd']),
+      selector([o.owner, o.epoch], ORDERED_OWNERSHIP_COMMANDS),
+      selector([o.members], ORDERED_MEMBERS_COMMANDS),
     );
   }
   const channels = (request.listen ?? []).map((p) => `&${escapeGlob(prefix)}:n:${p}`);

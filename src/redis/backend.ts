@@ -17,6 +17,7 @@ import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
 import type { Topic } from '../core/topic.ts';
 import { connect, type ConnectionOptions, type RedisConnection } from './connection.ts';
 import { subscribeStream } from './consumer.ts';
+import { subscribeOrdered } from './ordered-transport.ts';
 import type { DeliveryHooks } from '../core/delivery-engine.ts';
 import { Hooks, type BackendHooks, type HookName } from './hooks.ts';
 import { RedisDeadLetters } from './dead-letters.ts';
@@ -160,7 +161,8 @@ export class RedisBackend implements Backend {
 
   subscribe<T>(topic: Topic<T>, options: SubscribeOptions<T>, handler: Handler<T>): Subscription {
     this.assertOpen(`subscribe to '${topic.name}'`);
-    const sub = subscribeStream<T>(
+    // Ordered subscriptions own partitions (ordered-transport.ts); the engine is the same.
+    const sub = (options.ordered === true ? subscribeOrdered : subscribeStream)<T>(
       {
         conn: this.conn,
         prefix: this.prefix,

@@ -43,6 +43,14 @@ export function isNoGroup(e: unknown): boolean {
   return replyCode(e) === 'NOGROUP';
 }
 
+/**
+ * An ordered subscription's fenced script refused the work of an instance that no longer owns
+ * the partition (the 'FENCED' reply of fence() in lua/shared/helpers.lua).
+ */
+export function isFenced(e: unknown): boolean {
+  return replyCode(e) === 'FENCED';
+}
+
 /** EVALSHA of a script this Redis does not hold (restarted, SCRIPT FLUSH, another node). */
 export function isNoScript(e: unknown): boolean {
   return replyCode(e) === 'NOSCRIPT';

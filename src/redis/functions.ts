@@ -50,6 +50,16 @@ export const ALLOW_OOM: ReadonlySet<string> = new Set([
   'queue-take',
   'retention-trim',
   'idempotent-release',
+  // Ordered subscriptions keep owning, acknowledging and handing partitions over under OOM
+  // (consumers drain a full Redis): small writes, or writes that free memory.
+  'ordered-ack',
+  'ordered-claim',
+  'ordered-dead-letter',
+  'ordered-members',
+  'ordered-read',
+  'partition-acquire',
+  'partition-release',
+  'partition-renew',
 ]);
 
 export const LIBRARY_PREFIX = 'herald_';

@@ -40,6 +40,8 @@ export interface BackendHooks {
   reclaimed: NonNullable<DeliveryHooks['onReclaimed']>;
   /** Events were trimmed before a group acknowledged them (lost to that group). */
   trimmedBeforeAck: NonNullable<DeliveryHooks['onTrimmedBeforeAck']>;
+  /** Ordered subscriptions: this instance took, handed over or lost a partition (rebalances, owned partitions). */
+  partitionOwnership: NonNullable<DeliveryHooks['onPartitionOwnership']>;
   /** Run by `close()` after the subscriptions closed, before the connection closes. */
   close: () => void | Promise<void>;
 }
@@ -60,6 +62,7 @@ export class Hooks {
     deadLettered: [],
     reclaimed: [],
     trimmedBeforeAck: [],
+    partitionOwnership: [],
     close: [],
   };
 
@@ -105,6 +108,7 @@ export class Hooks {
     d.onDeadLettered = fanOut(this.lists.deadLettered);
     d.onReclaimed = fanOut(this.lists.reclaimed);
     d.onTrimmedBeforeAck = fanOut(this.lists.trimmedBeforeAck);
+    d.onPartitionOwnership = fanOut(this.lists.partitionOwnership);
   }
 }
 

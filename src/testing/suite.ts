@@ -12,6 +12,7 @@ import { deliveryTests } from './suite-delivery.ts';
 import { failureTests } from './suite-failures.ts';
 import { groupTests } from './suite-groups.ts';
 import { lifecycleTests } from './suite-lifecycle.ts';
+import { orderedTests } from './suite-ordered.ts';
 import { publishingTests } from './suite-publishing.ts';
 
 export type { ConformanceFactory };
@@ -24,5 +25,6 @@ export function runConformanceSuite(name: string, factory: ConformanceFactory): 
     describe('publishing', () => publishingTests(factory));
     describe('failures', () => failureTests(factory));
     describe('lifecycle', () => lifecycleTests(factory));
+    describe('ordered subscriptions', () => orderedTests(factory));
   });
 }

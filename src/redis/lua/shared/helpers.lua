@@ -36,3 +36,15 @@ local function call_spread(call, t, first, n)
   local seed = math.max(first, n - UNPACK_MAX + 1)
   return spread(call, t, first, seed - 1, unpack(t, seed, n))
 end
+
+-- Ordered subscriptions' fencing (partition ownership, redis/partition-ownership.ts):
+-- fence(owner_key, token) returns nil while the owner key holds exactly `token`
+-- ("<epoch>|<consumer>"), else an error reply 'FENCED <what holds it now>' that the
+-- caller returns as is: the work of an instance that lost the partition is refused here.
+local function fence(owner_key, token)
+  local current = redis.call('GET', owner_key)
+  if current == token then
+    return nil
+  end
+  return redis.error_reply('FENCED partition owned by ' .. (current or 'nobody') .. ', not ' .. token)
+end
