@@ -34,32 +34,51 @@ export const EnvelopeField = {
 
 const JSON_TYPE = 'application/json';
 
-/** The flat field list for XADD, in a stable order (Redis compacts entries whose field names repeat). */
+/**
+ * The flat field list for XADD, in a stable order (Redis compacts entries whose field names
+ * repeat). `explicit.data`, when given, is encoded instead of `event.data` (the value a schema
+ * returned), so the caller need not copy the event.
+ */
 export function encodeEnvelope<T>(
   topic: Topic<T>,
   event: OutgoingEvent<T>,
   defaults: { source: string },
-  explicit: { id?: string | undefined; time?: string | undefined } = {},
+  explicit: { id?: string | undefined; time?: string | undefined; data?: unknown } = {},
 ): string[] {
   const out: string[] = [
     EnvelopeField.specversion,
     '1.0',
     EnvelopeField.type,
     event.type ?? topic.defaultType,
+    EnvelopeField.source,
+    event.source ?? defaults.source,
   ];
-  out.push(EnvelopeField.source, event.source ?? defaults.source);
-  const id = event.id ?? explicit.id;
-  if (id !== undefined) out.push(EnvelopeField.id, id);
-  const time = event.time ?? explicit.time;
-  if (time !== undefined) out.push(EnvelopeField.time, time);
-  if (topic.storeAllAttributes) out.push(EnvelopeField.datacontenttype, JSON_TYPE);
-  if (event.subject !== undefined) out.push(EnvelopeField.subject, event.subject);
-  if (event.key !== undefined) out.push(EnvelopeField.key, event.key);
-  if (event.traceparent !== undefined) out.push(EnvelopeField.traceparent, event.traceparent);
-  if (event.headers !== undefined && Object.keys(event.headers).length > 0) {
-    out.push(EnvelopeField.headers, JSON.stringify(event.headers));
+  // The usual event has none of the optional attributes: one check settles it.
+  if (
+    event.id !== undefined ||
+    explicit.id !== undefined ||
+    event.time !== undefined ||
+    explicit.time !== undefined ||
+    topic.storeAllAttributes ||
+    event.subject !== undefined ||
+    event.key !== undefined ||
+    event.traceparent !== undefined ||
+    event.headers !== undefined
+  ) {
+    const id = event.id ?? explicit.id;
+    if (id !== undefined) out.push(EnvelopeField.id, id);
+    const time = event.time ?? explicit.time;
+    if (time !== undefined) out.push(EnvelopeField.time, time);
+    if (topic.storeAllAttributes) out.push(EnvelopeField.datacontenttype, JSON_TYPE);
+    if (event.subject !== undefined) out.push(EnvelopeField.subject, event.subject);
+    if (event.key !== undefined) out.push(EnvelopeField.key, event.key);
+    if (event.traceparent !== undefined) out.push(EnvelopeField.traceparent, event.traceparent);
+    if (event.headers !== undefined && Object.keys(event.headers).length > 0) {
+      out.push(EnvelopeField.headers, JSON.stringify(event.headers));
+    }
   }
-  out.push(EnvelopeField.data, JSON.stringify(event.data ?? null));
+  const data = 'data' in explicit ? explicit.data : event.data;
+  out.push(EnvelopeField.data, JSON.stringify(data ?? null));
   return out;
 }
 

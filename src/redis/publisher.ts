@@ -10,8 +10,9 @@ import { HeraldError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
 import { prepareEvents } from '../core/prepare.ts';
 import type { Topic } from '../core/topic.ts';
-import { withDeadline, type RedisConnection } from './connection.ts';
+import { withDeadline, type RedisConnection, type SendOptions } from './connection.ts';
 import { toHeraldError } from './errors.ts';
+import { asPermissionError } from './permission.ts';
 import { partitionKeys, type PartitionKeys } from './keys.ts';
 import type { TopicRegistry } from './registry.ts';
 import { loadScript, runScript } from './scripts.ts';
@@ -51,6 +52,16 @@ interface Waiting {
   readonly event: OutgoingEvent<unknown>;
   resolve(receipt: PublishReceipt): void;
   reject(error: unknown): void;
+}
+
+/** A publish waits this long for its events to be stored, unless its options say otherwise. */
+const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
+
+const XADD = ['XADD'] as const;
+
+/** An outcome gathered by Promise.allSettled (replies themselves are strings and arrays). */
+function isSettledResult(o: unknown): o is PromiseSettledResult<unknown> {
+  return typeof o === 'object' && o !== null && 'status' in o && !Array.isArray(o);
 }
 
 function isReceipt(o: unknown): o is PublishReceipt {
@@ -209,7 +220,7 @@ export class StreamPublisher {
     prepared: Prepared[],
     options: PublishOptions | undefined,
   ): Promise<unknown[]> {
-    const timeoutMs = options?.timeoutMs ?? 5000;
+    const timeoutMs = options?.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
     // One deadline for the whole batch (below), not a timer per command; when it passes, commands
     // still waiting to be written (Redis unreachable) are dropped through the abort signal.
     const abort = new AbortController();
@@ -217,38 +228,63 @@ export class StreamPublisher {
     const sendOpts = { timeoutMs, replyTimer: false, signal: abort.signal };
     const conn = this.deps.connectionFor?.(topic, options) ?? this.deps.conn;
     // All commands are issued in the same tick: node-redis writes them as one pipeline.
-    const pending = prepared.map((p) => {
-      if (p.id === undefined) {
-        return conn
-          .send<string>(['XADD', p.keys.stream, '*', ...p.fields], {
-            ...sendOpts,
-            key: p.keys.stream,
-          })
-          .then((pos) => [1, pos] as const);
-      }
-      return runScript<[number, string]>(
-        conn,
-        publishDedupe,
-        [p.keys.stream, p.keys.dedupePrefix + p.id],
-        [String(topic.dedupeWindowMs), ...p.fields],
-        sendOpts,
-      );
-    });
-    const settled = await withDeadline(Promise.allSettled(pending), 'XADD', timeoutMs, () =>
-      abort.abort(),
-    );
-    return settled.map((s, i): unknown => {
-      if (s.status === 'rejected') return s.reason;
+    const pending = new Array<Promise<unknown>>(prepared.length);
+    // XADD's options, one object per partition (its key routes it in a cluster). An ACL refusal
+    // is named on the failure path below, not by a promise per command (nameRefusals: false).
+    const xaddOpts: SendOptions[] = [];
+    for (let i = 0; i < prepared.length; i++) {
       const p = prepared[i] as Prepared;
-      const [added, position] = s.value as readonly [number, string];
-      return {
+      const stream = p.keys.stream;
+      if (p.id === undefined) {
+        const opts = (xaddOpts[p.keys.partition] ??= {
+          ...sendOpts,
+          key: stream,
+          nameRefusals: false,
+        });
+        pending[i] = conn.send<string>(['XADD', stream, '*', ...p.fields], opts);
+      } else {
+        pending[i] = runScript<[number, string]>(
+          conn,
+          publishDedupe,
+          [stream, p.keys.dedupePrefix + p.id],
+          [String(topic.dedupeWindowMs), ...p.fields],
+          sendOpts,
+        );
+      }
+    }
+    // The usual outcome, every event stored, costs one Promise.all; only when one failed are the
+    // outcomes gathered one by one, so each event settles with its own receipt or error.
+    const replies = await withDeadline(
+      Promise.all(pending).catch(() => Promise.allSettled(pending)),
+      'XADD',
+      timeoutMs,
+      () => abort.abort(),
+    );
+    const out = new Array<unknown>(prepared.length);
+    for (let i = 0; i < prepared.length; i++) {
+      const p = prepared[i] as Prepared;
+      const stream = p.keys.stream;
+      let reply: unknown = replies[i];
+      if (isSettledResult(reply)) {
+        if (reply.status === 'rejected') {
+          out[i] =
+            p.id === undefined ? asPermissionError(reply.reason, XADD, stream) : reply.reason;
+          continue;
+        }
+        reply = reply.value;
+      }
+      // XADD answers the position; the dedupe script [added, position].
+      const [added, position] =
+        typeof reply === 'string' ? [1, reply] : (reply as readonly [number, string]);
+      out[i] = {
         id: p.id ?? `${topic.name}:${p.keys.partition}:${position}`,
         topic: topic.name,
         partition: p.keys.partition,
         position: String(position),
         duplicate: Number(added) === 0,
       } satisfies PublishReceipt;
-    });
+    }
+    return out;
   }
 
   private async write(
