@@ -25,6 +25,7 @@ const RAW_SEND_TITLE = {
   pipeline: 'multi().execAsPipeline()',
   timeout0: 'sendCommand timeout 0',
   default: 'sendCommand defaults',
+  envelope: "sendCommand timeout 0, a Herald envelope's fields",
 } as const;
 
 const PEER = 0.3;
@@ -55,7 +56,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     eventsFactor: 1,
     load: async () => (await herald()).heraldPublishBatch,
   },
-  ...(['pipeline', 'timeout0', 'default'] as const).map((send): ScenarioDef => ({
+  ...(['pipeline', 'timeout0', 'default', 'envelope'] as const).map((send): ScenarioDef => ({
     id: `raw-e2e-${send}`,
     title: `raw loop end to end (XADD → XREADGROUP COUNT 500 → XACK), ${RAW_SEND_TITLE[send]}`,
     library: 'raw',

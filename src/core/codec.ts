@@ -110,16 +110,18 @@ export function entryBytesOver(fields: readonly string[], maxBytes: number): num
   return bytes > maxBytes ? bytes : undefined;
 }
 
-/** Milliseconds since the epoch encoded in a stream position `ms-seq`. */
-let lastMs = NaN;
+/** The time of a stream position `ms-seq` (its milliseconds since the epoch), as ISO 8601. */
+let lastPrefix = '';
 let lastIso = '';
 export function positionTime(position: string): string {
-  const ms = Number(position.slice(0, position.indexOf('-')));
-  // The entries of one read mostly share their millisecond: format each millisecond once.
-  if (ms !== lastMs) {
-    lastIso = new Date(Number.isFinite(ms) ? ms : 0).toISOString();
-    lastMs = ms;
-  }
+  // The entries of one read mostly share their millisecond: format each millisecond once, and
+  // recognise it again without slicing or parsing the position.
+  const dash = position.indexOf('-');
+  if (dash > 0 && dash === lastPrefix.length && position.startsWith(lastPrefix)) return lastIso;
+  const prefix = dash < 0 ? position : position.slice(0, dash);
+  const ms = Number(prefix);
+  lastIso = new Date(Number.isFinite(ms) ? ms : 0).toISOString();
+  lastPrefix = dash > 0 ? prefix : '';
   return lastIso;
 }
 

@@ -9,7 +9,7 @@
  * circular, functions, NaN, ±Infinity), an event whose stored entry is over the
  * topic's `maxEventBytes`, an explicit id on a topic whose dedupe window is out of range.
  */
-import { errorMessage } from './error-text.ts';
+import { errorMessage, toError } from './error-text.ts';
 import { encodeEnvelope, encodeRaw, entryBytesOver, EnvelopeField } from './codec.ts';
 import { diagnoseEncodeFailure, findLossyValue, formatPath, type JsonPath } from './encodable.ts';
 import { ValidationError } from './errors.ts';
@@ -254,4 +254,50 @@ export async function prepareEvents<T>(
     out[i] = finish(topic, event, data, source, where);
   }
   return out;
+}
+
+/**
+ * Prepares each event on its own, as separate publish calls do (coalesced publish()): one
+ * outcome per event, the prepared event or the error that refuses it, so a bad event fails
+ * only its own caller. Without a schema nothing waits (no promise per event).
+ */
+export async function prepareEach<T>(
+  topic: Topic<T>,
+  events: readonly OutgoingEvent<T>[],
+  source: string,
+): Promise<(PreparedEvent | Error)[]> {
+  const one = (event: OutgoingEvent<T>, data: unknown, where: Where): PreparedEvent | Error => {
+    try {
+      return finish(topic, event, data, source, where);
+    } catch (e) {
+      return toError(e);
+    }
+  };
+  const schema = topic.schema;
+  if (!schema) {
+    const out = new Array<PreparedEvent | Error>(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as OutgoingEvent<T>;
+      const where = new Where(topic.name, 0, false);
+      try {
+        checkEvent(topic, event, where);
+      } catch (e) {
+        out[i] = toError(e);
+        continue;
+      }
+      out[i] = one(event, event.data, where);
+    }
+    return out;
+  }
+  return Promise.all(
+    events.map(async (event) => {
+      const where = new Where(topic.name, 0, false);
+      try {
+        checkEvent(topic, event, where);
+        return one(event, await validated(topic, schema, event, where), where);
+      } catch (e) {
+        return toError(e);
+      }
+    }),
+  );
 }

@@ -8,7 +8,7 @@ import { setMaxListeners } from 'node:events';
 import type { PublishOptions } from '../core/contract.ts';
 import { HeraldError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
-import { prepareEvents } from '../core/prepare.ts';
+import { prepareEach, prepareEvents, type PreparedEvent } from '../core/prepare.ts';
 import type { Topic } from '../core/topic.ts';
 import { withDeadline, type RedisConnection, type SendOptions } from './connection.ts';
 import { toHeraldError } from './errors.ts';
@@ -125,47 +125,47 @@ export class StreamPublisher {
       w.reject(err);
     };
     // Each event is validated alone: a bad one rejects only its own caller.
-    const prepared = await Promise.all(
-      waiting.map((w) =>
-        this.prepare(topic, [w.event]).then(
-          ([p]) => p as Prepared,
-          (e: unknown) => {
-            fail(w, e);
-            return undefined;
-          },
-        ),
-      ),
+    const outcomes = await prepareEach(
+      topic,
+      waiting.map((w) => w.event),
+      this.deps.source,
     );
-    const ready = waiting.flatMap((w, i) => {
-      const p = prepared[i];
-      return p ? [{ w, p }] : [];
-    });
+    const ready: Waiting[] = [];
+    const prepared: Prepared[] = [];
+    for (let i = 0; i < waiting.length; i++) {
+      const w = waiting[i] as Waiting;
+      const o = outcomes[i] as PreparedEvent | Error;
+      if (o instanceof Error) fail(w, o);
+      else {
+        ready.push(w);
+        prepared.push(this.located(topic, o));
+      }
+    }
     if (ready.length === 0) return;
     try {
       for (const guard of this.deps.guards) guard(topic, ready.length);
       await this.deps.registry.ensure(topic);
-      const outcomes = await this.writeAll(
-        topic,
-        ready.map((r) => r.p),
-        options,
-      );
-      const stored = ready.flatMap((r, i) => {
-        const o = outcomes[i];
-        if (isReceipt(o)) return [{ w: r.w, receipt: o }];
-        fail(r.w, o);
-        return [];
-      });
-      const receipts = stored.map((x) => x.receipt);
+      const written = await this.writeAll(topic, prepared, options);
+      const stored: Waiting[] = [];
+      const receipts: PublishReceipt[] = [];
+      for (let i = 0; i < ready.length; i++) {
+        const o = written[i];
+        if (isReceipt(o)) {
+          stored.push(ready[i] as Waiting);
+          receipts.push(o);
+        } else fail(ready[i] as Waiting, o);
+      }
       try {
         for (const finish of this.deps.finishers) await finish(topic, receipts, options);
       } catch (e) {
-        for (const x of stored) fail(x.w, e);
+        for (const w of stored) fail(w, e);
         return;
       }
       if (receipts.length > 0) this.deps.onPublished?.(topic.name, receipts.length);
-      for (const x of stored) x.w.resolve(x.receipt);
+      for (let i = 0; i < stored.length; i++)
+        (stored[i] as Waiting).resolve(receipts[i] as PublishReceipt);
     } catch (e) {
-      for (const r of ready) fail(r.w, e);
+      for (const w of ready) fail(w, e);
     }
   }
 
@@ -207,11 +207,12 @@ export class StreamPublisher {
     events: readonly OutgoingEvent<T>[],
   ): Promise<Prepared[]> {
     const prepared = await prepareEvents(topic, events, this.deps.source);
-    return prepared.map((p) => ({
-      keys: this.keysOf(topic, p.partition),
-      id: p.id,
-      fields: p.fields,
-    }));
+    return prepared.map((p) => this.located(topic, p));
+  }
+
+  /** A prepared event with the keys of its partition. */
+  private located(topic: Topic<unknown>, p: PreparedEvent): Prepared {
+    return { keys: this.keysOf(topic, p.partition), id: p.id, fields: p.fields };
   }
 
   /** Writes prepared events in one pipeline; each outcome is a receipt or the error of that event. */
