@@ -76,6 +76,11 @@ export function isResult(r: RunOutcome | undefined): r is RunResult {
 /** The metrics of one run, flat: rate, CPU, Redis, commands, latency and memory figures. */
 export function metricsOf(r: RunResult): Record<string, number> {
   const out: Record<string, number> = { rate: r.rate, seconds: r.seconds, ...costFigures(r) };
+  // Separate-process scenarios: each side's Node CPU per event.
+  for (const k of ['producerCpuUsPerEvent', 'consumerCpuUsPerEvent']) {
+    const v = r.detail?.[k];
+    if (typeof v === 'number') out[k] = v;
+  }
   if (r.latency) {
     const { p50, p90, p99, max, achievedRate, p99FromSchedule } = r.latency;
     Object.assign(out, { p50, p90, p99, max, achievedRate, p99FromSchedule });
@@ -179,6 +184,24 @@ const COMPARISONS: readonly ComparisonDef[] = [
     b: 'raw-e2e',
     metric: 'rate',
   },
+  ...[1, 2].flatMap((n): ComparisonDef[] => [
+    {
+      id: `split${n}-producer-vs-raw`,
+      title: `Separate processes (1 producer, ${n} consumer${n > 1 ? 's' : ''}): Herald / raw producer, Node CPU per event`,
+      unit: X_LOWER,
+      a: `herald-split-${n}`,
+      b: `raw-split-${n}`,
+      metric: 'producerCpuUsPerEvent',
+    },
+    {
+      id: `split${n}-consumer-vs-raw`,
+      title: `Separate processes (1 producer, ${n} consumer${n > 1 ? 's' : ''}): Herald / raw consumers, Node CPU per event`,
+      unit: X_LOWER,
+      a: `herald-split-${n}`,
+      b: `raw-split-${n}`,
+      metric: 'consumerCpuUsPerEvent',
+    },
+  ]),
   {
     id: 'e2e-vs-bullmq',
     title: 'Herald end to end / BullMQ end to end, events/s',

@@ -19,6 +19,7 @@ const herald = () => import('./scenarios/herald.ts');
 const bull = () => import('./scenarios/bullmq.ts');
 const smq = () => import('./scenarios/smq.ts');
 const pubsub = () => import('./scenarios/pubsub.ts');
+const split = () => import('./scenarios/split.ts');
 
 /** Short names of the raw loops' ways of sending (scenarios/raw.ts has the long ones). */
 const RAW_SEND_TITLE = {
@@ -104,6 +105,16 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     eventsFactor: 0.5,
     load: async () => (await herald()).heraldEndToEnd({ groups: 3 }),
   },
+  ...([1, 2] as const).flatMap((consumers) =>
+    (['raw', 'herald'] as const).map((library): ScenarioDef => ({
+      id: `${library}-split-${consumers}`,
+      title: `${library === 'raw' ? 'raw loop' : 'Herald'}, separate processes: 1 producer, ${consumers} consumer${consumers > 1 ? 's' : ''}`,
+      library,
+      kind: 'throughput',
+      eventsFactor: 1,
+      load: async () => (await split()).splitProcesses(library, consumers),
+    })),
+  ),
   {
     id: 'bullmq-add',
     title: 'BullMQ addBulk, 500 per call',

@@ -54,6 +54,21 @@ export function renderMarkdown(r: BenchResults): string {
       ),
     );
   }
+  const split = r.scenarios.filter((s) => s.summary.producerCpuUsPerEvent !== undefined);
+  if (split.length > 0) {
+    out.push('', '### Separate processes: Node CPU per event of each side', '');
+    out.push(
+      table(
+        ['Scenario', 'producer µs/event', 'consumers µs/event (together)', 'events/s'],
+        split.map((s) => [
+          `${s.title} \`${s.id}\`${failures(s)}`,
+          spreadText(s.summary.producerCpuUsPerEvent),
+          spreadText(s.summary.consumerCpuUsPerEvent),
+          spreadText(s.summary.rate, (v) => num(v)),
+        ]),
+      ),
+    );
+  }
   const latency = r.scenarios.filter((s) => s.kind === 'latency');
   if (latency.length > 0) {
     out.push('', '### Latency, publish call → handler (ms), open loop', '');
