@@ -68,11 +68,8 @@ function isReceipt(o: unknown): o is PublishReceipt {
   return typeof o === 'object' && o !== null && 'position' in o && 'duplicate' in o;
 }
 
-interface Prepared {
-  readonly keys: PartitionKeys;
-  readonly id: string | undefined;
-  readonly fields: string[];
-}
+/** An event ready to write (its partition's keys are looked up when it is written). */
+type Prepared = PreparedEvent;
 
 export class StreamPublisher {
   private readonly keyCache = new WeakMap<Topic<unknown>, PartitionKeys[]>();
@@ -138,7 +135,7 @@ export class StreamPublisher {
       if (o instanceof Error) fail(w, o);
       else {
         ready.push(w);
-        prepared.push(this.located(topic, o));
+        prepared.push(o);
       }
     }
     if (ready.length === 0) return;
@@ -190,7 +187,8 @@ export class StreamPublisher {
     }
   }
 
-  private keysOf(topic: Topic<unknown>, partition: number): PartitionKeys {
+  /** The keys of every partition of the topic, by partition. */
+  private keysOf(topic: Topic<unknown>): readonly PartitionKeys[] {
     let all = this.keyCache.get(topic);
     if (!all) {
       all = Array.from({ length: topic.partitions }, (_, p) =>
@@ -198,21 +196,12 @@ export class StreamPublisher {
       );
       this.keyCache.set(topic, all);
     }
-    return all[partition] as PartitionKeys;
+    return all;
   }
 
   /** Validates and encodes every event before anything is written. */
-  private async prepare<T>(
-    topic: Topic<T>,
-    events: readonly OutgoingEvent<T>[],
-  ): Promise<Prepared[]> {
-    const prepared = await prepareEvents(topic, events, this.deps.source);
-    return prepared.map((p) => this.located(topic, p));
-  }
-
-  /** A prepared event with the keys of its partition. */
-  private located(topic: Topic<unknown>, p: PreparedEvent): Prepared {
-    return { keys: this.keysOf(topic, p.partition), id: p.id, fields: p.fields };
+  private prepare<T>(topic: Topic<T>, events: readonly OutgoingEvent<T>[]): Promise<Prepared[]> {
+    return prepareEvents(topic, events, this.deps.source);
   }
 
   /** Writes prepared events in one pipeline; each outcome is a receipt or the error of that event. */
@@ -233,11 +222,13 @@ export class StreamPublisher {
     // XADD's options, one object per partition (its key routes it in a cluster). An ACL refusal
     // is named on the failure path below, not by a promise per command (nameRefusals: false).
     const xaddOpts: SendOptions[] = [];
+    const keysOf = this.keysOf(topic);
     for (let i = 0; i < prepared.length; i++) {
       const p = prepared[i] as Prepared;
-      const stream = p.keys.stream;
+      const keys = keysOf[p.partition] as PartitionKeys;
+      const stream = keys.stream;
       if (p.id === undefined) {
-        const opts = (xaddOpts[p.keys.partition] ??= {
+        const opts = (xaddOpts[p.partition] ??= {
           ...sendOpts,
           key: stream,
           nameRefusals: false,
@@ -247,7 +238,7 @@ export class StreamPublisher {
         pending[i] = runScript<[number, string]>(
           conn,
           publishDedupe,
-          [stream, p.keys.dedupePrefix + p.id],
+          [stream, keys.dedupePrefix + p.id],
           [String(topic.dedupeWindowMs), ...p.fields],
           sendOpts,
         );
@@ -264,7 +255,7 @@ export class StreamPublisher {
     const out = new Array<unknown>(prepared.length);
     for (let i = 0; i < prepared.length; i++) {
       const p = prepared[i] as Prepared;
-      const stream = p.keys.stream;
+      const stream = (keysOf[p.partition] as PartitionKeys).stream;
       let reply: unknown = replies[i];
       if (isSettledResult(reply)) {
         if (reply.status === 'rejected') {
@@ -278,9 +269,9 @@ export class StreamPublisher {
       const [added, position] =
         typeof reply === 'string' ? [1, reply] : (reply as readonly [number, string]);
       out[i] = {
-        id: p.id ?? `${topic.name}:${p.keys.partition}:${position}`,
+        id: p.id ?? `${topic.name}:${p.partition}:${position}`,
         topic: topic.name,
-        partition: p.keys.partition,
+        partition: p.partition,
         position: String(position),
         duplicate: Number(added) === 0,
       } satisfies PublishReceipt;
