@@ -177,6 +177,24 @@ const COMPARISONS: readonly ComparisonDef[] = [
     metric: 'nodeCpuUsPerEvent',
   },
   {
+    id: 'envelope-cpu-vs-raw',
+    title:
+      "Diagnostic: raw loop writing a Herald envelope's fields / the floor, Node CPU per event (the format's share)",
+    unit: X_LOWER,
+    a: 'raw-e2e-envelope',
+    b: 'raw-e2e',
+    metric: 'nodeCpuUsPerEvent',
+  },
+  {
+    id: 'cpu-vs-envelope',
+    title:
+      "Diagnostic: Herald / raw loop writing the same envelope fields, Node CPU per event (Herald's code's share)",
+    unit: X_LOWER,
+    a: 'herald-e2e',
+    b: 'raw-e2e-envelope',
+    metric: 'nodeCpuUsPerEvent',
+  },
+  {
     id: 'e2e4-vs-raw',
     title: 'Herald 4 consumers / raw loop, events/s',
     unit: X_HIGHER,
