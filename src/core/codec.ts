@@ -45,39 +45,52 @@ export function encodeEnvelope<T>(
   defaults: { source: string },
   explicit: { id?: string | undefined; time?: string | undefined; data?: unknown } = {},
 ): string[] {
+  const type = event.type ?? topic.defaultType;
+  const source = event.source ?? defaults.source;
+  const data = 'data' in explicit ? explicit.data : event.data;
+  // The usual event has none of the optional attributes: one check settles it, and its list is
+  // built at its final length.
+  if (
+    event.id === undefined &&
+    explicit.id === undefined &&
+    event.time === undefined &&
+    explicit.time === undefined &&
+    !topic.storeAllAttributes &&
+    event.subject === undefined &&
+    event.key === undefined &&
+    event.traceparent === undefined &&
+    event.headers === undefined
+  ) {
+    return [
+      EnvelopeField.specversion,
+      '1.0',
+      EnvelopeField.type,
+      type,
+      EnvelopeField.source,
+      source,
+      EnvelopeField.data,
+      JSON.stringify(data ?? null),
+    ];
+  }
   const out: string[] = [
     EnvelopeField.specversion,
     '1.0',
     EnvelopeField.type,
-    event.type ?? topic.defaultType,
+    type,
     EnvelopeField.source,
-    event.source ?? defaults.source,
+    source,
   ];
-  // The usual event has none of the optional attributes: one check settles it.
-  if (
-    event.id !== undefined ||
-    explicit.id !== undefined ||
-    event.time !== undefined ||
-    explicit.time !== undefined ||
-    topic.storeAllAttributes ||
-    event.subject !== undefined ||
-    event.key !== undefined ||
-    event.traceparent !== undefined ||
-    event.headers !== undefined
-  ) {
-    const id = event.id ?? explicit.id;
-    if (id !== undefined) out.push(EnvelopeField.id, id);
-    const time = event.time ?? explicit.time;
-    if (time !== undefined) out.push(EnvelopeField.time, time);
-    if (topic.storeAllAttributes) out.push(EnvelopeField.datacontenttype, JSON_TYPE);
-    if (event.subject !== undefined) out.push(EnvelopeField.subject, event.subject);
-    if (event.key !== undefined) out.push(EnvelopeField.key, event.key);
-    if (event.traceparent !== undefined) out.push(EnvelopeField.traceparent, event.traceparent);
-    if (event.headers !== undefined && Object.keys(event.headers).length > 0) {
-      out.push(EnvelopeField.headers, JSON.stringify(event.headers));
-    }
+  const id = event.id ?? explicit.id;
+  if (id !== undefined) out.push(EnvelopeField.id, id);
+  const time = event.time ?? explicit.time;
+  if (time !== undefined) out.push(EnvelopeField.time, time);
+  if (topic.storeAllAttributes) out.push(EnvelopeField.datacontenttype, JSON_TYPE);
+  if (event.subject !== undefined) out.push(EnvelopeField.subject, event.subject);
+  if (event.key !== undefined) out.push(EnvelopeField.key, event.key);
+  if (event.traceparent !== undefined) out.push(EnvelopeField.traceparent, event.traceparent);
+  if (event.headers !== undefined && Object.keys(event.headers).length > 0) {
+    out.push(EnvelopeField.headers, JSON.stringify(event.headers));
   }
-  const data = 'data' in explicit ? explicit.data : event.data;
   out.push(EnvelopeField.data, JSON.stringify(data ?? null));
   return out;
 }
