@@ -19,19 +19,28 @@ const herald = () => import('./scenarios/herald.ts');
 const bull = () => import('./scenarios/bullmq.ts');
 const smq = () => import('./scenarios/smq.ts');
 const pubsub = () => import('./scenarios/pubsub.ts');
+const split = () => import('./scenarios/split.ts');
+
+/** Short names of the raw loops' ways of sending (scenarios/raw.ts has the long ones). */
+const RAW_SEND_TITLE = {
+  pipeline: 'multi().execAsPipeline()',
+  timeout0: 'sendCommand timeout 0',
+  default: 'sendCommand defaults',
+  envelope: "sendCommand timeout 0, a Herald envelope's fields",
+} as const;
 
 const PEER = 0.3;
 const SMQ = 0.1;
 
 export const SCENARIOS: readonly ScenarioDef[] = [
-  {
-    id: 'raw-publish',
-    title: 'raw XADD, pipelined 500 per round trip',
+  ...(['pipeline', 'timeout0', 'default'] as const).map((send): ScenarioDef => ({
+    id: `raw-publish-${send}`,
+    title: `raw XADD, 500 per round trip, ${RAW_SEND_TITLE[send]}`,
     library: 'raw',
     kind: 'throughput',
     eventsFactor: 1,
-    load: async () => (await raw()).rawPublish,
-  },
+    load: async () => (await raw()).rawPublish(send),
+  })),
   {
     id: 'herald-publish',
     title: 'Herald publish(), one event per call',
@@ -48,14 +57,14 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     eventsFactor: 1,
     load: async () => (await herald()).heraldPublishBatch,
   },
-  {
-    id: 'raw-e2e',
-    title: 'raw loop end to end (XADD → XREADGROUP COUNT 500 → XACK)',
+  ...(['pipeline', 'timeout0', 'default', 'envelope'] as const).map((send): ScenarioDef => ({
+    id: `raw-e2e-${send}`,
+    title: `raw loop end to end (XADD → XREADGROUP COUNT 500 → XACK), ${RAW_SEND_TITLE[send]}`,
     library: 'raw',
     kind: 'throughput',
     eventsFactor: 1,
-    load: async () => (await raw()).rawEndToEnd,
-  },
+    load: async () => (await raw()).rawEndToEnd(send),
+  })),
   {
     id: 'herald-e2e',
     title: 'Herald end to end, 1 consumer',
@@ -96,6 +105,16 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     eventsFactor: 0.5,
     load: async () => (await herald()).heraldEndToEnd({ groups: 3 }),
   },
+  ...([1, 2] as const).flatMap((consumers) =>
+    (['raw', 'herald'] as const).map((library): ScenarioDef => ({
+      id: `${library}-split-${consumers}`,
+      title: `${library === 'raw' ? 'raw loop' : 'Herald'}, separate processes: 1 producer, ${consumers} consumer${consumers > 1 ? 's' : ''}`,
+      library,
+      kind: 'throughput',
+      eventsFactor: 1,
+      load: async () => (await split()).splitProcesses(library, consumers),
+    })),
+  ),
   {
     id: 'bullmq-add',
     title: 'BullMQ addBulk, 500 per call',
@@ -146,7 +165,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
   },
   {
     id: 'raw-latency-1k',
-    title: 'raw loop latency @ 1k ev/s',
+    title: 'raw loop latency @ 1k ev/s (sendCommand timeout 0)',
     library: 'raw',
     kind: 'latency',
     eventsFactor: 1,
@@ -162,7 +181,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
   },
   {
     id: 'raw-latency-10k',
-    title: 'raw loop latency @ 10k ev/s',
+    title: 'raw loop latency @ 10k ev/s (sendCommand timeout 0)',
     library: 'raw',
     kind: 'latency',
     eventsFactor: 1,

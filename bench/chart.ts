@@ -108,9 +108,12 @@ function rowsOf(
 const short = (s: ScenarioRecord): string => s.title.replace(/\s*\(.*\)$/, '');
 
 export function renderChart(results: BenchResults): string {
+  const floorOf = (alias: string): string =>
+    results.floors.find((f) => f.alias === alias)?.id ?? `${alias}-timeout0`;
   const recs = results.scenarios;
   const e2e = [
-    'raw-e2e',
+    floorOf('raw-e2e'),
+    'raw-e2e-default',
     'herald-e2e',
     'herald-e2e-4',
     'herald-e2e-1kb',
@@ -122,7 +125,8 @@ export function renderChart(results: BenchResults): string {
     'smq-consume',
   ];
   const publish = [
-    'raw-publish',
+    floorOf('raw-publish'),
+    'raw-publish-default',
     'herald-publish',
     'herald-publish-batch',
     'bullmq-add',

@@ -1,20 +1,26 @@
 /**
- * Re-renders a results file: recomputes the comparisons and target checks
+ * Re-renders a results file: recomputes the floors, comparisons and target checks
  * from its scenarios (so an older file gets the current ones), then writes
  * the Markdown report and the SVG chart.
  *
  *   node --import tsx bench/render.ts bench/results/latest.json [out.md] [out.svg]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { checkTargets, compare } from './aggregate.ts';
+import { checkTargets, chooseFloors, compare } from './aggregate.ts';
 import { renderChart } from './chart.ts';
 import { renderMarkdown } from './report.ts';
 import type { BenchResults } from './runner.ts';
 
 /** The results with comparisons and targets computed by the current code. */
 function refresh(results: BenchResults): BenchResults {
-  const comparisons = compare(results.scenarios);
-  return { ...results, comparisons, targets: checkTargets(results.scenarios, comparisons) };
+  const floors = chooseFloors(results.scenarios);
+  const comparisons = compare(results.scenarios, floors);
+  return {
+    ...results,
+    floors,
+    comparisons,
+    targets: checkTargets(results.scenarios, comparisons),
+  };
 }
 
 const [input, mdOut, svgOut] = process.argv.slice(2);

@@ -54,6 +54,21 @@ export function renderMarkdown(r: BenchResults): string {
       ),
     );
   }
+  const split = r.scenarios.filter((s) => s.summary.producerCpuUsPerEvent !== undefined);
+  if (split.length > 0) {
+    out.push('', '### Separate processes: Node CPU per event of each side', '');
+    out.push(
+      table(
+        ['Scenario', 'producer µs/event', 'consumers µs/event (together)', 'events/s'],
+        split.map((s) => [
+          `${s.title} \`${s.id}\`${failures(s)}`,
+          spreadText(s.summary.producerCpuUsPerEvent),
+          spreadText(s.summary.consumerCpuUsPerEvent),
+          spreadText(s.summary.rate, (v) => num(v)),
+        ]),
+      ),
+    );
+  }
   const latency = r.scenarios.filter((s) => s.kind === 'latency');
   if (latency.length > 0) {
     out.push('', '### Latency, publish call → handler (ms), open loop', '');
@@ -106,6 +121,19 @@ export function renderMarkdown(r: BenchResults): string {
       ),
     );
   }
+  if (r.floors.length > 0) {
+    out.push('', '### The floor: the faster careful raw loop of this run', '');
+    out.push(
+      table(
+        ['Floor', 'chosen', 'median events/s of each candidate'],
+        r.floors.map((f) => [
+          f.alias,
+          `\`${f.id}\``,
+          f.candidates.map((c) => `\`${c.id}\` ${num(c.rate)}`).join(' · '),
+        ]),
+      ),
+    );
+  }
   if (r.comparisons.length > 0) {
     out.push('', '### Herald against the raw loop and the peers (ratios taken run by run)', '');
     out.push(
@@ -116,14 +144,14 @@ export function renderMarkdown(r: BenchResults): string {
     );
   }
   if (r.targets.length > 0) {
-    out.push('', '### Targets (issue #5)', '');
+    out.push('', '### Targets (issue #11, against the floor)', '');
     out.push(
       table(
         ['Target', 'limit', 'measured (median)', ''],
         r.targets.map((t) => [
           t.title,
           t.limit,
-          `${auto(t.measured)} ${t.unit}`,
+          t.unit === 'ms' ? `${auto(t.measured)} ms` : `${auto(t.measured)}×`,
           t.pass ? 'met' : '**missed**',
         ]),
       ),

@@ -12,9 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { startRedisServer, type RedisServerHandle } from '../src/index.ts';
 import {
   checkTargets,
+  chooseFloors,
   compare,
   summarize,
   type Comparison,
+  type FloorChoice,
   type RunOutcome,
   type ScenarioRecord,
   type TargetCheck,
@@ -57,6 +59,8 @@ export interface BenchResults {
   readonly machine: MachineInfo;
   readonly redis: RedisInfo;
   readonly scenarios: ScenarioRecord[];
+  /** Which raw loop is the floor ('raw-publish', 'raw-e2e') in this run. */
+  readonly floors: FloorChoice[];
   readonly comparisons: Comparison[];
   readonly targets: TargetCheck[];
 }
@@ -186,7 +190,8 @@ export async function runBenchmark(
         outcomes.get(d.id)?.push(runOutcomes.get(d.id) ?? { error: 'did not run' });
     }
     const scenarios = defs.map((d) => summarize(d, outcomes.get(d.id) ?? []));
-    const comparisons = compare(scenarios);
+    const floors = chooseFloors(scenarios);
+    const comparisons = compare(scenarios, floors);
     const results: BenchResults = {
       version: 1,
       startedAt,
@@ -200,6 +205,7 @@ export async function runBenchmark(
       machine,
       redis,
       scenarios,
+      floors,
       comparisons,
       targets: checkTargets(scenarios, comparisons),
     };

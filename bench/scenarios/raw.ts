@@ -1,9 +1,17 @@
 /**
- * The raw node-redis loop: the floor any library built on this client pays.
- * Publishing is XADD, pipelined (every command of a batch issued in the same
- * tick, which node-redis writes as one batch); consuming is XREADGROUP with
- * COUNT 500 on a blocking connection, JSON.parse of each payload, and one XACK
- * per batch on the publishing connection.
+ * The raw node-redis loops: the floor any library built on this client pays.
+ * Publishing is XADD of a JSON payload in a `data` field, a batch per round
+ * trip; consuming is XREADGROUP with COUNT 500 on a blocking connection,
+ * JSON.parse of each payload, and one XACK per batch on the publishing connection.
+ *
+ * Three ways to send, each a scenario of its own, measured in the same run:
+ * - `pipeline`: each batch of XADDs as one `multi().execAsPipeline()`;
+ * - `timeout0`: each command with `sendCommand(args, { timeout: 0 })`, a batch
+ *   issued in one tick (node-redis writes it as one pipeline);
+ * - `default`: `sendCommand(args)` with node-redis's defaults, which arm a 5 s
+ *   timeout signal per command: what a loop written without care costs.
+ * The floor ("raw") is whichever of `pipeline` and `timeout0` is faster in the
+ * same run (aggregate.ts picks it); `default` is shown for scale only.
  */
 import { createClient } from 'redis';
 import { endToEnd, highestSustained, latencyAt, publishOnly, type Pipe } from '../drive.ts';
@@ -25,6 +33,19 @@ type ReadReply = Record<string, RawEntry[]> | [string, RawEntry[]][] | null;
 export const RAW_COUNT = 500;
 export const BATCH = 500;
 
+/** How a raw loop sends its commands (see the file comment). */
+export type RawSend = 'pipeline' | 'timeout0' | 'default' | 'envelope';
+
+/** What each way of sending is called in the report. */
+export const RAW_SEND_LABEL: Readonly<Record<RawSend, string>> = {
+  pipeline: 'multi().execAsPipeline() per batch',
+  timeout0: 'sendCommand(…, { timeout: 0 }) per command',
+  default: 'sendCommand(…) with node-redis defaults (5 s timeout per command)',
+  envelope: 'sendCommand(…, { timeout: 0 }), writing the fields of a Herald envelope',
+};
+
+const NO_TIMEOUT = { timeout: 0 } as const;
+
 /** A connected node-redis client (Nagle off, errors left to the commands). */
 export async function client(url: string): Promise<Client> {
   const c = newClient(url);
@@ -32,9 +53,60 @@ export async function client(url: string): Promise<Client> {
   return c;
 }
 
+/** One command, sent the way `send` says (a lone command is never worth a MULTI object). */
+function command<T = unknown>(c: Client, send: RawSend, args: string[]): Promise<T> {
+  return send === 'default' ? c.sendCommand<T>(args) : c.sendCommand<T>(args, NO_TIMEOUT);
+}
+
+function xaddArgs(stream: string, payload: OrderPayload): string[] {
+  return ['XADD', stream, '*', 'data', JSON.stringify(payload)];
+}
+
+/**
+ * The same XADD with the fields a Herald envelope stores for such an event (specversion, type,
+ * source, data): what the envelope's extra strings cost node-redis and Redis, apart from
+ * Herald's own code (a diagnostic row, never the floor).
+ */
+function envelopeArgs(stream: string, payload: OrderPayload): string[] {
+  return [
+    'XADD',
+    stream,
+    '*',
+    'specversion',
+    '1.0',
+    'type',
+    'orders',
+    'source',
+    'bench',
+    'data',
+    JSON.stringify(payload),
+  ];
+}
+
 /** XADD of one JSON payload in a `data` field: what an application on the bare client writes. */
 export function xadd(c: Client, stream: string, payload: OrderPayload): Promise<unknown> {
-  return c.sendCommand(['XADD', stream, '*', 'data', JSON.stringify(payload)]);
+  return c.sendCommand(xaddArgs(stream, payload), NO_TIMEOUT);
+}
+
+/** XADD of events [from, from + n) in one round trip; resolves when all are stored. */
+export async function xaddBatch(
+  c: Client,
+  send: RawSend,
+  stream: string,
+  from: number,
+  n: number,
+): Promise<void> {
+  if (send === 'pipeline') {
+    const multi = c.multi();
+    for (let i = 0; i < n; i++) multi.addCommand(xaddArgs(stream, makePayload(from + i, SMALL)));
+    await multi.execAsPipeline();
+    return;
+  }
+  const args = send === 'envelope' ? envelopeArgs : xaddArgs;
+  const all: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i++)
+    all.push(command(c, send, args(stream, makePayload(from + i, SMALL))));
+  await Promise.all(all);
 }
 
 export class RawPipe implements Pipe {
@@ -48,62 +120,63 @@ export class RawPipe implements Pipe {
     private readonly readers: Client[],
     private readonly stream: string,
     private readonly group: string,
+    private readonly send: RawSend,
   ) {}
 
-  static async open(url: string, stream: string): Promise<RawPipe> {
+  static async open(url: string, stream: string, send: RawSend): Promise<RawPipe> {
     const pub = await client(url);
     await pub.sendCommand(['XGROUP', 'CREATE', stream, 'g', '$', 'MKSTREAM']);
     const reader = await client(url);
-    const pipe = new RawPipe(pub, [reader], stream, 'g');
+    const pipe = new RawPipe(pub, [reader], stream, 'g', send);
     pipe.loops.push(pipe.readLoop(reader, 'c1'));
     return pipe;
   }
 
   private async readLoop(reader: Client, consumer: string): Promise<void> {
-    const { stream, group } = this;
+    const { stream, group, send } = this;
+    const read = [
+      'XREADGROUP',
+      'GROUP',
+      group,
+      consumer,
+      'COUNT',
+      String(RAW_COUNT),
+      'BLOCK',
+      '1000',
+      'STREAMS',
+      stream,
+      '>',
+    ];
     while (this.running) {
       let reply: ReadReply;
       try {
-        reply = await reader.sendCommand<ReadReply>([
-          'XREADGROUP',
-          'GROUP',
-          group,
-          consumer,
-          'COUNT',
-          String(RAW_COUNT),
-          'BLOCK',
-          '1000',
-          'STREAMS',
-          stream,
-          '>',
-        ]);
+        reply = await command<ReadReply>(reader, send, read);
       } catch (e) {
         if (!this.running) return;
         throw e;
       }
       if (!reply) continue;
       for (const [, entries] of Array.isArray(reply) ? reply : Object.entries(reply)) {
-        const ids: string[] = [];
+        const ack: string[] = ['XACK', stream, group];
         for (const [id, fields] of entries) {
-          ids.push(id);
+          ack.push(id);
           if (!fields) continue;
-          const data = JSON.parse(fields[1] as string) as OrderPayload;
+          // The payload is the last value (the only one, but for the envelope diagnostic).
+          const data = JSON.parse(fields[fields.length - 1] as string) as OrderPayload;
           this.count++;
           this.onDelivery?.(data);
         }
-        if (ids.length > 0) void this.pub.sendCommand(['XACK', stream, group, ...ids]);
+        if (ack.length > 3) void command(this.pub, send, ack);
       }
     }
   }
 
   publishBatch(from: number, n: number): Promise<void> {
-    const all: Promise<unknown>[] = [];
-    for (let i = 0; i < n; i++) all.push(xadd(this.pub, this.stream, makePayload(from + i, SMALL)));
-    return Promise.all(all).then(() => undefined);
+    return xaddBatch(this.pub, this.send, this.stream, from, n);
   }
 
   publishOne(seq: number, t: number): Promise<unknown> {
-    return xadd(this.pub, this.stream, makePayload(seq, SMALL, t));
+    return command(this.pub, this.send, xaddArgs(this.stream, makePayload(seq, SMALL, t)));
   }
 
   delivered(): number {
@@ -123,29 +196,29 @@ export class RawPipe implements Pipe {
   }
 }
 
-export async function rawPublish(ctx: ScenarioContext): Promise<RunResult> {
-  const c = await client(ctx.url);
-  try {
-    const stream = `${ctx.keyPrefix}:raw-publish`;
-    return await publishOnly(
-      ctx,
-      (from, n) => {
-        const all: Promise<unknown>[] = [];
-        for (let i = 0; i < n; i++) all.push(xadd(c, stream, makePayload(from + i, SMALL)));
-        return Promise.all(all).then(() => undefined);
-      },
-      BATCH,
-    );
-  } finally {
-    await c.close();
-  }
-}
+export const rawPublish =
+  (send: RawSend) =>
+  async (ctx: ScenarioContext): Promise<RunResult> => {
+    const c = await client(ctx.url);
+    try {
+      const stream = `${ctx.keyPrefix}:raw-publish`;
+      const result = await publishOnly(
+        ctx,
+        (from, n) => xaddBatch(c, send, stream, from, n),
+        BATCH,
+      );
+      return { ...result, detail: { ...result.detail, send } };
+    } finally {
+      await c.close();
+    }
+  };
 
 async function withPipe(
   ctx: ScenarioContext,
+  send: RawSend,
   run: (pipe: RawPipe) => Promise<RunResult>,
 ): Promise<RunResult> {
-  const pipe = await RawPipe.open(ctx.url, `${ctx.keyPrefix}:raw`);
+  const pipe = await RawPipe.open(ctx.url, `${ctx.keyPrefix}:raw`, send);
   try {
     return await run(pipe);
   } finally {
@@ -153,13 +226,16 @@ async function withPipe(
   }
 }
 
-export const rawEndToEnd = (ctx: ScenarioContext): Promise<RunResult> =>
-  withPipe(ctx, (pipe) => endToEnd(ctx, pipe, { batch: BATCH }));
+export const rawEndToEnd =
+  (send: RawSend) =>
+  (ctx: ScenarioContext): Promise<RunResult> =>
+    withPipe(ctx, send, (pipe) => endToEnd(ctx, pipe, { batch: BATCH }));
 
+/** Latency: one XADD per publish call, sent with `{ timeout: 0 }` (the floor's way for a lone command). */
 export const rawLatency =
   (rate: number) =>
   (ctx: ScenarioContext): Promise<RunResult> =>
-    withPipe(ctx, (pipe) => latencyAt(ctx, pipe, rate));
+    withPipe(ctx, 'timeout0', (pipe) => latencyAt(ctx, pipe, rate));
 
 export const rawLatencyMax = (ctx: ScenarioContext): Promise<RunResult> =>
-  withPipe(ctx, (pipe) => highestSustained(ctx, pipe, ctx.quick ? 2000 : 2500));
+  withPipe(ctx, 'timeout0', (pipe) => highestSustained(ctx, pipe, ctx.quick ? 2000 : 2500));

@@ -34,20 +34,52 @@ export const EnvelopeField = {
 
 const JSON_TYPE = 'application/json';
 
-/** The flat field list for XADD, in a stable order (Redis compacts entries whose field names repeat). */
+/**
+ * The flat field list for XADD, in a stable order (Redis compacts entries whose field names
+ * repeat). `explicit.data`, when given, is encoded instead of `event.data` (the value a schema
+ * returned), so the caller need not copy the event.
+ */
 export function encodeEnvelope<T>(
   topic: Topic<T>,
   event: OutgoingEvent<T>,
   defaults: { source: string },
-  explicit: { id?: string | undefined; time?: string | undefined } = {},
+  explicit: { id?: string | undefined; time?: string | undefined; data?: unknown } = {},
 ): string[] {
+  const type = event.type ?? topic.defaultType;
+  const source = event.source ?? defaults.source;
+  const data = 'data' in explicit ? explicit.data : event.data;
+  // The usual event has none of the optional attributes: one check settles it, and its list is
+  // built at its final length.
+  if (
+    event.id === undefined &&
+    explicit.id === undefined &&
+    event.time === undefined &&
+    explicit.time === undefined &&
+    !topic.storeAllAttributes &&
+    event.subject === undefined &&
+    event.key === undefined &&
+    event.traceparent === undefined &&
+    event.headers === undefined
+  ) {
+    return [
+      EnvelopeField.specversion,
+      '1.0',
+      EnvelopeField.type,
+      type,
+      EnvelopeField.source,
+      source,
+      EnvelopeField.data,
+      JSON.stringify(data ?? null),
+    ];
+  }
   const out: string[] = [
     EnvelopeField.specversion,
     '1.0',
     EnvelopeField.type,
-    event.type ?? topic.defaultType,
+    type,
+    EnvelopeField.source,
+    source,
   ];
-  out.push(EnvelopeField.source, event.source ?? defaults.source);
   const id = event.id ?? explicit.id;
   if (id !== undefined) out.push(EnvelopeField.id, id);
   const time = event.time ?? explicit.time;
@@ -59,7 +91,7 @@ export function encodeEnvelope<T>(
   if (event.headers !== undefined && Object.keys(event.headers).length > 0) {
     out.push(EnvelopeField.headers, JSON.stringify(event.headers));
   }
-  out.push(EnvelopeField.data, JSON.stringify(event.data ?? null));
+  out.push(EnvelopeField.data, JSON.stringify(data ?? null));
   return out;
 }
 
@@ -91,16 +123,18 @@ export function entryBytesOver(fields: readonly string[], maxBytes: number): num
   return bytes > maxBytes ? bytes : undefined;
 }
 
-/** Milliseconds since the epoch encoded in a stream position `ms-seq`. */
-let lastMs = NaN;
+/** The time of a stream position `ms-seq` (its milliseconds since the epoch), as ISO 8601. */
+let lastPrefix = '';
 let lastIso = '';
 export function positionTime(position: string): string {
-  const ms = Number(position.slice(0, position.indexOf('-')));
-  // The entries of one read mostly share their millisecond: format each millisecond once.
-  if (ms !== lastMs) {
-    lastIso = new Date(Number.isFinite(ms) ? ms : 0).toISOString();
-    lastMs = ms;
-  }
+  // The entries of one read mostly share their millisecond: format each millisecond once, and
+  // recognise it again without slicing or parsing the position.
+  const dash = position.indexOf('-');
+  if (dash > 0 && dash === lastPrefix.length && position.startsWith(lastPrefix)) return lastIso;
+  const prefix = dash < 0 ? position : position.slice(0, dash);
+  const ms = Number(prefix);
+  lastIso = new Date(Number.isFinite(ms) ? ms : 0).toISOString();
+  lastPrefix = dash > 0 ? prefix : '';
   return lastIso;
 }
 

@@ -261,6 +261,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
   }
 
   private wakeReaders(): void {
+    if (this.roomWaiters.size === 0) return; // the usual case: no copy per handled event
     const waiters = [...this.roomWaiters];
     this.roomWaiters.clear();
     for (const wake of waiters) wake();

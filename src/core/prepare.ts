@@ -9,7 +9,7 @@
  * circular, functions, NaN, ±Infinity), an event whose stored entry is over the
  * topic's `maxEventBytes`, an explicit id on a topic whose dedupe window is out of range.
  */
-import { errorMessage } from './error-text.ts';
+import { errorMessage, toError } from './error-text.ts';
 import { encodeEnvelope, encodeRaw, entryBytesOver, EnvelopeField } from './codec.ts';
 import { diagnoseEncodeFailure, findLossyValue, formatPath, type JsonPath } from './encodable.ts';
 import { ValidationError } from './errors.ts';
@@ -34,9 +34,19 @@ const STRING_ATTRIBUTES = ['key', 'subject', 'time', 'traceparent'] as const;
 /** Encoded field name -> the attribute a producer sets (for naming the largest field). */
 const ATTRIBUTE_OF_FIELD: Readonly<Record<string, string>> = { [EnvelopeField.key]: 'key' };
 
-interface Where {
-  readonly text: string;
-  readonly index: number;
+/** Which event of a call is being prepared; its text is built only when an error names it. */
+class Where {
+  constructor(
+    private readonly topic: string,
+    readonly index: number,
+    private readonly many: boolean,
+  ) {}
+
+  get text(): string {
+    return this.many
+      ? `event #${this.index} for topic '${this.topic}'`
+      : `event for topic '${this.topic}'`;
+  }
 }
 
 function invalid(where: Where, path: JsonPath, message: string): ValidationError {
@@ -169,7 +179,7 @@ function encode<T>(
   }
   let fields: string[];
   try {
-    fields = encodeEnvelope(topic, { ...event, data: data as T }, { source });
+    fields = encodeEnvelope(topic, event, { source }, { data });
   } catch (e) {
     const problem = diagnoseEncodeFailure(data, e);
     throw invalid(where, ['data', ...problem.path], problem.message);
@@ -180,12 +190,8 @@ function encode<T>(
   return fields;
 }
 
-async function prepareOne<T>(
-  topic: Topic<T>,
-  event: OutgoingEvent<T>,
-  source: string,
-  where: Where,
-): Promise<PreparedEvent> {
+/** Shape and attribute checks that need no schema. */
+function checkEvent<T>(topic: Topic<T>, event: OutgoingEvent<T>, where: Where): void {
   if (event === null || typeof event !== 'object') {
     throw new ValidationError(`${where.text} must be an object with data`, [], {
       index: where.index,
@@ -194,40 +200,104 @@ async function prepareOne<T>(
   }
   if (!attributesLookRight(event)) checkAttributes(event, where);
   if (event.id !== undefined) checkDedupeWindow(topic, where);
-  let data: unknown = event.data;
-  if (topic.schema) {
-    try {
-      data = await validate(topic.schema, event.data, `data of ${where.text}`);
-    } catch (e) {
-      if (!(e instanceof ValidationError)) throw e;
-      throw new ValidationError(
-        e.message,
-        e.issues.map((issue) => ({ ...issue, path: ['data', ...issue.path] })),
-        { index: where.index, field: 'data' },
-      );
-    }
-  }
+}
+
+/** Encodes checked (and, with a schema, validated) data. */
+function finish<T>(
+  topic: Topic<T>,
+  event: OutgoingEvent<T>,
+  data: unknown,
+  source: string,
+  where: Where,
+): PreparedEvent {
   const fields = encode(topic, event, data, source, where);
   checkSize(topic, fields, where);
   return { partition: partitionFor(topic.partitions, event.key, event.id), id: event.id, fields };
 }
 
+async function validated<T>(
+  topic: Topic<T>,
+  schema: NonNullable<Topic<T>['schema']>,
+  event: OutgoingEvent<T>,
+  where: Where,
+): Promise<unknown> {
+  try {
+    return await validate(schema, event.data, `data of ${where.text}`);
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e;
+    throw new ValidationError(
+      e.message,
+      e.issues.map((issue) => ({ ...issue, path: ['data', ...issue.path] })),
+      { index: where.index, field: 'data' },
+    );
+  }
+}
+
 /**
  * Prepares every event, or throws a ValidationError naming the first bad one (its `index`
- * and `field`); nothing is written either way.
+ * and `field`); nothing is written either way. Without a schema nothing here waits, so the
+ * events are prepared in one synchronous pass (no promise per event).
  */
 export async function prepareEvents<T>(
   topic: Topic<T>,
   events: readonly OutgoingEvent<T>[],
   source: string,
 ): Promise<PreparedEvent[]> {
-  const out: PreparedEvent[] = [];
+  const out: PreparedEvent[] = new Array<PreparedEvent>(events.length);
+  const many = events.length > 1;
+  const schema = topic.schema;
   for (let i = 0; i < events.length; i++) {
-    const text =
-      events.length > 1
-        ? `event #${i} for topic '${topic.name}'`
-        : `event for topic '${topic.name}'`;
-    out.push(await prepareOne(topic, events[i] as OutgoingEvent<T>, source, { text, index: i }));
+    const event = events[i] as OutgoingEvent<T>;
+    const where = new Where(topic.name, i, many);
+    checkEvent(topic, event, where);
+    const data = schema ? await validated(topic, schema, event, where) : event.data;
+    out[i] = finish(topic, event, data, source, where);
   }
   return out;
+}
+
+/**
+ * Prepares each event on its own, as separate publish calls do (coalesced publish()): one
+ * outcome per event, the prepared event or the error that refuses it, so a bad event fails
+ * only its own caller. Without a schema nothing waits (no promise per event).
+ */
+export async function prepareEach<T>(
+  topic: Topic<T>,
+  events: readonly OutgoingEvent<T>[],
+  source: string,
+): Promise<(PreparedEvent | Error)[]> {
+  const one = (event: OutgoingEvent<T>, data: unknown, where: Where): PreparedEvent | Error => {
+    try {
+      return finish(topic, event, data, source, where);
+    } catch (e) {
+      return toError(e);
+    }
+  };
+  const schema = topic.schema;
+  if (!schema) {
+    const out = new Array<PreparedEvent | Error>(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as OutgoingEvent<T>;
+      const where = new Where(topic.name, 0, false);
+      try {
+        checkEvent(topic, event, where);
+      } catch (e) {
+        out[i] = toError(e);
+        continue;
+      }
+      out[i] = one(event, event.data, where);
+    }
+    return out;
+  }
+  return Promise.all(
+    events.map(async (event) => {
+      const where = new Where(topic.name, 0, false);
+      try {
+        checkEvent(topic, event, where);
+        return one(event, await validated(topic, schema, event, where), where);
+      } catch (e) {
+        return toError(e);
+      }
+    }),
+  );
 }

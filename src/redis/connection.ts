@@ -45,8 +45,23 @@ export interface SendOptions {
    * (one timer for a whole batch instead of one per command). Default true.
    */
   readonly replyTimer?: boolean | undefined;
+  /**
+   * Lets the caller drop the command while it still waits to be written (Redis unreachable). Only
+   * handed to node-redis while the connection is not ready: on a ready connection the command is
+   * written within this turn of the event loop, and a listener per command on a signal shared by
+   * a batch costs more than the command (Node scans the listener list on every add and remove).
+   */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * False: an ACL refusal is left as node-redis's error, for a caller that names it itself on its
+   * failure path (`asPermissionError`), sparing its hot path a promise per command. Default true:
+   * it becomes a PermissionError naming the command and its key.
+   */
+  readonly nameRefusals?: boolean | undefined;
 }
+
+/** node-redis command options of a command whose wait the caller bounds (see SendOptions.replyTimer). */
+const NO_NODE_REDIS_TIMEOUT = Object.freeze({ timeout: 0 });
 
 /**
  * Rejects with a ReplyTimeoutError (mapped to TimeoutError) when `work` has not settled within
@@ -273,14 +288,19 @@ class Connection implements RedisConnection {
   }
 
   send<T>(args: Args, options?: SendOptions): Promise<T> {
-    const cmdOptions: { timeout?: number; abortSignal?: AbortSignal } = {};
     const timeoutMs = options?.timeoutMs;
+    const callerBounds = options?.replyTimer === false;
     // node-redis's timeout only bounds the wait to be written (it drops the command if it is still
     // queued while offline); the wait for the reply is bounded below.
     // With replyTimer false the caller's deadline (and its abort signal) bounds the batch: 0 spares
     // node-redis a timeout signal per command, which costs more than the command itself.
-    if (timeoutMs !== undefined) cmdOptions.timeout = options?.replyTimer === false ? 0 : timeoutMs;
-    if (options?.signal !== undefined) cmdOptions.abortSignal = options.signal;
+    let cmdOptions: { timeout?: number; abortSignal?: AbortSignal } | undefined;
+    if (timeoutMs !== undefined)
+      cmdOptions = callerBounds ? NO_NODE_REDIS_TIMEOUT : { timeout: timeoutMs };
+    const signal = options?.signal;
+    if (signal !== undefined && (this.kind === 'cluster' || !this.client.isReady)) {
+      cmdOptions = { ...cmdOptions, abortSignal: signal };
+    }
     const c = this.client as unknown as {
       sendCommand(...a: unknown[]): Promise<T>;
     };
@@ -290,11 +310,13 @@ class Connection implements RedisConnection {
     else if (this.kind === 'sentinel') reply = c.sendCommand(false, args, cmdOptions);
     else reply = c.sendCommand(args, cmdOptions);
     this.watchdog?.track(reply, blockingMsOf(args));
-    // An ACL refusal becomes a PermissionError naming the command and its key.
-    reply = reply.catch((e: unknown) => {
-      throw asPermissionError(e, args, options?.key ?? firstKeyOf(args));
-    });
-    return timeoutMs === undefined || options?.replyTimer === false
+    if (options?.nameRefusals !== false) {
+      // An ACL refusal becomes a PermissionError naming the command and its key.
+      reply = reply.catch((e: unknown) => {
+        throw asPermissionError(e, args, options?.key ?? firstKeyOf(args));
+      });
+    }
+    return timeoutMs === undefined || callerBounds
       ? reply
       : withReplyTimeout(reply, String(args[0]), timeoutMs);
   }

@@ -4,8 +4,13 @@
  * unreachable) are kept and retried; until then the events stay pending, which
  * is safe (at-least-once) but may cause a redelivery.
  */
-import type { RedisConnection } from './connection.ts';
+import { withDeadline, type RedisConnection } from './connection.ts';
 import type { PartitionKeys } from './keys.ts';
+
+/** Longest wait for the replies of one flush; unanswered acks are kept and sent again. */
+const ACK_TIMEOUT_MS = 10_000;
+/** Pause before acks that failed are sent again. */
+const ACK_RETRY_MS = 200;
 
 export class AckBatcher {
   private readonly acks = new Map<PartitionKeys, string[]>();
@@ -48,13 +53,17 @@ export class AckBatcher {
     if (this.acks.size === 0) return;
     const batch = [...this.acks.entries()];
     this.acks.clear();
-    const replies = await this.conn.pipeline(
-      batch.map(([p, ids]) => ['XACK', p.stream, this.group, ...ids]),
-      { timeoutMs: 10_000 },
+    // One deadline for the whole flush, not a node-redis timeout signal and a timer per XACK.
+    const options = { timeoutMs: ACK_TIMEOUT_MS, replyTimer: false };
+    const sent = batch.map(([p, ids]) =>
+      this.conn.send(['XACK', p.stream, this.group, ...ids], { ...options, key: p.stream }),
+    );
+    const replies = await withDeadline(Promise.allSettled(sent), 'XACK', ACK_TIMEOUT_MS).catch(
+      (e: unknown) => sent.map(() => ({ status: 'rejected', reason: e }) as const),
     );
     let failed = false;
     replies.forEach((r, i) => {
-      if (!(r instanceof Error)) return;
+      if (r.status === 'fulfilled') return;
       failed = true;
       const [p, ids] = batch[i] as [PartitionKeys, string[]];
       this.acks.set(p, [...(this.acks.get(p) ?? []), ...ids]);
@@ -62,7 +71,7 @@ export class AckBatcher {
     if (failed && !this.stopped) {
       this.retryTimer = setTimeout(() => {
         this.flushing = this.flushing.then(() => this.flush());
-      }, 200);
+      }, ACK_RETRY_MS);
     }
   }
 }

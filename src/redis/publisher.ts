@@ -8,10 +8,11 @@ import { setMaxListeners } from 'node:events';
 import type { PublishOptions } from '../core/contract.ts';
 import { HeraldError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
-import { prepareEvents } from '../core/prepare.ts';
+import { prepareEach, prepareEvents, type PreparedEvent } from '../core/prepare.ts';
 import type { Topic } from '../core/topic.ts';
-import { withDeadline, type RedisConnection } from './connection.ts';
+import { withDeadline, type RedisConnection, type SendOptions } from './connection.ts';
 import { toHeraldError } from './errors.ts';
+import { asPermissionError } from './permission.ts';
 import { partitionKeys, type PartitionKeys } from './keys.ts';
 import type { TopicRegistry } from './registry.ts';
 import { loadScript, runScript } from './scripts.ts';
@@ -53,15 +54,22 @@ interface Waiting {
   reject(error: unknown): void;
 }
 
+/** A publish waits this long for its events to be stored, unless its options say otherwise. */
+const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
+
+const XADD = ['XADD'] as const;
+
+/** An outcome gathered by Promise.allSettled (replies themselves are strings and arrays). */
+function isSettledResult(o: unknown): o is PromiseSettledResult<unknown> {
+  return typeof o === 'object' && o !== null && 'status' in o && !Array.isArray(o);
+}
+
 function isReceipt(o: unknown): o is PublishReceipt {
   return typeof o === 'object' && o !== null && 'position' in o && 'duplicate' in o;
 }
 
-interface Prepared {
-  readonly keys: PartitionKeys;
-  readonly id: string | undefined;
-  readonly fields: string[];
-}
+/** An event ready to write (its partition's keys are looked up when it is written). */
+type Prepared = PreparedEvent;
 
 export class StreamPublisher {
   private readonly keyCache = new WeakMap<Topic<unknown>, PartitionKeys[]>();
@@ -114,47 +122,47 @@ export class StreamPublisher {
       w.reject(err);
     };
     // Each event is validated alone: a bad one rejects only its own caller.
-    const prepared = await Promise.all(
-      waiting.map((w) =>
-        this.prepare(topic, [w.event]).then(
-          ([p]) => p as Prepared,
-          (e: unknown) => {
-            fail(w, e);
-            return undefined;
-          },
-        ),
-      ),
+    const outcomes = await prepareEach(
+      topic,
+      waiting.map((w) => w.event),
+      this.deps.source,
     );
-    const ready = waiting.flatMap((w, i) => {
-      const p = prepared[i];
-      return p ? [{ w, p }] : [];
-    });
+    const ready: Waiting[] = [];
+    const prepared: Prepared[] = [];
+    for (let i = 0; i < waiting.length; i++) {
+      const w = waiting[i] as Waiting;
+      const o = outcomes[i] as PreparedEvent | Error;
+      if (o instanceof Error) fail(w, o);
+      else {
+        ready.push(w);
+        prepared.push(o);
+      }
+    }
     if (ready.length === 0) return;
     try {
       for (const guard of this.deps.guards) guard(topic, ready.length);
       await this.deps.registry.ensure(topic);
-      const outcomes = await this.writeAll(
-        topic,
-        ready.map((r) => r.p),
-        options,
-      );
-      const stored = ready.flatMap((r, i) => {
-        const o = outcomes[i];
-        if (isReceipt(o)) return [{ w: r.w, receipt: o }];
-        fail(r.w, o);
-        return [];
-      });
-      const receipts = stored.map((x) => x.receipt);
+      const written = await this.writeAll(topic, prepared, options);
+      const stored: Waiting[] = [];
+      const receipts: PublishReceipt[] = [];
+      for (let i = 0; i < ready.length; i++) {
+        const o = written[i];
+        if (isReceipt(o)) {
+          stored.push(ready[i] as Waiting);
+          receipts.push(o);
+        } else fail(ready[i] as Waiting, o);
+      }
       try {
         for (const finish of this.deps.finishers) await finish(topic, receipts, options);
       } catch (e) {
-        for (const x of stored) fail(x.w, e);
+        for (const w of stored) fail(w, e);
         return;
       }
       if (receipts.length > 0) this.deps.onPublished?.(topic.name, receipts.length);
-      for (const x of stored) x.w.resolve(x.receipt);
+      for (let i = 0; i < stored.length; i++)
+        (stored[i] as Waiting).resolve(receipts[i] as PublishReceipt);
     } catch (e) {
-      for (const r of ready) fail(r.w, e);
+      for (const w of ready) fail(w, e);
     }
   }
 
@@ -179,7 +187,8 @@ export class StreamPublisher {
     }
   }
 
-  private keysOf(topic: Topic<unknown>, partition: number): PartitionKeys {
+  /** The keys of every partition of the topic, by partition. */
+  private keysOf(topic: Topic<unknown>): readonly PartitionKeys[] {
     let all = this.keyCache.get(topic);
     if (!all) {
       all = Array.from({ length: topic.partitions }, (_, p) =>
@@ -187,20 +196,12 @@ export class StreamPublisher {
       );
       this.keyCache.set(topic, all);
     }
-    return all[partition] as PartitionKeys;
+    return all;
   }
 
   /** Validates and encodes every event before anything is written. */
-  private async prepare<T>(
-    topic: Topic<T>,
-    events: readonly OutgoingEvent<T>[],
-  ): Promise<Prepared[]> {
-    const prepared = await prepareEvents(topic, events, this.deps.source);
-    return prepared.map((p) => ({
-      keys: this.keysOf(topic, p.partition),
-      id: p.id,
-      fields: p.fields,
-    }));
+  private prepare<T>(topic: Topic<T>, events: readonly OutgoingEvent<T>[]): Promise<Prepared[]> {
+    return prepareEvents(topic, events, this.deps.source);
   }
 
   /** Writes prepared events in one pipeline; each outcome is a receipt or the error of that event. */
@@ -209,7 +210,7 @@ export class StreamPublisher {
     prepared: Prepared[],
     options: PublishOptions | undefined,
   ): Promise<unknown[]> {
-    const timeoutMs = options?.timeoutMs ?? 5000;
+    const timeoutMs = options?.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
     // One deadline for the whole batch (below), not a timer per command; when it passes, commands
     // still waiting to be written (Redis unreachable) are dropped through the abort signal.
     const abort = new AbortController();
@@ -217,38 +218,65 @@ export class StreamPublisher {
     const sendOpts = { timeoutMs, replyTimer: false, signal: abort.signal };
     const conn = this.deps.connectionFor?.(topic, options) ?? this.deps.conn;
     // All commands are issued in the same tick: node-redis writes them as one pipeline.
-    const pending = prepared.map((p) => {
-      if (p.id === undefined) {
-        return conn
-          .send<string>(['XADD', p.keys.stream, '*', ...p.fields], {
-            ...sendOpts,
-            key: p.keys.stream,
-          })
-          .then((pos) => [1, pos] as const);
-      }
-      return runScript<[number, string]>(
-        conn,
-        publishDedupe,
-        [p.keys.stream, p.keys.dedupePrefix + p.id],
-        [String(topic.dedupeWindowMs), ...p.fields],
-        sendOpts,
-      );
-    });
-    const settled = await withDeadline(Promise.allSettled(pending), 'XADD', timeoutMs, () =>
-      abort.abort(),
-    );
-    return settled.map((s, i): unknown => {
-      if (s.status === 'rejected') return s.reason;
+    const pending = new Array<Promise<unknown>>(prepared.length);
+    // XADD's options, one object per partition (its key routes it in a cluster). An ACL refusal
+    // is named on the failure path below, not by a promise per command (nameRefusals: false).
+    const xaddOpts: SendOptions[] = [];
+    const keysOf = this.keysOf(topic);
+    for (let i = 0; i < prepared.length; i++) {
       const p = prepared[i] as Prepared;
-      const [added, position] = s.value as readonly [number, string];
-      return {
-        id: p.id ?? `${topic.name}:${p.keys.partition}:${position}`,
+      const keys = keysOf[p.partition] as PartitionKeys;
+      const stream = keys.stream;
+      if (p.id === undefined) {
+        const opts = (xaddOpts[p.partition] ??= {
+          ...sendOpts,
+          key: stream,
+          nameRefusals: false,
+        });
+        pending[i] = conn.send<string>(['XADD', stream, '*', ...p.fields], opts);
+      } else {
+        pending[i] = runScript<[number, string]>(
+          conn,
+          publishDedupe,
+          [stream, keys.dedupePrefix + p.id],
+          [String(topic.dedupeWindowMs), ...p.fields],
+          sendOpts,
+        );
+      }
+    }
+    // The usual outcome, every event stored, costs one Promise.all; only when one failed are the
+    // outcomes gathered one by one, so each event settles with its own receipt or error.
+    const replies = await withDeadline(
+      Promise.all(pending).catch(() => Promise.allSettled(pending)),
+      'XADD',
+      timeoutMs,
+      () => abort.abort(),
+    );
+    const out = new Array<unknown>(prepared.length);
+    for (let i = 0; i < prepared.length; i++) {
+      const p = prepared[i] as Prepared;
+      const stream = (keysOf[p.partition] as PartitionKeys).stream;
+      let reply: unknown = replies[i];
+      if (isSettledResult(reply)) {
+        if (reply.status === 'rejected') {
+          out[i] =
+            p.id === undefined ? asPermissionError(reply.reason, XADD, stream) : reply.reason;
+          continue;
+        }
+        reply = reply.value;
+      }
+      // XADD answers the position; the dedupe script [added, position].
+      const [added, position] =
+        typeof reply === 'string' ? [1, reply] : (reply as readonly [number, string]);
+      out[i] = {
+        id: p.id ?? `${topic.name}:${p.partition}:${position}`,
         topic: topic.name,
-        partition: p.keys.partition,
+        partition: p.partition,
         position: String(position),
         duplicate: Number(added) === 0,
       } satisfies PublishReceipt;
-    });
+    }
+    return out;
   }
 
   private async write(

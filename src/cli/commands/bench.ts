@@ -82,7 +82,7 @@ scenarios need the dev dependencies (npm install in the Herald repository).
 Examples:
   $ herald bench --quick                               # a private redis-server, seconds
   $ herald bench --url redis://10.0.0.5:6379 --runs 5
-  $ herald bench --only 'herald-e2e*,raw-e2e' --events 200000`,
+  $ herald bench --only 'herald-e2e*,raw-e2e-*' --events 200000`,
     )
     .action(async (opts: BenchCliOptions, cmd: Command) => {
       const { url } = globalOptions(cmd);
