@@ -89,6 +89,9 @@ export const MONITOR_COMMANDS = [
   '+xinfo|groups',
   '+xinfo|consumers',
   '+exists',
+  // Ownership of ordered groups (`herald groups`, the exporter): the owner and epoch keys.
+  '+get',
+  '+pttl',
   '+type',
   '+memory|usage',
   '+info',
