@@ -82,16 +82,13 @@ async function produce(): Promise<void> {
 let handled = 0;
 
 function consume(): Promise<void> {
-  // `ordered` is the ordered-groups option (issue 13), passed through as given: built as a
-  // record so that this compiles whether or not SubscribeOptions declares it yet.
-  const orderedOption: Record<string, unknown> = ordered ? { ordered: true } : {};
   const options: SubscribeOptions<unknown> = {
     group: 'scale',
     consumer: name,
     startFrom: 'beginning',
     batchSize: CONSUMER_BATCH,
     concurrency: CONSUMER_CONCURRENCY,
-    ...orderedOption,
+    ordered,
   };
   const sub = backend.subscribe(topic, options, () => {
     handled++;

@@ -8,6 +8,11 @@
  * a server restart) never receives what was sent meanwhile, and nothing is
  * retried. A handler that throws loses that notification too. Use a topic
  * (durable, at-least-once) or a work queue when every message must arrive.
+ *
+ * On a Redis Cluster the Redis backend uses sharded pub/sub (SPUBLISH / SSUBSCRIBE): a channel
+ * lives on the shard owning its slot. Pattern listeners are standalone and Sentinel only (a
+ * pattern spans slots and Redis has no sharded PSUBSCRIBE): on a Cluster they are refused with
+ * an UnsupportedError. See docs/scaling.md.
  */
 
 /** A received notification. */
@@ -32,7 +37,10 @@ export type NotificationHandler<T = unknown> = (
   notification: Notification<T>,
 ) => void | Promise<void>;
 
-/** What to listen to: one channel by name, or every channel matching a glob pattern (`orders.*`). */
+/**
+ * What to listen to: one channel by name, or every channel matching a glob pattern (`orders.*`).
+ * Patterns work on standalone Redis and Sentinel only; a Cluster refuses them (UnsupportedError).
+ */
 export type ListenTarget = string | { readonly pattern: string };
 
 export interface NotifyOptions {

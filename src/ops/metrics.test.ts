@@ -5,8 +5,14 @@ import { z } from 'zod';
 import { ConfigError, ValidationError } from '../core/errors.ts';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
+import { partitionKeys } from '../redis/keys.ts';
 import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { instrument, LIBRARY_METRICS } from './metrics.ts';
+
+/** The ordered subscriptions' rebalance bound in these tests (short: leases of 700 ms). */
+const ORDERED_BOUND_MS = 1000;
+/** How long the foreign owner set by the test holds a partition. */
+const FOREIGN_LEASE_MS = 1500;
 
 interface Sample {
   labels: Record<string, string | number>;
@@ -140,6 +146,55 @@ void describe('instrument', () => {
     assert.equal(backend.hasHook('published'), false);
     await backend.publish(topic, { data: { n: 99 } });
     assert.equal(await value(registry, LIBRARY_METRICS.published, { topic: 'orders' }), 20);
+  });
+
+  void test('ordered subscriptions: partitions owned, and each assignment, revocation and fencing', async () => {
+    const registry = new Registry();
+    const inst = instrument(backend, { registry });
+    const topic = defineTopic({ name: 'ordered-metrics', partitions: 4 });
+    const labels = { topic: topic.name, group: 'g' };
+    const owned = (): Promise<number> => value(registry, LIBRARY_METRICS.ownedPartitions, labels);
+    const changes = (change: string): Promise<number> =>
+      value(registry, LIBRARY_METRICS.ownershipChanges, { ...labels, change });
+    const options = { group: 'g', ordered: true, rebalanceWithinMs: ORDERED_BOUND_MS } as const;
+    const a = backend.subscribe(topic, { ...options, consumer: 'a' }, () => {});
+    let b: ReturnType<typeof backend.subscribe> | undefined;
+    try {
+      await a.ready;
+      await waitFor(async () => (await owned()) === 4 && (await changes('assigned')) === 4, {
+        message: 'the only instance owns all 4 partitions',
+      });
+      // A second instance: 2 partitions move from a to b; this process still owns all 4.
+      b = backend.subscribe(topic, { ...options, consumer: 'b' }, () => {});
+      await b.ready;
+      await waitFor(
+        async () => (await changes('revoked')) >= 2 && (await changes('assigned')) >= 6,
+        {
+          timeoutMs: 4 * ORDERED_BOUND_MS,
+          message: 'two partitions handed over to the new instance',
+        },
+      );
+      assert.equal(await owned(), 4);
+      // Another owner overwrites partition 0's lease: its owner is fenced at its next renewal and
+      // owns one partition less, until the foreign lease expires and it takes it back.
+      const ownerKey = `${partitionKeys(backend.prefix, topic, 0).ownerPrefix}g`;
+      await backend.conn.send(['SET', ownerKey, '999|intruder', 'PX', String(FOREIGN_LEASE_MS)]);
+      await waitFor(async () => (await changes('fenced')) >= 1 && (await owned()) === 3, {
+        timeoutMs: 4 * ORDERED_BOUND_MS,
+        message: 'the fenced partition is no longer counted as owned',
+      });
+      await waitFor(async () => (await owned()) === 4, {
+        timeoutMs: FOREIGN_LEASE_MS + 4 * ORDERED_BOUND_MS,
+        message: 'the partition is taken back once the foreign lease expired',
+      });
+      assert.ok((await changes('assigned')) >= 7, 'taken back: assigned again');
+    } finally {
+      await b?.close();
+      await a.close();
+      inst.stop();
+    }
+    // Closing hands every partition back.
+    assert.equal(await owned(), 0);
   });
 
   void test('two instrumentations: stopping the first leaves the second recording', async () => {

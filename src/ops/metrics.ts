@@ -1,13 +1,15 @@
 /**
  * What this process does, recorded with prom-client: publishes, publish
  * errors, handler durations and failures, retries, dead letters, reclaims and
- * events trimmed before they were acknowledged. Labels are topic, group,
- * error code and reason: bounded sets, never event ids.
+ * events trimmed before they were acknowledged; for ordered subscriptions, the
+ * partitions this process owns and how ownership changed (assigned, revoked,
+ * fenced). Labels are topic, group, error code, reason and change: bounded
+ * sets, never event ids, consumer names or partitions.
  *
  * What Redis holds (lag, pending, memory…) is the exporter's job (exporter.ts),
  * which reads it from Redis for every process at once.
  */
-import { Counter, Histogram, Registry, type Metric } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { RedisBackend } from '../redis/backend.ts';
 
 /** Handler duration buckets, in seconds: 1 ms to 1 minute. */
@@ -25,6 +27,8 @@ export const LIBRARY_METRICS = {
   deadLettered: 'herald_dead_lettered_total',
   reclaimed: 'herald_reclaimed_total',
   trimmedUnacked: 'herald_trimmed_unacked_total',
+  ownedPartitions: 'herald_owned_partitions',
+  ownershipChanges: 'herald_partition_ownership_changes_total',
 } as const;
 
 export interface InstrumentOptions {
@@ -109,7 +113,38 @@ export function instrument(
     ['topic', 'group'],
   );
 
+  const owned = metric(
+    registry,
+    m.ownedPartitions,
+    () =>
+      new Gauge({
+        name: m.ownedPartitions,
+        help: 'Ordered subscriptions: partitions the instances of this process own now.',
+        labelNames: ['topic', 'group'],
+        registers: [registry],
+      }),
+  );
+  const ownershipChanges = counter(
+    registry,
+    m.ownershipChanges,
+    'Ordered subscriptions: partitions this process took (assigned), handed over (revoked) or lost, its work rejected by Redis (fenced). Each rebalance moves partitions: assigned counts the take-overs.',
+    ['topic', 'group', 'change'],
+  );
+  // The partitions each consumer of this process owns: the gauge moves only on a real change
+  // (a late rejection of an ownership already dropped is a fencing, not one partition less).
+  const ownedBy = new Map<string, Set<number>>();
+
   const removers = [
+    backend.addHook('partitionOwnership', (topic, group, consumer, change, partition) => {
+      ownershipChanges.inc({ topic, group, change });
+      const key = `${topic}\n${group}\n${consumer}`;
+      let parts = ownedBy.get(key);
+      if (!parts) ownedBy.set(key, (parts = new Set()));
+      if (change === 'assigned') {
+        if (!parts.has(partition)) owned.inc({ topic, group });
+        parts.add(partition);
+      } else if (parts.delete(partition)) owned.dec({ topic, group });
+    }),
     backend.addHook('handled', (topic, group, seconds, ok) => {
       duration.observe({ topic, group }, seconds);
       if (!ok) failures.inc({ topic, group });

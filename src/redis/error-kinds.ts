@@ -123,6 +123,20 @@ export function isNodeUnavailable(e: unknown): boolean {
   return code !== undefined && UNAVAILABLE_CODES.has(code);
 }
 
+/**
+ * A Cluster refused the command because its slot is being migrated, without running it: TRYAGAIN
+ * (a command on several keys of a slot, some moved already, some not), or node-redis's own
+ * "Cannot find node <address>" when an ASK redirect names a node its slot map does not hold yet
+ * (a node that just joined). Sending the command again a little later is safe and succeeds once
+ * the keys are together or the node is known.
+ */
+export function isRefusedDuringMigration(e: unknown): boolean {
+  if (replyCode(e) === 'TRYAGAIN') return true;
+  return (
+    e instanceof Error && !(e instanceof ErrorReply) && /^Cannot find node \S+$/.test(e.message)
+  );
+}
+
 // ---- client-side conditions -------------------------------------------------
 
 /** The node-redis client was closed (by Herald, or by a close() racing the command). */

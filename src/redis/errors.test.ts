@@ -65,6 +65,7 @@ const PREDICATES = {
   isPermissionRefusal: kinds.isPermissionRefusal,
   isAuthFailure: kinds.isAuthFailure,
   isNodeUnavailable: kinds.isNodeUnavailable,
+  isRefusedDuringMigration: kinds.isRefusedDuringMigration,
   isClientClosed: kinds.isClientClosed,
   isRootNodesUnavailable: kinds.isRootNodesUnavailable,
   isWatchConflict: kinds.isWatchConflict,
@@ -365,6 +366,18 @@ void describe('client-side conditions that a test cannot provoke on demand', () 
       assertMapsTo(error, mapped);
     });
   }
+
+  void test('refused during a slot migration: TRYAGAIN, and an ASK to a node not known yet', () => {
+    // Both seen in cluster-reshard.test.ts; neither command ran, so the publisher sends them again.
+    const tryAgain = new ErrorReply('TRYAGAIN Multiple keys request during rehashing of slot');
+    assertKinds(tryAgain, 'isNodeUnavailable', 'isRefusedDuringMigration');
+    assertMapsTo(tryAgain, ConnectionError);
+    const unknownNode = new Error('Cannot find node 127.0.0.1:33973');
+    assertKinds(unknownNode, 'isRefusedDuringMigration');
+    assertMapsTo(unknownNode, RedisError);
+    // A message of Herald's or a handler's quoting it is not one.
+    assertKinds(new Error('publish failed: Cannot find node 127.0.0.1:1 (retried)'));
+  });
 
   void test('replies are recognised by class and code, not by text alone', () => {
     // A plain Error quoting a reply is not one (a message of Herald's or of a handler).

@@ -11,6 +11,7 @@ import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
 import { prepareEach, prepareEvents, type PreparedEvent } from '../core/prepare.ts';
 import type { Topic } from '../core/topic.ts';
 import { withDeadline, type RedisConnection, type SendOptions } from './connection.ts';
+import { isRefusedDuringMigration } from './error-kinds.ts';
 import { toHeraldError } from './errors.ts';
 import { asPermissionError } from './permission.ts';
 import { partitionKeys, type PartitionKeys } from './keys.ts';
@@ -67,6 +68,16 @@ function isSettledResult(o: unknown): o is PromiseSettledResult<unknown> {
 function isReceipt(o: unknown): o is PublishReceipt {
   return typeof o === 'object' && o !== null && 'position' in o && 'duplicate' in o;
 }
+
+/** A command refused by a Cluster without being run, gathered by Promise.allSettled (see retryRefused). */
+function isRefusedUnrun(o: unknown): boolean {
+  return isSettledResult(o) && o.status === 'rejected' && isRefusedDuringMigration(o.reason);
+}
+
+/** First pause before sending again a command refused during a slot migration; doubled each time. */
+const MIGRATION_RETRY_FIRST_MS = 10;
+/** Longest pause between two sends of a command refused during a slot migration. */
+const MIGRATION_RETRY_MAX_MS = 200;
 
 /** An event ready to write (its partition's keys are looked up when it is written). */
 type Prepared = PreparedEvent;
@@ -217,14 +228,12 @@ export class StreamPublisher {
     setMaxListeners(0, abort.signal);
     const sendOpts = { timeoutMs, replyTimer: false, signal: abort.signal };
     const conn = this.deps.connectionFor?.(topic, options) ?? this.deps.conn;
-    // All commands are issued in the same tick: node-redis writes them as one pipeline.
-    const pending = new Array<Promise<unknown>>(prepared.length);
+    const deadline = performance.now() + timeoutMs;
     // XADD's options, one object per partition (its key routes it in a cluster). An ACL refusal
     // is named on the failure path below, not by a promise per command (nameRefusals: false).
     const xaddOpts: SendOptions[] = [];
     const keysOf = this.keysOf(topic);
-    for (let i = 0; i < prepared.length; i++) {
-      const p = prepared[i] as Prepared;
+    const send = (p: Prepared): Promise<unknown> => {
       const keys = keysOf[p.partition] as PartitionKeys;
       const stream = keys.stream;
       if (p.id === undefined) {
@@ -233,25 +242,33 @@ export class StreamPublisher {
           key: stream,
           nameRefusals: false,
         });
-        pending[i] = conn.send<string>(['XADD', stream, '*', ...p.fields], opts);
-      } else {
-        pending[i] = runScript<[number, string]>(
-          conn,
-          publishDedupe,
-          [stream, keys.dedupePrefix + p.id],
-          [String(topic.dedupeWindowMs), ...p.fields],
-          sendOpts,
-        );
+        return conn.send<string>(['XADD', stream, '*', ...p.fields], opts);
       }
-    }
+      return runScript<[number, string]>(
+        conn,
+        publishDedupe,
+        [stream, keys.dedupePrefix + p.id],
+        [String(topic.dedupeWindowMs), ...p.fields],
+        sendOpts,
+      );
+    };
+    // All commands are issued in the same tick: node-redis writes them as one pipeline.
+    const pending = new Array<Promise<unknown>>(prepared.length);
+    for (let i = 0; i < prepared.length; i++) pending[i] = send(prepared[i] as Prepared);
     // The usual outcome, every event stored, costs one Promise.all; only when one failed are the
     // outcomes gathered one by one, so each event settles with its own receipt or error.
-    const replies = await withDeadline(
-      Promise.all(pending).catch(() => Promise.allSettled(pending)),
+    let someFailed = false;
+    const replies: unknown[] = await withDeadline(
+      Promise.all(pending).catch(() => {
+        someFailed = true;
+        return Promise.allSettled(pending);
+      }),
       'XADD',
       timeoutMs,
       () => abort.abort(),
     );
+    if (someFailed && replies.some(isRefusedUnrun))
+      await this.retryRefused(prepared, replies, send, deadline, abort);
     const out = new Array<unknown>(prepared.length);
     for (let i = 0; i < prepared.length; i++) {
       const p = prepared[i] as Prepared;
@@ -277,6 +294,42 @@ export class StreamPublisher {
       } satisfies PublishReceipt;
     }
     return out;
+  }
+
+  /**
+   * Sends again, until the batch's deadline, the commands a Cluster refused without running them
+   * while their slot migrates (TRYAGAIN, an ASK to a node not known yet): sent again a little
+   * later they run once the slot's keys are together or the node is known, so a publish during a
+   * reshard succeeds instead of failing. Replaces their outcomes in `replies`; when the deadline
+   * passes, a command still refused keeps its refusal, one still unanswered gets a timeout.
+   */
+  private async retryRefused(
+    prepared: readonly Prepared[],
+    replies: unknown[],
+    send: (p: Prepared) => Promise<unknown>,
+    deadline: number,
+    abort: AbortController,
+  ): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const refused: number[] = [];
+      for (let i = 0; i < replies.length; i++) if (isRefusedUnrun(replies[i])) refused.push(i);
+      const pause = Math.min(MIGRATION_RETRY_MAX_MS, MIGRATION_RETRY_FIRST_MS * 2 ** attempt);
+      if (refused.length === 0 || performance.now() + pause >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      const again = refused.map((i) => send(prepared[i] as Prepared));
+      const remainingMs = Math.max(1, Math.round(deadline - performance.now()));
+      let outcomes: PromiseSettledResult<unknown>[];
+      try {
+        outcomes = await withDeadline(Promise.allSettled(again), 'XADD', remainingMs, () =>
+          abort.abort(),
+        );
+      } catch (timeout) {
+        // Sent and unanswered by the deadline: their outcome is unknown, as any late reply's.
+        for (const i of refused) replies[i] = { status: 'rejected', reason: timeout };
+        return;
+      }
+      for (const [k, i] of refused.entries()) replies[i] = outcomes[k];
+    }
   }
 
   private async write(
