@@ -116,6 +116,15 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     })),
   ),
   {
+    id: 'envelope-split-1',
+    title:
+      "raw consumer of Herald's envelope, separate processes: 1 Herald producer, 1 raw consumer",
+    library: 'raw',
+    kind: 'throughput',
+    eventsFactor: 1,
+    load: async () => (await split()).splitProcesses('envelope', 1),
+  },
+  {
     id: 'bullmq-add',
     title: 'BullMQ addBulk, 500 per call',
     library: 'bullmq',
