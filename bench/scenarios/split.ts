@@ -35,7 +35,12 @@ class Worker {
   static start(): Worker {
     return new Worker(
       fork(path.join(here, '..', 'split-worker.ts'), [], {
-        execArgv: ['--import', import.meta.resolve('tsx')],
+        // `--profile` (node --cpu-prof) reaches the producer and consumer processes too.
+        execArgv: [
+          '--import',
+          import.meta.resolve('tsx'),
+          ...process.execArgv.filter((a) => a.startsWith('--cpu-prof')),
+        ],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       }),
     );
