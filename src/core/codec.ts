@@ -200,6 +200,46 @@ export function decodeEnvelope(fields: Fields, ctx: DecodeContext): HeraldEvent 
   } as HeraldEvent;
 }
 
+/** The value of field `name` in a flat [f1, v1, f2, v2, …] list (the last one when repeated). */
+export function fieldOf(flat: readonly string[], name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) value = flat[i + 1];
+  return value;
+}
+
+/** The envelope's fields of one entry, reused by every decodeEnvelopeFlat call (it is synchronous). */
+const envelopeScratch: Record<string, string | undefined> = {};
+const ENVELOPE_NAMES: readonly string[] = Object.values(EnvelopeField);
+
+/**
+ * decodeEnvelope for an entry given as the flat field list the store returned, without building
+ * its record: the strings a client decodes from a reply are not interned, and storing each as a
+ * property name costs more than the whole scan. Fields that are not the envelope's are ignored
+ * (as decodeEnvelope ignores them).
+ */
+export function decodeEnvelopeFlat(flat: readonly string[], ctx: DecodeContext): HeraldEvent {
+  const fields = envelopeScratch;
+  for (const name of ENVELOPE_NAMES) fields[name] = undefined;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i] as string;
+    switch (name) {
+      case EnvelopeField.specversion:
+      case EnvelopeField.id:
+      case EnvelopeField.source:
+      case EnvelopeField.type:
+      case EnvelopeField.time:
+      case EnvelopeField.datacontenttype:
+      case EnvelopeField.subject:
+      case EnvelopeField.key:
+      case EnvelopeField.data:
+      case EnvelopeField.headers:
+      case EnvelopeField.traceparent:
+        fields[name] = flat[i + 1];
+    }
+  }
+  return decodeEnvelope(fields as Fields, ctx);
+}
+
 /** A raw entry becomes an event whose data is the entry's fields. */
 export function decodeRaw(fields: Fields, ctx: DecodeContext, topic: Topic<unknown>): HeraldEvent {
   return {

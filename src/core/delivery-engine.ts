@@ -25,7 +25,9 @@ import { backoffDelay } from './backoff.ts';
 import { Broadcast } from './broadcast.ts';
 import {
   decodeEnvelope,
+  decodeEnvelopeFlat,
   decodeRaw,
+  fieldOf,
   derivedId,
   EnvelopeField,
   type DecodeContext,
@@ -326,7 +328,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     if (
       this.topicDef.schema === undefined &&
       event.attempt <= this.settings.maxAttempts &&
-      event.fields[EnvelopeField.replayFor] === undefined
+      replayForOf(event) === undefined
     ) {
       try {
         delivery = this.decode(event) as Delivery<T>;
@@ -399,13 +401,15 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
       delete fields[EnvelopeField.replayFor];
       return decodeRaw(fields, ctx, this.topicDef);
     }
-    return decodeEnvelope(event.fields, ctx);
+    return event.flat !== undefined
+      ? decodeEnvelopeFlat(event.flat, ctx)
+      : decodeEnvelope(event.fields, ctx);
   }
 
   /** The general path of a job: checks, decoding and validation, then `handled`. */
   private async run(job: Job<P>): Promise<void> {
     const { event } = job;
-    const replayFor = event.fields[EnvelopeField.replayFor];
+    const replayFor = replayForOf(event);
     if (replayFor !== undefined && replayFor !== this.group) {
       await this.transport.acknowledge(event); // a dead letter replayed for another group
       return;
@@ -638,6 +642,13 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     this.emit({ type: 'closed' });
     this.statuses.end();
   }
+}
+
+/** The group a replayed dead letter is meant for (other groups acknowledge it silently). */
+function replayForOf(event: HeldEvent): string | undefined {
+  return event.flat !== undefined
+    ? fieldOf(event.flat, EnvelopeField.replayFor)
+    : event.fields[EnvelopeField.replayFor];
 }
 
 /** 40 ms, 80 ms, … capped at a second. */

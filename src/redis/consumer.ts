@@ -15,7 +15,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { deadLetterFields } from '../core/dead-letter-fields.ts';
-import { pairs } from '../core/codec.ts';
+import { pairs, type Fields } from '../core/codec.ts';
 import type { Handler, SubscribeOptions } from '../core/contract.ts';
 import { DeliveryEngine, type DeliveryHooks } from '../core/delivery-engine.ts';
 import type * as Port from '../core/delivery-port.ts';
@@ -271,7 +271,7 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
     }
     const first = claimed[0];
     if (!first || !first[1]) return undefined; // acknowledged elsewhere, or trimmed
-    return { ...event, attempt: event.attempt + 1 };
+    return new RedisHeld(event.part, event.position, first[1], event.attempt + 1);
   }
 
   async deadLetter(event: Held, request: Port.DeadLetterRequest): Promise<Port.DeadLetterOutcome> {
@@ -366,6 +366,25 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
   }
 }
 
+/**
+ * An entry held by this consumer. It keeps the flat field list Redis returned: the engine decodes
+ * from it, and the `fields` record (dead letters, logs) is built only when asked for.
+ */
+class RedisHeld implements Held {
+  private record: Fields | undefined;
+
+  constructor(
+    readonly part: PartitionKeys,
+    readonly position: string,
+    readonly flat: readonly string[],
+    readonly attempt: number,
+  ) {}
+
+  get fields(): Fields {
+    return (this.record ??= pairs(this.flat));
+  }
+}
+
 /** Entries from a read or a claim as held events; entries deleted from the stream (null fields) are dropped. */
 function held(
   p: PartitionKeys,
@@ -374,7 +393,7 @@ function held(
 ): Held[] {
   const out: Held[] = [];
   for (const [position, flat] of entries) {
-    if (flat) out.push({ part: p, position, fields: pairs(flat), attempt: attemptOf(position) });
+    if (flat) out.push(new RedisHeld(p, position, flat, attemptOf(position)));
   }
   return out;
 }
