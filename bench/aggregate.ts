@@ -221,6 +221,15 @@ const COMPARISONS: readonly ComparisonDef[] = [
     },
   ]),
   {
+    id: 'split1-consumer-vs-envelope',
+    title:
+      "Diagnostic, separate processes: Herald consumer / raw consumer of the same Herald envelopes, Node CPU per event (Herald's consumer code's share)",
+    unit: X_LOWER,
+    a: 'herald-split-1',
+    b: 'envelope-split-1',
+    metric: 'consumerCpuUsPerEvent',
+  },
+  {
     id: 'e2e-vs-bullmq',
     title: 'Herald end to end / BullMQ end to end, events/s',
     unit: X_HIGHER,

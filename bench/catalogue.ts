@@ -20,6 +20,7 @@ const bull = () => import('./scenarios/bullmq.ts');
 const smq = () => import('./scenarios/smq.ts');
 const pubsub = () => import('./scenarios/pubsub.ts');
 const split = () => import('./scenarios/split.ts');
+const mixed = () => import('./scenarios/mixed.ts');
 
 /** Short names of the raw loops' ways of sending (scenarios/raw.ts has the long ones). */
 const RAW_SEND_TITLE = {
@@ -116,6 +117,15 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     })),
   ),
   {
+    id: 'envelope-split-1',
+    title:
+      "raw consumer of Herald's envelope, separate processes: 1 Herald producer, 1 raw consumer",
+    library: 'raw',
+    kind: 'throughput',
+    eventsFactor: 1,
+    load: async () => (await split()).splitProcesses('envelope', 1),
+  },
+  {
     id: 'bullmq-add',
     title: 'BullMQ addBulk, 500 per call',
     library: 'bullmq',
@@ -194,6 +204,22 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     kind: 'latency',
     eventsFactor: 1,
     load: async () => (await herald()).heraldLatency(10_000),
+  },
+  {
+    id: 'mixed-latency-herald-pub',
+    title: "diagnostic: Herald publish() → raw loop's reader, latency @ 10k ev/s",
+    library: 'herald',
+    kind: 'latency',
+    eventsFactor: 1,
+    load: async () => (await mixed()).mixedLatency('pub', 10_000),
+  },
+  {
+    id: 'mixed-latency-herald-sub',
+    title: "diagnostic: raw XADD of an envelope's fields → Herald subscription, latency @ 10k ev/s",
+    library: 'herald',
+    kind: 'latency',
+    eventsFactor: 1,
+    load: async () => (await mixed()).mixedLatency('sub', 10_000),
   },
   {
     id: 'herald-latency-1kb',

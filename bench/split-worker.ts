@@ -75,7 +75,8 @@ async function startRaw(s: SplitSetup): Promise<void> {
         for (const [id, fields] of entries) {
           ack.push(id);
           if (!fields) continue;
-          JSON.parse(fields[1] as string) as OrderPayload;
+          // The payload is the last value (`data`, the only one, or the last of a Herald envelope).
+          JSON.parse(fields[fields.length - 1] as string) as OrderPayload;
           delivered++;
         }
         if (ack.length > 3) void c.sendCommand(ack, { timeout: 0 });

@@ -67,7 +67,7 @@ function xaddArgs(stream: string, payload: OrderPayload): string[] {
  * source, data): what the envelope's extra strings cost node-redis and Redis, apart from
  * Herald's own code (a diagnostic row, never the floor).
  */
-function envelopeArgs(stream: string, payload: OrderPayload): string[] {
+export function envelopeArgs(stream: string, payload: OrderPayload): string[] {
   return [
     'XADD',
     stream,

@@ -35,7 +35,12 @@ class Worker {
   static start(): Worker {
     return new Worker(
       fork(path.join(here, '..', 'split-worker.ts'), [], {
-        execArgv: ['--import', import.meta.resolve('tsx')],
+        // `--profile` (node --cpu-prof) reaches the producer and consumer processes too.
+        execArgv: [
+          '--import',
+          import.meta.resolve('tsx'),
+          ...process.execArgv.filter((a) => a.startsWith('--cpu-prof')),
+        ],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       }),
     );
@@ -81,19 +86,26 @@ async function drained(c: RawClient, stream: string): Promise<boolean> {
   return false;
 }
 
+/**
+ * Who runs each side: `raw` and `herald` both sides; `envelope` is a diagnostic, a Herald producer
+ * and raw consumers reading its entries (what consuming Herald's envelope costs the bare client,
+ * the comparison for Herald's own consumer code).
+ */
+export type SplitLibrary = 'raw' | 'herald' | 'envelope';
+
 export const splitProcesses =
-  (library: 'raw' | 'herald', consumers: number) =>
+  (library: SplitLibrary, consumers: number) =>
   async (ctx: ScenarioContext): Promise<RunResult> => {
     const stream =
       library === 'raw'
         ? `${ctx.keyPrefix}:split`
         : partitionKeys(ctx.keyPrefix, defineTopic({ name: 'orders' }), 0).stream;
     const admin = await client(ctx.url);
-    if (library === 'raw')
+    if (library !== 'herald')
       await admin.sendCommand(['XGROUP', 'CREATE', stream, GROUP, '$', 'MKSTREAM']);
     const setup = (role: SplitSetup['role'], consumer: string): SplitSetup => ({
       role,
-      library,
+      library: library === 'envelope' ? (role === 'producer' ? 'herald' : 'raw') : library,
       url: ctx.url,
       prefix: ctx.keyPrefix,
       stream,

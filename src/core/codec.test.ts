@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeEnvelope, encodeEnvelope, encodeRaw, pairs, positionTime } from './codec.ts';
+import {
+  decodeEnvelope,
+  decodeEnvelopeFlat,
+  encodeEnvelope,
+  encodeRaw,
+  fieldOf,
+  pairs,
+  positionTime,
+} from './codec.ts';
 import { DecodeError } from './errors.ts';
 import { defineTopic } from './topic.ts';
 import { backoffDelay, resolveBackoff } from './backoff.ts';
@@ -54,6 +62,28 @@ test('entries without an envelope or with bad JSON are DecodeErrors naming the p
   assert.throws(
     () => decodeEnvelope({ specversion: '2.0', type: 't', data: '1' }, ctx),
     /specversion/,
+  );
+});
+
+test('decoding from the flat field list equals decoding its record, entry after entry', () => {
+  const full = encodeEnvelope(
+    topic,
+    { data: { a: 1 }, type: 't', headers: { h: 'v' }, key: 'k', subject: 's', traceparent: 'tp' },
+    { source: 'svc' },
+    { id: 'e-1', time: '2026-01-01T00:00:00.000Z' },
+  );
+  const plain = encodeEnvelope(topic, { data: [1, 2] }, { source: 'svc' });
+  // A foreign field and a repeated one (the last wins, as in the record).
+  const odd = [...plain, 'other', 'x', 'type', 'second'];
+  // The scratch record of one entry must not leak into the next.
+  for (const flat of [full, plain, odd, full, plain]) {
+    assert.deepEqual(decodeEnvelopeFlat(flat, ctx), decodeEnvelope(pairs(flat), ctx));
+  }
+  assert.equal(fieldOf(odd, 'type'), 'second');
+  assert.equal(fieldOf(odd, 'herald-replay-for'), undefined);
+  assert.throws(
+    () => decodeEnvelopeFlat(['data', '{}'], ctx),
+    (e: unknown) => e instanceof DecodeError && /missing specversion, type/.test(e.message),
   );
 });
 

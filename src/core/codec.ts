@@ -155,13 +155,111 @@ export interface DecodeContext {
 
 /** Decodes an envelope entry. Throws DecodeError when the entry is not a Herald envelope. */
 export function decodeEnvelope(fields: Fields, ctx: DecodeContext): HeraldEvent {
-  const specversion = fields[EnvelopeField.specversion];
-  const type = fields[EnvelopeField.type];
-  const rawData = fields[EnvelopeField.data];
+  return envelopeEvent(
+    ctx,
+    fields[EnvelopeField.specversion],
+    fields[EnvelopeField.type],
+    fields[EnvelopeField.data],
+    fields[EnvelopeField.id],
+    fields[EnvelopeField.source],
+    fields[EnvelopeField.time],
+    fields[EnvelopeField.datacontenttype],
+    fields[EnvelopeField.subject],
+    fields[EnvelopeField.key],
+    fields[EnvelopeField.headers],
+    fields[EnvelopeField.traceparent],
+  );
+}
+
+/** The value of field `name` in a flat [f1, v1, f2, v2, …] list (the last one when repeated). */
+export function fieldOf(flat: readonly string[], name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) value = flat[i + 1];
+  return value;
+}
+
+/**
+ * decodeEnvelope for an entry given as the flat field list the store returned, without building
+ * its record: the strings a client decodes from a reply are not interned, and storing each as a
+ * property name costs more than this scan. Fields that are not the envelope's are ignored, a
+ * repeated field's last value counts (as in the record).
+ */
+export function decodeEnvelopeFlat(flat: readonly string[], ctx: DecodeContext): HeraldEvent {
+  let specversion, type, data, id, source, time, contentType, subject, key, headers, traceparent;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const value = flat[i + 1];
+    switch (flat[i]) {
+      case EnvelopeField.specversion:
+        specversion = value;
+        break;
+      case EnvelopeField.type:
+        type = value;
+        break;
+      case EnvelopeField.source:
+        source = value;
+        break;
+      case EnvelopeField.data:
+        data = value;
+        break;
+      case EnvelopeField.id:
+        id = value;
+        break;
+      case EnvelopeField.time:
+        time = value;
+        break;
+      case EnvelopeField.datacontenttype:
+        contentType = value;
+        break;
+      case EnvelopeField.subject:
+        subject = value;
+        break;
+      case EnvelopeField.key:
+        key = value;
+        break;
+      case EnvelopeField.headers:
+        headers = value;
+        break;
+      case EnvelopeField.traceparent:
+        traceparent = value;
+        break;
+    }
+  }
+  return envelopeEvent(
+    ctx,
+    specversion,
+    type,
+    data,
+    id,
+    source,
+    time,
+    contentType,
+    subject,
+    key,
+    headers,
+    traceparent,
+  );
+}
+
+/** The event of an envelope's stored attributes (undefined: not stored). */
+function envelopeEvent(
+  ctx: DecodeContext,
+  specversion: string | undefined,
+  type: string | undefined,
+  rawData: string | undefined,
+  id: string | undefined,
+  source: string | undefined,
+  time: string | undefined,
+  contentType: string | undefined,
+  subject: string | undefined,
+  key: string | undefined,
+  rawHeaders: string | undefined,
+  traceparent: string | undefined,
+): HeraldEvent {
   if (specversion === undefined || type === undefined || rawData === undefined) {
-    const missing = [EnvelopeField.specversion, EnvelopeField.type, EnvelopeField.data].filter(
-      (f) => fields[f] === undefined,
-    );
+    const missing: string[] = [];
+    if (specversion === undefined) missing.push(EnvelopeField.specversion);
+    if (type === undefined) missing.push(EnvelopeField.type);
+    if (rawData === undefined) missing.push(EnvelopeField.data);
     throw new DecodeError(
       `entry ${ctx.position} has no Herald envelope: missing ${missing.join(', ')}`,
     );
@@ -176,7 +274,6 @@ export function decodeEnvelope(fields: Fields, ctx: DecodeContext): HeraldEvent 
     throw new DecodeError(`entry ${ctx.position}: data is not valid JSON`, { cause });
   }
   let headers = NO_HEADERS;
-  const rawHeaders = fields[EnvelopeField.headers];
   if (rawHeaders !== undefined) {
     try {
       headers = JSON.parse(rawHeaders) as Record<string, string>;
@@ -186,16 +283,16 @@ export function decodeEnvelope(fields: Fields, ctx: DecodeContext): HeraldEvent 
   }
   return {
     specversion: '1.0',
-    id: fields[EnvelopeField.id] ?? derivedId(ctx.topic, ctx.partition, ctx.position),
-    source: fields[EnvelopeField.source] ?? 'unknown',
+    id: id ?? derivedId(ctx.topic, ctx.partition, ctx.position),
+    source: source ?? 'unknown',
     type,
-    time: fields[EnvelopeField.time] ?? positionTime(ctx.position),
-    datacontenttype: fields[EnvelopeField.datacontenttype] ?? JSON_TYPE,
-    subject: fields[EnvelopeField.subject],
-    key: fields[EnvelopeField.key],
+    time: time ?? positionTime(ctx.position),
+    datacontenttype: contentType ?? JSON_TYPE,
+    subject,
+    key,
     data,
     headers,
-    traceparent: fields[EnvelopeField.traceparent],
+    traceparent,
     delivery: ctx.delivery,
   } as HeraldEvent;
 }

@@ -25,7 +25,9 @@ import { backoffDelay } from './backoff.ts';
 import { Broadcast } from './broadcast.ts';
 import {
   decodeEnvelope,
+  decodeEnvelopeFlat,
   decodeRaw,
+  fieldOf,
   derivedId,
   EnvelopeField,
   type DecodeContext,
@@ -119,6 +121,9 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
   private readonly roomWaiters = new Set<() => void>();
   private idleWaiters: (() => void)[] = [];
   private readDone: Promise<void> = Promise.resolve();
+  private readonly decodeContext: { -readonly [K in keyof DecodeContext]-?: DecodeContext[K] };
+  /** True while `pump` starts jobs (a job that finishes meanwhile does not start another loop). */
+  private pumping = false;
   private disconnected = false;
   private closing: Promise<void> | undefined;
 
@@ -135,6 +140,19 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
       startFrom: o.options.startFrom ?? 'new',
     };
     this.queue = resolved.ordered ? new OrderedJobs<P>() : new FifoJobs<P>();
+    this.decodeContext = {
+      topic: this.topic,
+      partition: 0,
+      position: '',
+      delivery: {
+        topic: this.topic,
+        partition: 0,
+        group: this.group,
+        consumer: this.consumer,
+        position: '',
+        attempt: 0,
+      },
+    };
     this.transport = o.transport(this.settings);
     this.handler = applyMiddleware(o.handler, o.options.middleware ?? []);
     this.hooks = o.hooks ?? {};
@@ -276,107 +294,183 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
 
   // ---- handling ------------------------------------------------------------
 
+  /**
+   * Starts what may start. An event whose handler returns without a promise is handled to the
+   * end here, synchronously (decode, handler, acknowledgement): no promise, no async frame and no
+   * in-flight entry per event. Everything else (a promise from the handler, a schema, an ordered
+   * acknowledgement, a failure, a dead letter) continues asynchronously in `run`/`handled`.
+   */
   private pump(): void {
-    while (this.running && this.inFlight.size < this.settings.concurrency) {
-      const job = this.queue.next();
-      if (job === undefined) return;
-      this.inFlight.add(job);
-      void this.run(job);
+    if (this.pumping) return; // a job finishing inside the loop: the loop goes on
+    this.pumping = true;
+    try {
+      while (this.running && this.inFlight.size < this.settings.concurrency) {
+        const job = this.queue.next();
+        if (job === undefined) break;
+        this.startJob(job);
+      }
+    } finally {
+      this.pumping = false;
+    }
+    if (this.outstanding() <= this.settings.batchSize) this.wakeReaders();
+    if (this.inFlight.size === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
     }
   }
 
+  private startJob(job: Job<P>): void {
+    const event = job.event;
+    // The general path: a schema (validation may be async), a replayed dead letter, an event
+    // delivered too often, an undecodable entry.
+    let delivery: Delivery<T> | undefined;
+    if (
+      this.topicDef.schema === undefined &&
+      event.attempt <= this.settings.maxAttempts &&
+      replayForOf(event) === undefined
+    ) {
+      try {
+        delivery = this.decode(event) as Delivery<T>;
+      } catch {
+        delivery = undefined; // `run` decodes it again and dead-letters it
+      }
+    }
+    if (delivery === undefined) {
+      this.track(job, this.run(job));
+      return;
+    }
+    const onHandled = this.hooks.onHandled;
+    const t0 = onHandled ? performance.now() : 0;
+    let done: void | Promise<void>;
+    try {
+      done = this.handler(delivery);
+    } catch (e) {
+      this.track(job, this.handlerFailed(job, e, t0));
+      return;
+    }
+    if (done !== undefined) {
+      this.track(job, this.handled(job, done, t0));
+      return;
+    }
+    onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, true);
+    const stored = this.transport.acknowledge(event);
+    if (stored !== undefined) {
+      this.track(job, stored);
+      return;
+    }
+    this.queue.finished(job);
+  }
+
+  /** A job continuing asynchronously: in flight until `work` settles. */
+  private track(job: Job<P>, work: Promise<void>): void {
+    this.inFlight.add(job);
+    work.then(
+      () => this.settle(job),
+      (e: unknown) => {
+        // The server failed while dead-lettering: the event stays pending and is reclaimed later.
+        // A lost partition (ordered) was reported by the transport as 'partition-fenced'.
+        if (!(e instanceof OwnershipLostError)) this.emit({ type: 'error', error: toError(e) });
+        this.settle(job);
+      },
+    );
+  }
+
+  private settle(job: Job<P>): void {
+    this.inFlight.delete(job);
+    this.queue.finished(job);
+    this.pump();
+  }
+
   private decode(event: HeldEvent<P>): HeraldEvent {
-    const ctx: DecodeContext = {
+    // One context object reused for every event (decoding is synchronous and keeps only
+    // `delivery`): one allocation less per event.
+    const ctx = this.decodeContext;
+    ctx.partition = event.part.partition;
+    ctx.position = event.position;
+    ctx.delivery = {
       topic: this.topic,
       partition: event.part.partition,
+      group: this.group,
+      consumer: this.consumer,
       position: event.position,
-      delivery: {
-        topic: this.topic,
-        partition: event.part.partition,
-        group: this.group,
-        consumer: this.consumer,
-        position: event.position,
-        attempt: event.attempt,
-      },
+      attempt: event.attempt,
     };
     if (this.topicDef.codec === 'raw') {
       const fields = { ...event.fields };
       delete fields[EnvelopeField.replayFor];
       return decodeRaw(fields, ctx, this.topicDef);
     }
-    return decodeEnvelope(event.fields, ctx);
+    return event.flat !== undefined
+      ? decodeEnvelopeFlat(event.flat, ctx)
+      : decodeEnvelope(event.fields, ctx);
   }
 
+  /** The general path of a job: checks, decoding and validation, then `handled`. */
   private async run(job: Job<P>): Promise<void> {
     const { event } = job;
-    try {
-      const replayFor = event.fields[EnvelopeField.replayFor];
-      if (replayFor !== undefined && replayFor !== this.group) {
-        await this.transport.acknowledge(event); // a dead letter replayed for another group
-        return;
-      }
-      if (event.attempt > this.settings.maxAttempts) {
-        // Delivered more often than allowed without ever failing in a handler: its consumers
-        // died or hung on it (a poison event that crashes the process). Stop the cycle.
-        const error = new Error(
-          `delivered ${event.attempt} times (maxAttempts ${this.settings.maxAttempts}) without finishing: its consumers crashed or timed out`,
-        );
-        await this.deadLetter(event, 'handler-failed', error);
-        return;
-      }
-      let delivery: Delivery<T>;
-      try {
-        delivery = this.decode(event) as Delivery<T>;
-        if (this.topicDef.schema) {
-          // The event object is this delivery's own: set the parsed data in place.
-          (delivery as { data: unknown }).data = await validate(
-            this.topicDef.schema,
-            delivery.data,
-            `data of entry ${event.position}`,
-          );
-        }
-      } catch (e) {
-        if (e instanceof DecodeError || e instanceof ValidationError) {
-          await this.deadLetter(event, 'undecodable', e);
-          return;
-        }
-        throw e;
-      }
-      const onHandled = this.hooks.onHandled;
-      const t0 = onHandled ? performance.now() : 0;
-      try {
-        const done = this.handler(delivery);
-        // A synchronous handler costs no extra turn of the event loop.
-        if (done !== undefined) await done;
-      } catch (e) {
-        onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, false);
-        await this.failed(job, e);
-        return;
-      }
-      onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, true);
-      const stored = this.transport.acknowledge(event);
-      // Ordered transports: the partition's next event starts once Redis accepted this
-      // acknowledgement under the partition's fence (a lost partition stops here).
-      if (stored !== undefined) await stored;
-    } catch (e) {
-      // The server failed while dead-lettering: the event stays pending and is reclaimed later.
-      // A lost partition (ordered) was reported by the transport as 'partition-fenced'.
-      if (!(e instanceof OwnershipLostError)) this.emit({ type: 'error', error: toError(e) });
-    } finally {
-      this.inFlight.delete(job);
-      this.queue.finished(job);
-      this.afterRun();
+    const replayFor = replayForOf(event);
+    if (replayFor !== undefined && replayFor !== this.group) {
+      await this.transport.acknowledge(event); // a dead letter replayed for another group
+      return;
     }
+    if (event.attempt > this.settings.maxAttempts) {
+      // Delivered more often than allowed without ever failing in a handler: its consumers
+      // died or hung on it (a poison event that crashes the process). Stop the cycle.
+      const error = new Error(
+        `delivered ${event.attempt} times (maxAttempts ${this.settings.maxAttempts}) without finishing: its consumers crashed or timed out`,
+      );
+      await this.deadLetter(event, 'handler-failed', error);
+      return;
+    }
+    let delivery: Delivery<T>;
+    try {
+      delivery = this.decode(event) as Delivery<T>;
+      if (this.topicDef.schema) {
+        // The event object is this delivery's own: set the parsed data in place.
+        (delivery as { data: unknown }).data = await validate(
+          this.topicDef.schema,
+          delivery.data,
+          `data of entry ${event.position}`,
+        );
+      }
+    } catch (e) {
+      if (e instanceof DecodeError || e instanceof ValidationError) {
+        await this.deadLetter(event, 'undecodable', e);
+        return;
+      }
+      throw e;
+    }
+    const t0 = this.hooks.onHandled ? performance.now() : 0;
+    let done: void | Promise<void>;
+    try {
+      done = this.handler(delivery);
+    } catch (e) {
+      await this.handlerFailed(job, e, t0);
+      return;
+    }
+    await this.handled(job, done, t0);
   }
 
-  private afterRun(): void {
-    this.pump();
-    if (this.outstanding() <= this.settings.batchSize) this.wakeReaders();
-    if (this.inFlight.size === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of waiters) w();
+  /** After the handler was called: waits for it, then acknowledges, or retries / dead-letters. */
+  private async handled(job: Job<P>, done: void | Promise<void>, t0: number): Promise<void> {
+    const onHandled = this.hooks.onHandled;
+    try {
+      if (done !== undefined) await done;
+    } catch (e) {
+      await this.handlerFailed(job, e, t0);
+      return;
     }
+    onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, true);
+    // Ordered transports: the partition's next event starts once Redis accepted this
+    // acknowledgement under the partition's fence (a lost partition stops here).
+    const stored = this.transport.acknowledge(job.event);
+    if (stored !== undefined) await stored;
+  }
+
+  private async handlerFailed(job: Job<P>, error: unknown, t0: number): Promise<void> {
+    this.hooks.onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, false);
+    await this.failed(job, error);
   }
 
   private async failed(job: Job<P>, error: unknown): Promise<void> {
@@ -548,6 +642,13 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     this.emit({ type: 'closed' });
     this.statuses.end();
   }
+}
+
+/** The group a replayed dead letter is meant for (other groups acknowledge it silently). */
+function replayForOf(event: HeldEvent): string | undefined {
+  return event.flat !== undefined
+    ? fieldOf(event.flat, EnvelopeField.replayFor)
+    : event.fields[EnvelopeField.replayFor];
 }
 
 /** 40 ms, 80 ms, … capped at a second. */

@@ -36,6 +36,12 @@ export interface HeldEvent<P extends PartitionRef = PartitionRef> {
   readonly position: string;
   /** The stored fields, as written by the publisher (or by a foreign producer). */
   readonly fields: Fields;
+  /**
+   * The same fields as the flat [f1, v1, f2, v2, …] list the store returned, when the transport
+   * has it: the engine decodes from it without building `fields` (which may then be built only
+   * when asked for).
+   */
+  readonly flat?: readonly string[];
   /** How often the group delivered it, this delivery included: the attempt number. */
   readonly attempt: number;
 }

@@ -15,7 +15,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { deadLetterFields } from '../core/dead-letter-fields.ts';
-import { pairs } from '../core/codec.ts';
+import { pairs, type Fields } from '../core/codec.ts';
 import type { Handler, SubscribeOptions } from '../core/contract.ts';
 import { DeliveryEngine, type DeliveryHooks } from '../core/delivery-engine.ts';
 import type * as Port from '../core/delivery-port.ts';
@@ -36,6 +36,11 @@ const deadLetterScript = loadScript('dead-letter');
 
 /** Longest a read waits in Redis for new events before it is sent again. */
 export const READ_BLOCK_MS = 2000;
+/**
+ * How long a read may wait to be written while the connection is down (node-redis's default
+ * command timeout, which bounded it before): after it the read is dropped and sent again.
+ */
+const READ_WRITE_WAIT_MS = 5000;
 /** Longest pause between reads while Redis cannot be reached. */
 const MAX_READ_RETRY_PAUSE_MS = 1000;
 /** Pending entries a consumer that keeps its name takes back at start-up, per partition. */
@@ -173,10 +178,22 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
     const blockMs = String(
       bound > 0 ? Math.min(READ_BLOCK_MS, Math.floor(bound / 3)) : READ_BLOCK_MS,
     );
+    // The read's wait to be written is bounded here instead of by node-redis's default command
+    // timeout, which arms an AbortSignal.timeout and a listener per command (about 25 µs, once
+    // per read: at a few events per read, more than Herald's whole per-event work). A plain
+    // timer aborts `offline`, whose signal reaches node-redis only while the connection is down
+    // (connection.ts): it drops the read still waiting to be written, as node-redis's timeout
+    // did. Once written, the wait for the reply is bounded by the dead-peer watchdog, as before.
+    let offline = new AbortController();
+    const dropUnwritten = (): void => {
+      offline.abort();
+      offline = new AbortController();
+    };
     let failures = 0;
     while (sink.running()) {
       await sink.room();
       if (!sink.running()) return;
+      const writeWait = setTimeout(dropUnwritten, READ_WRITE_WAIT_MS);
       try {
         const reply = await conn.send<ReadReply>(
           [
@@ -192,8 +209,14 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
             ...streams,
             ...ids,
           ],
-          { key: streams[0] },
+          {
+            key: streams[0],
+            timeoutMs: READ_WRITE_WAIT_MS,
+            replyTimer: false,
+            signal: offline.signal,
+          },
         );
+        clearTimeout(writeWait);
         sink.connected();
         failures = 0;
         if (!reply) continue;
@@ -202,6 +225,7 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
           if (p) sink.deliver(held(p, entries, () => 1));
         }
       } catch (e) {
+        clearTimeout(writeWait);
         if (!sink.running()) return;
         if (isNoGroup(e)) {
           // The stream or group vanished (a Redis restarted without its data, or a deleted key).
@@ -247,7 +271,7 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
     }
     const first = claimed[0];
     if (!first || !first[1]) return undefined; // acknowledged elsewhere, or trimmed
-    return { ...event, attempt: event.attempt + 1 };
+    return new RedisHeld(event.part, event.position, first[1], event.attempt + 1);
   }
 
   async deadLetter(event: Held, request: Port.DeadLetterRequest): Promise<Port.DeadLetterOutcome> {
@@ -342,6 +366,25 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
   }
 }
 
+/**
+ * An entry held by this consumer. It keeps the flat field list Redis returned: the engine decodes
+ * from it, and the `fields` record (dead letters, logs) is built only when asked for.
+ */
+class RedisHeld implements Held {
+  private record: Fields | undefined;
+
+  constructor(
+    readonly part: PartitionKeys,
+    readonly position: string,
+    readonly flat: readonly string[],
+    readonly attempt: number,
+  ) {}
+
+  get fields(): Fields {
+    return (this.record ??= pairs(this.flat));
+  }
+}
+
 /** Entries from a read or a claim as held events; entries deleted from the stream (null fields) are dropped. */
 function held(
   p: PartitionKeys,
@@ -350,7 +393,7 @@ function held(
 ): Held[] {
   const out: Held[] = [];
   for (const [position, flat] of entries) {
-    if (flat) out.push({ part: p, position, fields: pairs(flat), attempt: attemptOf(position) });
+    if (flat) out.push(new RedisHeld(p, position, flat, attemptOf(position)));
   }
   return out;
 }
