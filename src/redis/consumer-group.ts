@@ -1,4 +1,5 @@
 /** Consumer-group housekeeping for a subscription: creating groups, removing consumers safely. */
+import type { TransportSettings } from '../core/delivery-port.ts';
 import type { RedisConnection } from './connection.ts';
 import type { PartitionKeys } from './keys.ts';
 import { toRecord } from './replies.ts';
@@ -8,6 +9,13 @@ const groupCreate = loadScript('group-create');
 const consumerRemove = loadScript('consumer-remove');
 
 /** Creates the group on every partition where it does not exist yet, starting at `start`. */
+/** The XGROUP CREATE start id of a subscription's `startFrom`. */
+export function groupStartId(from: TransportSettings['startFrom']): string {
+  if (from === 'new') return '$';
+  if (from === 'beginning') return '0';
+  return from.position;
+}
+
 export async function ensureGroups(
   conn: RedisConnection,
   parts: readonly PartitionKeys[],

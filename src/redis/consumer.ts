@@ -29,7 +29,12 @@ import { allPartitionKeys, type PartitionKeys } from './keys.ts';
 import type { TopicRegistry } from './registry.ts';
 import { loadScript, runScript } from './scripts.ts';
 import { AckBatcher } from './consumer-acks.ts';
-import { ensureGroups, removeConsumerIfIdle, removeGoneConsumers } from './consumer-group.ts';
+import {
+  ensureGroups,
+  groupStartId,
+  removeConsumerIfIdle,
+  removeGoneConsumers,
+} from './consumer-group.ts';
 import { autoclaim, touch, type RawEntry } from './consumer-reclaim.ts';
 
 const deadLetterScript = loadScript('dead-letter');
@@ -116,17 +121,15 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
     return this.deps.conn;
   }
 
-  private startId(): string {
-    const from = this.settings.startFrom;
-    if (from === 'new') return '$';
-    if (from === 'beginning') return '0';
-    return from.position;
-  }
-
   async open(): Promise<void> {
     try {
       await this.deps.registry.ensure(this.topicDef);
-      await ensureGroups(this.conn, this.parts, this.settings.group, this.startId());
+      await ensureGroups(
+        this.conn,
+        this.parts,
+        this.settings.group,
+        groupStartId(this.settings.startFrom),
+      );
       const blockings = await Promise.all(this.readerGroups.map(() => this.conn.duplicate()));
       if (this.stopped) for (const b of blockings) b.destroy();
       else this.blockings = blockings;

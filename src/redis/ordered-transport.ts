@@ -28,7 +28,12 @@ import { assignedPartitions, ownershipTiming } from '../core/partition-assignmen
 import type { Topic } from '../core/topic.ts';
 import type { RedisConnection } from './connection.ts';
 import type { ConsumerDeps } from './consumer.ts';
-import { ensureGroups, removeConsumerIfIdle, removeGoneConsumers } from './consumer-group.ts';
+import {
+  ensureGroups,
+  groupStartId,
+  removeConsumerIfIdle,
+  removeGoneConsumers,
+} from './consumer-group.ts';
 import { isFenced, isNoGroup } from './error-kinds.ts';
 import { toHeraldError } from './errors.ts';
 import { allPartitionKeys, type PartitionKeys } from './keys.ts';
@@ -135,17 +140,15 @@ export class OrderedRedisTransport implements Port.DeliveryTransport<OrderedPart
     return this.deps.conn;
   }
 
-  private startId(): string {
-    const from = this.settings.startFrom;
-    if (from === 'new') return '$';
-    if (from === 'beginning') return '0';
-    return from.position;
-  }
-
   async open(): Promise<void> {
     try {
       await this.deps.registry.ensure(this.topicDef);
-      await ensureGroups(this.conn, this.parts, this.settings.group, this.startId());
+      await ensureGroups(
+        this.conn,
+        this.parts,
+        this.settings.group,
+        groupStartId(this.settings.startFrom),
+      );
     } catch (e) {
       throw toHeraldError(e, `subscribe to '${this.topicDef.name}'`);
     }
