@@ -195,6 +195,24 @@ const COMPARISONS: readonly ComparisonDef[] = [
     metric: 'nodeCpuUsPerEvent',
   },
   {
+    id: 'fields-cpu-vs-raw',
+    title:
+      "The 'fields' envelope layout: Herald end to end with it / the floor, Node CPU per event",
+    unit: X_LOWER,
+    a: 'herald-e2e-fields',
+    b: 'raw-e2e',
+    metric: 'nodeCpuUsPerEvent',
+  },
+  {
+    id: 'fields-envelope-cpu-vs-raw',
+    title:
+      "Diagnostic: raw loop writing the 'fields' layout's fields / the floor, Node CPU per event (that layout's share)",
+    unit: X_LOWER,
+    a: 'raw-e2e-envelope-fields',
+    b: 'raw-e2e',
+    metric: 'nodeCpuUsPerEvent',
+  },
+  {
     id: 'e2e4-vs-raw',
     title: 'Herald 4 consumers / raw loop, events/s',
     unit: X_HIGHER,

@@ -27,7 +27,8 @@ const RAW_SEND_TITLE = {
   pipeline: 'multi().execAsPipeline()',
   timeout0: 'sendCommand timeout 0',
   default: 'sendCommand defaults',
-  envelope: "sendCommand timeout 0, a Herald envelope's fields",
+  envelope: "sendCommand timeout 0, a Herald envelope's fields (compact layout)",
+  'envelope-fields': "sendCommand timeout 0, a Herald envelope's fields ('fields' layout)",
 } as const;
 
 const PEER = 0.3;
@@ -58,14 +59,16 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     eventsFactor: 1,
     load: async () => (await herald()).heraldPublishBatch,
   },
-  ...(['pipeline', 'timeout0', 'default', 'envelope'] as const).map((send): ScenarioDef => ({
-    id: `raw-e2e-${send}`,
-    title: `raw loop end to end (XADD → XREADGROUP COUNT 500 → XACK), ${RAW_SEND_TITLE[send]}`,
-    library: 'raw',
-    kind: 'throughput',
-    eventsFactor: 1,
-    load: async () => (await raw()).rawEndToEnd(send),
-  })),
+  ...(['pipeline', 'timeout0', 'default', 'envelope', 'envelope-fields'] as const).map(
+    (send): ScenarioDef => ({
+      id: `raw-e2e-${send}`,
+      title: `raw loop end to end (XADD → XREADGROUP COUNT 500 → XACK), ${RAW_SEND_TITLE[send]}`,
+      library: 'raw',
+      kind: 'throughput',
+      eventsFactor: 1,
+      load: async () => (await raw()).rawEndToEnd(send),
+    }),
+  ),
   {
     id: 'herald-e2e',
     title: 'Herald end to end, 1 consumer',
@@ -73,6 +76,14 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     kind: 'throughput',
     eventsFactor: 1,
     load: async () => (await herald()).heraldEndToEnd({}),
+  },
+  {
+    id: 'herald-e2e-fields',
+    title: "Herald end to end, 1 consumer, the 'fields' envelope layout",
+    library: 'herald',
+    kind: 'throughput',
+    eventsFactor: 1,
+    load: async () => (await herald()).heraldEndToEnd({ envelopeLayout: 'fields' }),
   },
   {
     id: 'herald-e2e-4',

@@ -5,7 +5,7 @@
  */
 import { defineTopic, RedisBackend, type Topic } from '../src/index.ts';
 import { makePayload, SMALL, type OrderPayload } from './payload.ts';
-import { BATCH, client, RAW_COUNT, xaddBatch, type RawClient } from './scenarios/raw.ts';
+import { BATCH, client, payloadOf, RAW_COUNT, xaddBatch, type RawClient } from './scenarios/raw.ts';
 
 export interface SplitSetup {
   readonly role: 'producer' | 'consumer';
@@ -75,8 +75,7 @@ async function startRaw(s: SplitSetup): Promise<void> {
         for (const [id, fields] of entries) {
           ack.push(id);
           if (!fields) continue;
-          // The payload is the last value (`data`, the only one, or the last of a Herald envelope).
-          JSON.parse(fields[fields.length - 1] as string) as OrderPayload;
+          payloadOf(fields);
           delivered++;
         }
         if (ack.length > 3) void c.sendCommand(ack, { timeout: 0 });

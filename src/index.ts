@@ -2,7 +2,7 @@
  * Herald's public API. Exports are listed one by one: what is not here is internal.
  */
 export { defineTopic, DEFAULT_MAX_EVENT_BYTES, MAX_DEDUPE_WINDOW_MS } from './core/topic.ts';
-export type { Topic, TopicOptions, TopicCodec } from './core/topic.ts';
+export type { EnvelopeLayout, Topic, TopicOptions, TopicCodec } from './core/topic.ts';
 export type {
   OutgoingEvent,
   HeraldEvent,

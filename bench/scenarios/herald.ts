@@ -8,6 +8,7 @@ import {
   defineTopic,
   RedisBackend,
   partitionKeys,
+  type EnvelopeLayout,
   type Subscription,
   type Topic,
 } from '../../src/index.ts';
@@ -25,6 +26,8 @@ export interface HeraldSetup {
   readonly size?: number;
   /** Validate with a zod schema at publish and at consume. */
   readonly schema?: boolean;
+  /** The envelope layout the topic writes. Default the topic's default ('compact'). */
+  readonly envelopeLayout?: EnvelopeLayout;
 }
 
 /** Consumer settings used throughout: batchSize as the raw loop's COUNT. */
@@ -62,9 +65,11 @@ export class HeraldPipe implements Pipe {
       prefix: ctx.keyPrefix,
       source: 'bench',
     });
+    const layout =
+      setup.envelopeLayout === undefined ? {} : { envelopeLayout: setup.envelopeLayout };
     const topic: Topic<OrderPayload> = setup.schema
-      ? defineTopic({ name: 'orders', schema: await orderSchema() })
-      : defineTopic<OrderPayload>({ name: 'orders' });
+      ? defineTopic({ name: 'orders', schema: await orderSchema(), ...layout })
+      : defineTopic<OrderPayload>({ name: 'orders', ...layout });
     const pipe = new HeraldPipe(backend, topic, setup.size ?? SMALL);
     for (let g = 0; g < (setup.groups ?? 1); g++) {
       const group = `g${g}`;

@@ -34,14 +34,17 @@ export const RAW_COUNT = 500;
 export const BATCH = 500;
 
 /** How a raw loop sends its commands (see the file comment). */
-export type RawSend = 'pipeline' | 'timeout0' | 'default' | 'envelope';
+export type RawSend = 'pipeline' | 'timeout0' | 'default' | 'envelope' | 'envelope-fields';
 
 /** What each way of sending is called in the report. */
 export const RAW_SEND_LABEL: Readonly<Record<RawSend, string>> = {
   pipeline: 'multi().execAsPipeline() per batch',
   timeout0: 'sendCommand(…, { timeout: 0 }) per command',
   default: 'sendCommand(…) with node-redis defaults (5 s timeout per command)',
-  envelope: 'sendCommand(…, { timeout: 0 }), writing the fields of a Herald envelope',
+  envelope:
+    'sendCommand(…, { timeout: 0 }), writing a Herald envelope (compact layout: `ce` = [type, source, data])',
+  'envelope-fields':
+    "sendCommand(…, { timeout: 0 }), writing a Herald envelope in the 'fields' layout (specversion, type, source, data)",
 };
 
 const NO_TIMEOUT = { timeout: 0 } as const;
@@ -63,11 +66,16 @@ function xaddArgs(stream: string, payload: OrderPayload): string[] {
 }
 
 /**
- * The same XADD with the fields a Herald envelope stores for such an event (specversion, type,
- * source, data): what the envelope's extra strings cost node-redis and Redis, apart from
- * Herald's own code (a diagnostic row, never the floor).
+ * The same XADD with the fields a Herald envelope stores for such an event, in Herald's default
+ * (compact) layout: `ce` = `[type, source, data]`. What the envelope costs node-redis and Redis,
+ * apart from Herald's own code (a diagnostic row, never the floor).
  */
 export function envelopeArgs(stream: string, payload: OrderPayload): string[] {
+  return ['XADD', stream, '*', 'ce', JSON.stringify(['orders', 'bench', payload])];
+}
+
+/** The same in the `fields` layout (specversion, type, source, data: eight strings). */
+export function envelopeFieldsArgs(stream: string, payload: OrderPayload): string[] {
   return [
     'XADD',
     stream,
@@ -81,6 +89,16 @@ export function envelopeArgs(stream: string, payload: OrderPayload): string[] {
     'data',
     JSON.stringify(payload),
   ];
+}
+
+/**
+ * The payload of an entry as a bare reader takes it: the last value is the JSON (`data`, the
+ * only field, or the last of an envelope's fields), or the compact envelope's `[type, source,
+ * data]`.
+ */
+export function payloadOf(fields: readonly unknown[]): OrderPayload {
+  const parsed = JSON.parse(fields[fields.length - 1] as string) as unknown;
+  return (fields[0] === 'ce' ? (parsed as unknown[])[2] : parsed) as OrderPayload;
 }
 
 /** XADD of one JSON payload in a `data` field: what an application on the bare client writes. */
@@ -102,7 +120,8 @@ export async function xaddBatch(
     await multi.execAsPipeline();
     return;
   }
-  const args = send === 'envelope' ? envelopeArgs : xaddArgs;
+  const args =
+    send === 'envelope' ? envelopeArgs : send === 'envelope-fields' ? envelopeFieldsArgs : xaddArgs;
   const all: Promise<unknown>[] = [];
   for (let i = 0; i < n; i++)
     all.push(command(c, send, args(stream, makePayload(from + i, SMALL))));
@@ -161,8 +180,7 @@ export class RawPipe implements Pipe {
         for (const [id, fields] of entries) {
           ack.push(id);
           if (!fields) continue;
-          // The payload is the last value (the only one, but for the envelope diagnostic).
-          const data = JSON.parse(fields[fields.length - 1] as string) as OrderPayload;
+          const data = payloadOf(fields);
           this.count++;
           this.onDelivery?.(data);
         }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { pairs } from '../core/codec.ts';
+import { storedEnvelope } from '../test-support/envelope.ts';
 import { defineTopic } from '../core/topic.ts';
 import { startRedisServer, type RedisServerHandle } from '../embedded/redis-server.ts';
 import { RedisBackend } from '../redis/backend.ts';
@@ -51,7 +51,7 @@ void describe('herald publish from stdin: exactly which lines were stored, and r
     for (const p of allPartitionKeys(prefix, topic)) {
       const rows = await backend.conn.send<[string, string[]][]>(['XRANGE', p.stream, '-', '+']);
       for (const [, flat] of rows)
-        out.push((JSON.parse(pairs(flat).data ?? '') as { n: number }).n);
+        out.push((JSON.parse(storedEnvelope(flat).data ?? '') as { n: number }).n);
     }
     return out;
   }

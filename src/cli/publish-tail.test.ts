@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { pairs } from '../core/codec.ts';
+import { storedEnvelope } from '../test-support/envelope.ts';
 import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { allPartitionKeys } from '../redis/keys.ts';
@@ -21,7 +21,7 @@ void describe('herald publish and tail, run as a user runs them', () => {
     const out: Record<string, string>[] = [];
     for (const p of allPartitionKeys(prefix, topic)) {
       const rows = await backend.conn.send<[string, string[]][]>(['XRANGE', p.stream, '-', '+']);
-      out.push(...rows.map(([, flat]) => pairs(flat)));
+      out.push(...rows.map(([, flat]) => storedEnvelope(flat)));
     }
     return out;
   }

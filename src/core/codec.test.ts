@@ -1,13 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  compactAttributes,
   decodeEnvelope,
   decodeEnvelopeFlat,
   encodeEnvelope,
   encodeRaw,
   fieldOf,
+  inspectData,
   pairs,
   positionTime,
+  storedDataText,
 } from './codec.ts';
 import { DecodeError } from './errors.ts';
 import { defineTopic } from './topic.ts';
@@ -15,6 +18,7 @@ import { backoffDelay, resolveBackoff } from './backoff.ts';
 import { partitionFor } from './partition.ts';
 
 const topic = defineTopic({ name: 'orders' });
+const fieldsTopic = defineTopic({ name: 'orders', envelopeLayout: 'fields' });
 const ctx = { topic: 'orders', partition: 0, position: '1700000000000-3' };
 
 test('envelope round trip keeps every attribute; derived id and time come from the position', () => {
@@ -73,10 +77,11 @@ test('decoding from the flat field list equals decoding its record, entry after 
     { id: 'e-1', time: '2026-01-01T00:00:00.000Z' },
   );
   const plain = encodeEnvelope(topic, { data: [1, 2] }, { source: 'svc' });
+  const plainFields = encodeEnvelope(fieldsTopic, { data: [1, 2] }, { source: 'svc' });
   // A foreign field and a repeated one (the last wins, as in the record).
-  const odd = [...plain, 'other', 'x', 'type', 'second'];
+  const odd = [...plainFields, 'other', 'x', 'type', 'second'];
   // The scratch record of one entry must not leak into the next.
-  for (const flat of [full, plain, odd, full, plain]) {
+  for (const flat of [full, plain, odd, full, plainFields, plain]) {
     assert.deepEqual(decodeEnvelopeFlat(flat, ctx), decodeEnvelope(pairs(flat), ctx));
   }
   assert.equal(fieldOf(odd, 'type'), 'second');
@@ -85,6 +90,93 @@ test('decoding from the flat field list equals decoding its record, entry after 
     () => decodeEnvelopeFlat(['data', '{}'], ctx),
     (e: unknown) => e instanceof DecodeError && /missing specversion, type/.test(e.message),
   );
+});
+
+test('the compact layout is the default: the usual event is one field, [type, source, data]', () => {
+  assert.equal(topic.envelopeLayout, 'compact');
+  assert.deepEqual(encodeEnvelope(topic, { data: { a: 1 } }, { source: 'svc' }), [
+    'ce',
+    '["orders","svc",{"a":1}]',
+  ]);
+  assert.deepEqual(encodeEnvelope(topic, { data: undefined, type: 't' }, { source: 'svc' }), [
+    'ce',
+    '["t","svc",null]',
+  ]);
+  // Optional attributes keep their own fields, in both layouts.
+  assert.deepEqual(
+    encodeEnvelope(topic, { data: 1, key: 'k', subject: 's' }, { source: 'svc' }, { id: 'e-1' }),
+    ['ce', '["orders","svc",1]', 'id', 'e-1', 'subject', 's', 'partitionkey', 'k'],
+  );
+});
+
+test("the 'fields' layout writes Herald 0.1's fields", () => {
+  assert.deepEqual(encodeEnvelope(fieldsTopic, { data: { a: 1 } }, { source: 'svc' }), [
+    'specversion',
+    '1.0',
+    'type',
+    'orders',
+    'source',
+    'svc',
+    'data',
+    '{"a":1}',
+  ]);
+});
+
+test('both layouts decode to the same event, whichever layout the reading topic writes', () => {
+  const event = {
+    data: { a: [1, 'two', null], b: { c: true } },
+    type: 't',
+    headers: { h: 'v' },
+    key: 'k',
+    subject: 's',
+    traceparent: 'tp',
+  };
+  const explicit = { id: 'e-1', time: '2026-01-01T00:00:00.000Z' };
+  for (const extra of [{}, explicit]) {
+    const compact = encodeEnvelope(topic, event, { source: 'svc' }, extra);
+    const fields = encodeEnvelope(fieldsTopic, event, { source: 'svc' }, extra);
+    const fromCompact = decodeEnvelopeFlat(compact, ctx);
+    assert.deepEqual(fromCompact, decodeEnvelopeFlat(fields, ctx));
+    assert.deepEqual(fromCompact, decodeEnvelope(pairs(compact), ctx));
+    assert.equal(fromCompact.type, 't');
+    assert.equal(fromCompact.source, 'svc');
+    assert.deepEqual(fromCompact.data, event.data);
+  }
+});
+
+test('a malformed compact envelope is a DecodeError saying what is wrong', () => {
+  const bad: [string[], RegExp][] = [
+    [['ce', '{nope'], /'ce' is not valid JSON/],
+    [['ce', '{"type":"t"}'], /must be a JSON array \[type, source, data\]/],
+    [['ce', '["t","s"]'], /must be a JSON array/],
+    [['ce', '["t","s",1,2]'], /must be a JSON array/],
+    [['ce', '["","s",1]'], /non-empty strings/],
+    [['ce', '["t",7,1]'], /non-empty strings/],
+    [['ce', '["t","s",1]', 'data', '1'], /mixes the two envelope layouts/],
+    [['ce', '["t","s",1]', 'specversion', '1.0'], /mixes the two envelope layouts/],
+  ];
+  for (const [flat, message] of bad) {
+    assert.throws(
+      () => decodeEnvelopeFlat(flat, ctx),
+      (e: unknown) => e instanceof DecodeError && message.test(e.message),
+      flat.join(' '),
+    );
+    assert.throws(() => decodeEnvelope(pairs(flat), ctx), DecodeError);
+  }
+});
+
+test('inspection reads the payload and attributes of either layout', () => {
+  const compact = pairs(encodeEnvelope(topic, { data: { a: 1 } }, { source: 'svc' }));
+  const fields = pairs(encodeEnvelope(fieldsTopic, { data: { a: 1 } }, { source: 'svc' }));
+  assert.deepEqual(inspectData(compact), { a: 1 });
+  assert.deepEqual(inspectData(fields), { a: 1 });
+  assert.equal(inspectData({ data: '{nope' }), '{nope');
+  assert.equal(inspectData({ ce: '[1]' }), '[1]');
+  assert.equal(inspectData({ other: 'x' }), undefined);
+  assert.equal(storedDataText(compact), '["orders","svc",{"a":1}]');
+  assert.equal(storedDataText(fields), '{"a":1}');
+  assert.deepEqual(compactAttributes(compact), { type: 'orders', source: 'svc' });
+  assert.deepEqual(compactAttributes(fields), fields);
 });
 
 test('raw codec needs flat string fields', () => {
@@ -125,4 +217,8 @@ test('defineTopic rejects options that cannot work', () => {
   assert.throws(() => defineTopic({ name: 'a b' }), /invalid/);
   assert.throws(() => defineTopic({ name: 'a', partitions: 0 }), /partitions/);
   assert.throws(() => defineTopic({ name: 'a', partitions: 2, streamKey: 'k' }), /1 partition/);
+  assert.throws(
+    () => defineTopic({ name: 'a', envelopeLayout: 'json' as 'compact' }),
+    /envelopeLayout must be 'compact' or 'fields'/,
+  );
 });

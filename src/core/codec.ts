@@ -2,12 +2,16 @@
  * Event <-> stream-entry fields. An entry is a flat list of field/value strings
  * (a Redis stream entry, or the in-memory backend's copy of one).
  *
- * The envelope codec writes the CloudEvents attributes as fields. Attributes
- * the store already records are not written twice unless asked
- * (`storeAllAttributes`): without an explicit id the event's id is derived from
- * its position, without an explicit time the time comes from the position's
- * timestamp, and `datacontenttype` is written only when it is not JSON. That
- * keeps an event within ~1.3x the memory of a bare payload.
+ * The envelope is a CloudEvents 1.0 event in one of two layouts (topic.ts `EnvelopeLayout`);
+ * readers decode both, whatever the topic writes:
+ * - compact: `ce` = the JSON array `[type, source, data]`, then the optional attributes;
+ * - fields: `specversion`, `type`, `source`, the optional attributes, `data`.
+ * Attributes the store already records are not written twice unless asked
+ * (`storeAllAttributes`): without an explicit id the event's id is derived from its position,
+ * without an explicit time the time comes from the position's timestamp, and
+ * `datacontenttype` is written only when it is not JSON. The compact layout keeps the usual
+ * event at two strings, as a hand-written XADD of its payload: every extra string is encoded
+ * by the client, stored by Redis and decoded again on every read.
  */
 import { DecodeError } from './errors.ts';
 import type { DeliveryInfo, HeraldEvent, OutgoingEvent } from './event.ts';
@@ -17,6 +21,8 @@ export type Fields = Record<string, string>;
 
 /** Field names of the envelope. Foreign readers can rely on these. */
 export const EnvelopeField = {
+  /** The compact layout: the JSON array `[type, source, data]`. */
+  compact: 'ce',
   specversion: 'specversion',
   id: 'id',
   source: 'source',
@@ -37,7 +43,7 @@ const JSON_TYPE = 'application/json';
 /**
  * The flat field list for XADD, in a stable order (Redis compacts entries whose field names
  * repeat). `explicit.data`, when given, is encoded instead of `event.data` (the value a schema
- * returned), so the caller need not copy the event.
+ * returned), so the caller need not copy the event. Throws what JSON.stringify throws.
  */
 export function encodeEnvelope<T>(
   topic: Topic<T>,
@@ -47,7 +53,8 @@ export function encodeEnvelope<T>(
 ): string[] {
   const type = event.type ?? topic.defaultType;
   const source = event.source ?? defaults.source;
-  const data = 'data' in explicit ? explicit.data : event.data;
+  const data = ('data' in explicit ? explicit.data : event.data) ?? null;
+  const compact = topic.envelopeLayout === 'compact';
   // The usual event has none of the optional attributes: one check settles it, and its list is
   // built at its final length.
   if (
@@ -61,25 +68,22 @@ export function encodeEnvelope<T>(
     event.traceparent === undefined &&
     event.headers === undefined
   ) {
-    return [
-      EnvelopeField.specversion,
-      '1.0',
-      EnvelopeField.type,
-      type,
-      EnvelopeField.source,
-      source,
-      EnvelopeField.data,
-      JSON.stringify(data ?? null),
-    ];
+    return compact
+      ? [EnvelopeField.compact, JSON.stringify([type, source, data])]
+      : [
+          EnvelopeField.specversion,
+          '1.0',
+          EnvelopeField.type,
+          type,
+          EnvelopeField.source,
+          source,
+          EnvelopeField.data,
+          JSON.stringify(data),
+        ];
   }
-  const out: string[] = [
-    EnvelopeField.specversion,
-    '1.0',
-    EnvelopeField.type,
-    type,
-    EnvelopeField.source,
-    source,
-  ];
+  const out: string[] = compact
+    ? [EnvelopeField.compact, JSON.stringify([type, source, data])]
+    : [EnvelopeField.specversion, '1.0', EnvelopeField.type, type, EnvelopeField.source, source];
   const id = event.id ?? explicit.id;
   if (id !== undefined) out.push(EnvelopeField.id, id);
   const time = event.time ?? explicit.time;
@@ -91,7 +95,7 @@ export function encodeEnvelope<T>(
   if (event.headers !== undefined && Object.keys(event.headers).length > 0) {
     out.push(EnvelopeField.headers, JSON.stringify(event.headers));
   }
-  out.push(EnvelopeField.data, JSON.stringify(data ?? null));
+  if (!compact) out.push(EnvelopeField.data, JSON.stringify(data));
   return out;
 }
 
@@ -157,6 +161,7 @@ export interface DecodeContext {
 export function decodeEnvelope(fields: Fields, ctx: DecodeContext): HeraldEvent {
   return envelopeEvent(
     ctx,
+    fields[EnvelopeField.compact],
     fields[EnvelopeField.specversion],
     fields[EnvelopeField.type],
     fields[EnvelopeField.data],
@@ -185,10 +190,14 @@ export function fieldOf(flat: readonly string[], name: string): string | undefin
  * repeated field's last value counts (as in the record).
  */
 export function decodeEnvelopeFlat(flat: readonly string[], ctx: DecodeContext): HeraldEvent {
-  let specversion, type, data, id, source, time, contentType, subject, key, headers, traceparent;
+  let compact, specversion, type, data, id, source, time, contentType, subject, key, headers;
+  let traceparent;
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const value = flat[i + 1];
     switch (flat[i]) {
+      case EnvelopeField.compact:
+        compact = value;
+        break;
       case EnvelopeField.specversion:
         specversion = value;
         break;
@@ -226,6 +235,7 @@ export function decodeEnvelopeFlat(flat: readonly string[], ctx: DecodeContext):
   }
   return envelopeEvent(
     ctx,
+    compact,
     specversion,
     type,
     data,
@@ -240,9 +250,35 @@ export function decodeEnvelopeFlat(flat: readonly string[], ctx: DecodeContext):
   );
 }
 
+/** `[type, source, data]` of a compact envelope, or a DecodeError saying what is wrong. */
+function parseCompact(text: string, position: string): [string, string, unknown] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new DecodeError(`entry ${position}: '${EnvelopeField.compact}' is not valid JSON`, {
+      cause,
+    });
+  }
+  if (
+    !Array.isArray(value) ||
+    value.length !== 3 ||
+    typeof value[0] !== 'string' ||
+    value[0] === '' ||
+    typeof value[1] !== 'string' ||
+    value[1] === ''
+  ) {
+    throw new DecodeError(
+      `entry ${position}: '${EnvelopeField.compact}' must be a JSON array [type, source, data] with non-empty strings for type and source`,
+    );
+  }
+  return value as [string, string, unknown];
+}
+
 /** The event of an envelope's stored attributes (undefined: not stored). */
 function envelopeEvent(
   ctx: DecodeContext,
+  compact: string | undefined,
   specversion: string | undefined,
   type: string | undefined,
   rawData: string | undefined,
@@ -255,23 +291,40 @@ function envelopeEvent(
   rawHeaders: string | undefined,
   traceparent: string | undefined,
 ): HeraldEvent {
-  if (specversion === undefined || type === undefined || rawData === undefined) {
-    const missing: string[] = [];
-    if (specversion === undefined) missing.push(EnvelopeField.specversion);
-    if (type === undefined) missing.push(EnvelopeField.type);
-    if (rawData === undefined) missing.push(EnvelopeField.data);
-    throw new DecodeError(
-      `entry ${ctx.position} has no Herald envelope: missing ${missing.join(', ')}`,
-    );
-  }
-  if (specversion !== '1.0') {
-    throw new DecodeError(`entry ${ctx.position} has unsupported specversion '${specversion}'`);
-  }
   let data: unknown;
-  try {
-    data = JSON.parse(rawData);
-  } catch (cause) {
-    throw new DecodeError(`entry ${ctx.position}: data is not valid JSON`, { cause });
+  if (compact !== undefined) {
+    if (
+      specversion !== undefined ||
+      type !== undefined ||
+      source !== undefined ||
+      rawData !== undefined
+    ) {
+      throw new DecodeError(
+        `entry ${ctx.position} mixes the two envelope layouts: '${EnvelopeField.compact}' with specversion, type, source or data fields`,
+      );
+    }
+    const triple = parseCompact(compact, ctx.position);
+    type = triple[0];
+    source = triple[1];
+    data = triple[2];
+  } else {
+    if (specversion === undefined || type === undefined || rawData === undefined) {
+      const missing: string[] = [];
+      if (specversion === undefined) missing.push(EnvelopeField.specversion);
+      if (type === undefined) missing.push(EnvelopeField.type);
+      if (rawData === undefined) missing.push(EnvelopeField.data);
+      throw new DecodeError(
+        `entry ${ctx.position} has no Herald envelope: missing ${missing.join(', ')} (or '${EnvelopeField.compact}')`,
+      );
+    }
+    if (specversion !== '1.0') {
+      throw new DecodeError(`entry ${ctx.position} has unsupported specversion '${specversion}'`);
+    }
+    try {
+      data = JSON.parse(rawData);
+    } catch (cause) {
+      throw new DecodeError(`entry ${ctx.position}: data is not valid JSON`, { cause });
+    }
   }
   let headers = NO_HEADERS;
   if (rawHeaders !== undefined) {
@@ -319,5 +372,56 @@ export function decodeRaw(fields: Fields, ctx: DecodeContext, topic: Topic<unkno
 export function pairs(flat: readonly string[]): Fields {
   const out: Fields = {};
   for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
+  return out;
+}
+
+/** The stored text that holds an envelope's payload: `data`, or the whole compact `ce` array. */
+export function storedDataText(fields: Readonly<Fields>): string | undefined {
+  return fields[EnvelopeField.data] ?? fields[EnvelopeField.compact];
+}
+
+/**
+ * An entry's payload for people (dead-letter inspection), whichever layout stored it: parsed
+ * from `data` or taken from the compact `ce` array; the stored text when it does not parse.
+ */
+export function inspectData(fields: Readonly<Fields>): unknown {
+  const text = fields[EnvelopeField.data];
+  if (text !== undefined) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  const compact = fields[EnvelopeField.compact];
+  if (compact === undefined) return undefined;
+  try {
+    return parseCompact(compact, '')[2];
+  } catch {
+    return compact;
+  }
+}
+
+/**
+ * The fields of an entry with a compact envelope's `ce` shown as the `type` and `source` it
+ * holds (its payload is shown apart); other entries as they are.
+ */
+export function compactAttributes(fields: Readonly<Fields>): Fields {
+  const compact = fields[EnvelopeField.compact];
+  if (compact === undefined) return { ...fields };
+  const out: Fields = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (k !== EnvelopeField.compact) {
+      out[k] = v;
+      continue;
+    }
+    try {
+      const [type, source] = parseCompact(compact, '');
+      out[EnvelopeField.type] = type;
+      out[EnvelopeField.source] = source;
+    } catch {
+      out[k] = v; // not a valid compact envelope: shown as stored
+    }
+  }
   return out;
 }

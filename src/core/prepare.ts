@@ -32,7 +32,11 @@ const NON_EMPTY_ATTRIBUTES = ['id', 'type', 'source'] as const;
 const STRING_ATTRIBUTES = ['key', 'subject', 'time', 'traceparent'] as const;
 
 /** Encoded field name -> the attribute a producer sets (for naming the largest field). */
-const ATTRIBUTE_OF_FIELD: Readonly<Record<string, string>> = { [EnvelopeField.key]: 'key' };
+const ATTRIBUTE_OF_FIELD: Readonly<Record<string, string>> = {
+  [EnvelopeField.key]: 'key',
+  // The compact layout's one field is mostly the payload.
+  [EnvelopeField.compact]: 'data',
+};
 
 /** Which event of a call is being prepared; its text is built only when an error names it. */
 class Where {

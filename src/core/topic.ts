@@ -10,6 +10,18 @@ import { ConfigError } from './errors.ts';
  */
 export type TopicCodec = 'envelope' | 'raw';
 
+/**
+ * How an envelope topic writes its entries. Readers decode both layouts, so a topic can change
+ * its layout while it runs.
+ * - `compact` (default): one field `ce` holding the JSON array `[type, source, data]`; the
+ *   optional attributes (id, time, subject, key, traceparent, headers) get their own fields.
+ *   Two strings for the usual event, as a hand-written XADD of the payload.
+ * - `fields`: every attribute its own field (`specversion`, `type`, `source`, …, `data`), the
+ *   layout of Herald's development versions before the compact one. For foreign readers that
+ *   look for those fields; it costs about 1.3x the client CPU per event (docs/performance.md).
+ */
+export type EnvelopeLayout = 'compact' | 'fields';
+
 export interface TopicOptions<S extends StandardSchemaV1 | undefined = undefined> {
   /** Letters, digits, `.`, `_` and `-`; at most 200 characters. */
   readonly name: string;
@@ -19,6 +31,8 @@ export interface TopicOptions<S extends StandardSchemaV1 | undefined = undefined
   readonly partitions?: number;
   /** Default 'envelope'. */
   readonly codec?: TopicCodec;
+  /** How envelope entries are written; see {@link EnvelopeLayout}. Default 'compact'. */
+  readonly envelopeLayout?: EnvelopeLayout;
   /**
    * Bind the topic to an existing stream key written or read by other clients
    * (redis-cli, Python, Go). Requires `partitions: 1`.
@@ -60,6 +74,7 @@ export interface Topic<T = unknown> {
   readonly schema: StandardSchemaV1<unknown, T> | undefined;
   readonly partitions: number;
   readonly codec: TopicCodec;
+  readonly envelopeLayout: EnvelopeLayout;
   readonly streamKey: string | undefined;
   readonly defaultType: string;
   readonly dedupeWindowMs: number;
@@ -133,11 +148,18 @@ export function defineTopic<S extends StandardSchemaV1 | undefined = undefined>(
       `topic '${name}': maxEventBytes must be a whole number from 1 to ${MAX_EVENT_BYTES_LIMIT} (512 MiB)`,
     );
   }
+  const envelopeLayout = options.envelopeLayout ?? 'compact';
+  if (envelopeLayout !== 'compact' && envelopeLayout !== 'fields') {
+    throw new ConfigError(
+      `topic '${name}': envelopeLayout must be 'compact' or 'fields', not '${String(envelopeLayout)}'`,
+    );
+  }
   return Object.freeze({
     name,
     schema: options.schema as StandardSchemaV1<unknown, DataOf<S>> | undefined,
     partitions,
     codec: options.codec ?? 'envelope',
+    envelopeLayout,
     streamKey: options.streamKey,
     defaultType: options.defaultType ?? name,
     dedupeWindowMs,

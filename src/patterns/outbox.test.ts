@@ -4,6 +4,7 @@ import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
 import { Outbox } from './outbox.ts';
+import { storedEnvelope } from '../test-support/envelope.ts';
 
 describe('Outbox', () => {
   let backend: RedisBackend;
@@ -37,9 +38,9 @@ describe('Outbox', () => {
     const entries = await backend.conn.send<[string, string[]][]>(['XRANGE', stream(), '-', '+']);
     const byId = new Map(entries.map(([, f]) => [f[f.indexOf('id') + 1], f]));
     assert.deepEqual([...byId.keys()].sort(), ['a', 'b']);
-    const a = byId.get('a') as string[];
-    assert.equal(a[a.indexOf('type') + 1], 'A');
-    assert.equal(a[a.indexOf('data') + 1], '{"x":1}');
+    const a = storedEnvelope(byId.get('a') as string[]);
+    assert.equal(a.type, 'A');
+    assert.equal(a.data, '{"x":1}');
   });
 
   test('flushes racing on the same entries store each event once', async () => {

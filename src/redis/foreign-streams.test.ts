@@ -80,6 +80,61 @@ void describe('foreign streams through redis-cli', () => {
     assert.deepEqual(lines, [receipt.position, 'user_id', 'Salvatore', 'book_ids', 'ofmiceandmen']);
   });
 
+  void test('both envelope layouts, from Herald and from redis-cli, are read by one group; a bad compact one is dead-lettered', async () => {
+    const compact = defineTopic({ name: 'layouts' });
+    const fields = defineTopic({ name: 'layouts', envelopeLayout: 'fields' });
+    const stream = partitionKeys(prefix, compact, 0).stream;
+    const got: { type: string; source: string; n: unknown; subject: string | undefined }[] = [];
+    const sub = backend.subscribe(compact, { group: 'both', startFrom: 'beginning' }, (e) => {
+      got.push({ type: e.type, source: e.source, n: e.data, subject: e.subject });
+    });
+    subs.push(sub);
+    await sub.ready;
+
+    const first = await backend.publish(compact, { data: 1 });
+    await backend.publish(fields, { data: 2, subject: 's2' });
+    // What Herald stored, as any client reads it: one field for the usual event.
+    assert.deepEqual(await redisCli(url, 'XRANGE', stream, first.position, first.position), [
+      first.position,
+      'ce',
+      '["layouts","herald",1]',
+    ]);
+    // A foreign producer writing either layout by hand.
+    await redisCli(url, 'XADD', stream, '*', 'ce', '["cli.type","cli",3]', 'subject', 's3');
+    await redisCli(
+      url,
+      'XADD',
+      stream,
+      '*',
+      'specversion',
+      '1.0',
+      'type',
+      't4',
+      'source',
+      'cli',
+      'data',
+      '4',
+    );
+    const [bad] = await redisCli(url, 'XADD', stream, '*', 'ce', '{"type":"x","data":5}');
+    await backend.publish(compact, { data: 6, type: 't6' });
+
+    await waitFor(() => got.length >= 5, { message: 'not every envelope was delivered' });
+    assert.deepEqual(got, [
+      { type: 'layouts', source: 'herald', n: 1, subject: undefined },
+      { type: 'layouts', source: 'herald', n: 2, subject: 's2' },
+      { type: 'cli.type', source: 'cli', n: 3, subject: 's3' },
+      { type: 't4', source: 'cli', n: 4, subject: undefined },
+      { type: 't6', source: 'herald', n: 6, subject: undefined },
+    ]);
+    await waitFor(async () => (await backend.deadLetters.list(compact)).length >= 1, {
+      message: 'the malformed compact entry was not dead-lettered',
+    });
+    const [letter] = await backend.deadLetters.list(compact);
+    assert.equal(letter?.originalPosition, bad);
+    assert.equal(letter?.reason, 'undecodable');
+    assert.match(letter?.error ?? '', /'ce' must be a JSON array \[type, source, data\]/);
+  });
+
   void test('entries that are not valid envelopes are dead-lettered as undecodable; later events flow', async () => {
     const topic = defineTopic({ name: 'orders', schema: z.object({ n: z.number() }) });
     const stream = partitionKeys(prefix, topic, 0).stream;

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { InvalidArgumentError, type Command } from 'commander';
+import { compactAttributes, EnvelopeField, inspectData, storedDataText } from '../../core/codec.ts';
 import type { DeadLetter, DeadLetterFilter } from '../../core/contract.ts';
 import { ConfigError, NotFoundError } from '../../core/errors.ts';
 import type { Topic } from '../../core/topic.ts';
@@ -49,16 +50,7 @@ function describeFilter(opts: FilterOptions): string {
 
 /** The dead letter with its payload parsed, for show and --json. */
 function withData(d: DeadLetter): DeadLetter & { data: unknown } {
-  const raw = d.fields.data;
-  let data: unknown = raw;
-  if (raw !== undefined) {
-    try {
-      data = JSON.parse(raw);
-    } catch {
-      data = raw;
-    }
-  }
-  return { ...d, data };
+  return { ...d, data: inspectData(d.fields) };
 }
 
 /** The payload indented for people; one too deep to re-encode is shown as stored. */
@@ -67,7 +59,7 @@ function prettyData(d: DeadLetter & { data: unknown }): string {
     return JSON.stringify(d.data, null, 2) ?? 'undefined';
   } catch (e) {
     if (!isTooDeep(e)) throw e;
-    return d.fields.data ?? '';
+    return storedDataText(d.fields) ?? '';
   }
 }
 
@@ -77,7 +69,7 @@ function printLetters(letters: readonly DeadLetter[]): void {
     printJson(letters.map(withData));
   } catch (e) {
     if (!isTooDeep(e)) throw e;
-    printJson(letters.map((d) => ({ ...d, data: d.fields.data })));
+    printJson(letters.map((d) => ({ ...d, data: storedDataText(d.fields) })));
   }
 }
 
@@ -152,8 +144,8 @@ async function show(cmd: Command, name: string, ref: string, opts: FilterOptions
       ];
       for (const [k, v] of rows) println(`  ${k.padEnd(18)} ${safeText(v)}`);
       println('  fields:');
-      for (const [k, v] of Object.entries(d.fields)) {
-        if (k !== 'data') println(`    ${safeText(k)}: ${safeText(v)}`);
+      for (const [k, v] of Object.entries(compactAttributes(d.fields))) {
+        if (k !== EnvelopeField.data) println(`    ${safeText(k)}: ${safeText(v)}`);
       }
       println('  data:');
       println(

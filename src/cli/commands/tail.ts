@@ -1,5 +1,11 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { decodeEnvelope, decodeRaw, EnvelopeField, pairs } from '../../core/codec.ts';
+import {
+  decodeEnvelope,
+  decodeRaw,
+  EnvelopeField,
+  pairs,
+  storedDataText,
+} from '../../core/codec.ts';
 import type { HeraldEvent } from '../../core/event.ts';
 import type { Topic } from '../../core/topic.ts';
 import { sendAll } from '../../ops/inspect.ts';
@@ -101,12 +107,13 @@ function printJsonItem(topic: Topic, item: Printed): void {
     if (!isTooDeep(e)) throw e;
     // Decoded, but too deep to encode again: hand over the payload as it is stored.
     const error = 'data is nested too deeply to re-encode; rawData holds it as stored';
-    printJsonLine({ ...where, ...event, data: undefined, rawData: item.fields.data, error });
+    printJsonLine({ ...where, ...event, data: undefined, rawData: storedDataText(item.fields), error });
   }
 }
 
 /** The payload as stored (an envelope's JSON text), not re-encoded: cheap, and safe for any depth. */
 function payloadOf(topic: Topic, item: Printed, event: HeraldEvent): string {
+  // Only the `fields` layout stores the payload's JSON on its own; compact entries re-encode it.
   const stored = item.fields[EnvelopeField.data];
   return topic.codec === 'raw' || stored === undefined ? JSON.stringify(event.data) : stored;
 }

@@ -24,6 +24,7 @@ import {
   type RouteSpec,
 } from '../route.ts';
 import { openSse } from '../sse.ts';
+import { inspectData } from '../../core/codec.ts';
 
 const DEFAULT_LIST = 100;
 const MAX_LIST = 10_000;
@@ -50,14 +51,7 @@ function filterOf(req: FastifyRequest): DeadLetterFilter {
 }
 
 function withData(d: DeadLetter): DeadLetter & { data: unknown } {
-  const raw = d.fields.data;
-  let data: unknown = raw;
-  try {
-    if (raw !== undefined) data = JSON.parse(raw);
-  } catch {
-    data = raw;
-  }
-  return { ...d, data };
+  return { ...d, data: inspectData(d.fields) };
 }
 
 /** `{refs: [{partition, position}]}` or `{all: true, group?, reason?}`. */
