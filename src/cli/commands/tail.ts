@@ -107,7 +107,13 @@ function printJsonItem(topic: Topic, item: Printed): void {
     if (!isTooDeep(e)) throw e;
     // Decoded, but too deep to encode again: hand over the payload as it is stored.
     const error = 'data is nested too deeply to re-encode; rawData holds it as stored';
-    printJsonLine({ ...where, ...event, data: undefined, rawData: storedDataText(item.fields), error });
+    printJsonLine({
+      ...where,
+      ...event,
+      data: undefined,
+      rawData: storedDataText(item.fields),
+      error,
+    });
   }
 }
 
