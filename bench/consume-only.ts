@@ -2,7 +2,7 @@
  * Diagnostic: the consume side alone. N Herald envelopes are stored once (publishBatch); then,
  * three times each, a new group reads them all with a Herald subscription (batchSize 500,
  * concurrency 100, a handler that reads the payload) and with a bare node-redis loop in the same
- * process (XREADGROUP COUNT 500, `JSON.parse` of the last value, one XACK per batch: the raw
+ * process (XREADGROUP COUNT 500, `JSON.parse` of the envelope, one XACK per batch: the raw
  * consumer of the same entries). Prints Node CPU per event of each (median of three) and their
  * ratio. Nothing else runs in the process, so the figures are steadier than the end-to-end ones.
  *
@@ -14,6 +14,7 @@
 import { createClient } from 'redis';
 import { defineTopic, RedisBackend } from '../src/index.ts';
 import { makePayload, SMALL, type OrderPayload } from './payload.ts';
+import { payloadOf } from './scenarios/raw.ts';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const count = Number(process.env.N ?? 100_000);
@@ -76,8 +77,7 @@ async function raw(group: string): Promise<number> {
       for (const [id, fields] of entries) {
         ack.push(id);
         if (!fields) continue;
-        const data = JSON.parse(fields[fields.length - 1] as string) as OrderPayload;
-        if (data.seq >= 0) handled++;
+        if (payloadOf(fields).seq >= 0) handled++;
       }
       void admin.sendCommand(ack, { timeout: 0 });
     }

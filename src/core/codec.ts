@@ -69,7 +69,7 @@ export function encodeEnvelope<T>(
     event.headers === undefined
   ) {
     return compact
-      ? [EnvelopeField.compact, JSON.stringify([type, source, data])]
+      ? [EnvelopeField.compact, compactValue(type, source, data)]
       : [
           EnvelopeField.specversion,
           '1.0',
@@ -82,7 +82,7 @@ export function encodeEnvelope<T>(
         ];
   }
   const out: string[] = compact
-    ? [EnvelopeField.compact, JSON.stringify([type, source, data])]
+    ? [EnvelopeField.compact, compactValue(type, source, data)]
     : [EnvelopeField.specversion, '1.0', EnvelopeField.type, type, EnvelopeField.source, source];
   const id = event.id ?? explicit.id;
   if (id !== undefined) out.push(EnvelopeField.id, id);
@@ -97,6 +97,27 @@ export function encodeEnvelope<T>(
   }
   if (!compact) out.push(EnvelopeField.data, JSON.stringify(data));
   return out;
+}
+
+/** The text `["<type>","<source>",` of the last type and source: a producer mostly repeats them. */
+let compactType = '';
+let compactSource = '';
+let compactPrefix = '';
+
+/**
+ * `JSON.stringify([type, source, data])`, built as the JSON-escaped type and source (formatted
+ * once per pair) followed by the data's JSON: cheaper than encoding a new array every time.
+ */
+function compactValue(type: string, source: string, data: unknown): string {
+  if (type !== compactType || source !== compactSource || compactPrefix === '') {
+    compactPrefix = `[${JSON.stringify(type)},${JSON.stringify(source)},`;
+    compactType = type;
+    compactSource = source;
+  }
+  // A function or symbol encodes to undefined (JSON.stringify's types say string): null, as
+  // inside an array; the caller refuses such data anyway (findLossyValue).
+  const json = JSON.stringify(data) as string | undefined;
+  return `${compactPrefix}${json ?? 'null'}]`;
 }
 
 /** For the raw codec the payload must be a flat record of strings: those are the entry's fields. */

@@ -38,11 +38,15 @@ const ATTRIBUTE_OF_FIELD: Readonly<Record<string, string>> = {
   [EnvelopeField.compact]: 'data',
 };
 
-/** Which event of a call is being prepared; its text is built only when an error names it. */
+/**
+ * Which event of a call is being prepared; its text is built only when an error names it. A
+ * synchronous pass over a call's events moves one instance along (`index`) instead of making
+ * one per event.
+ */
 class Where {
   constructor(
     private readonly topic: string,
-    readonly index: number,
+    public index: number,
     private readonly many: boolean,
   ) {}
 
@@ -248,11 +252,12 @@ export async function prepareEvents<T>(
   source: string,
 ): Promise<PreparedEvent[]> {
   const out: PreparedEvent[] = new Array<PreparedEvent>(events.length);
-  const many = events.length > 1;
   const schema = topic.schema;
+  // The loop is sequential (a schema's validation is awaited in turn): one Where serves it.
+  const where = new Where(topic.name, 0, events.length > 1);
   for (let i = 0; i < events.length; i++) {
     const event = events[i] as OutgoingEvent<T>;
-    const where = new Where(topic.name, i, many);
+    where.index = i;
     checkEvent(topic, event, where);
     const data = schema ? await validated(topic, schema, event, where) : event.data;
     out[i] = finish(topic, event, data, source, where);
@@ -280,9 +285,10 @@ export async function prepareEach<T>(
   const schema = topic.schema;
   if (!schema) {
     const out = new Array<PreparedEvent | Error>(events.length);
+    // Each event is its own call (index 0), prepared synchronously: one Where serves them all.
+    const where = new Where(topic.name, 0, false);
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as OutgoingEvent<T>;
-      const where = new Where(topic.name, 0, false);
       try {
         checkEvent(topic, event, where);
       } catch (e) {

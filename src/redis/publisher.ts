@@ -242,7 +242,13 @@ export class StreamPublisher {
           key: stream,
           nameRefusals: false,
         });
-        return conn.send<string>(['XADD', stream, '*', ...p.fields], opts);
+        const f = p.fields;
+        // The usual envelope is one field (compact layout): no spread for it.
+        const args =
+          f.length === 2
+            ? ['XADD', stream, '*', f[0] as string, f[1] as string]
+            : ['XADD', stream, '*', ...f];
+        return conn.send<string>(args, opts);
       }
       return runScript<[number, string]>(
         conn,
@@ -283,14 +289,20 @@ export class StreamPublisher {
         reply = reply.value;
       }
       // XADD answers the position; the dedupe script [added, position].
-      const [added, position] =
-        typeof reply === 'string' ? [1, reply] : (reply as readonly [number, string]);
+      let position: string;
+      let duplicate = false;
+      if (typeof reply === 'string') position = reply;
+      else {
+        const [added, at] = reply as readonly [number, string];
+        position = String(at);
+        duplicate = Number(added) === 0;
+      }
       out[i] = {
         id: p.id ?? `${topic.name}:${p.partition}:${position}`,
         topic: topic.name,
         partition: p.partition,
-        position: String(position),
-        duplicate: Number(added) === 0,
+        position,
+        duplicate,
       } satisfies PublishReceipt;
     }
     return out;
