@@ -213,4 +213,54 @@ void describe('herald publish and tail, run as a user runs them', () => {
       source.map((e) => [e.id, e.data]),
     );
   });
+
+  void test('publish writes the compact layout, or the fields layout when asked; a bad layout is refused', async () => {
+    // A topic of its own: the tests above count the events of 'audit' and list the known topics.
+    const stream = allPartitionKeys(prefix, defineTopic({ name: 'layouts' }))[0]?.stream ?? '';
+    const last = async (): Promise<string[]> => {
+      const rows = await backend.conn.send<[string, string[]][]>([
+        'XREVRANGE',
+        stream,
+        '+',
+        '-',
+        'COUNT',
+        '1',
+      ]);
+      return rows[0]?.[1] ?? [];
+    };
+    const compact = await runHerald([
+      'publish',
+      'layouts',
+      '{"k":1}',
+      ...g,
+      '--create',
+      '--type',
+      'l.x',
+    ]);
+    assert.equal(compact.code, 0, compact.stderr);
+    const [field, value] = await last();
+    assert.equal(field, 'ce');
+    const [type, source, data] = JSON.parse(value ?? '') as [string, string, unknown];
+    assert.deepEqual([type, typeof source, data], ['l.x', 'string', { k: 1 }]);
+    const fields = await runHerald([
+      'publish',
+      'layouts',
+      '{"k":2}',
+      ...g,
+      '--envelope-layout',
+      'fields',
+    ]);
+    assert.equal(fields.code, 0, fields.stderr);
+    assert.deepEqual((await last()).slice(0, 4), ['specversion', '1.0', 'type', 'layouts']);
+    const bad = await runHerald([
+      'publish',
+      'layouts',
+      '{"k":3}',
+      ...g,
+      '--envelope-layout',
+      'json',
+    ]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /must be 'compact' or 'fields'/);
+  });
 });

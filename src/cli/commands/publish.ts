@@ -1,8 +1,8 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { errorMessage } from '../../core/error-text.ts';
 import { ConfigError, ErrorCode, HeraldError, ValidationError } from '../../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../../core/event.ts';
-import { defineTopic, type Topic } from '../../core/topic.ts';
+import { defineTopic, type EnvelopeLayout, type Topic } from '../../core/topic.ts';
 import type { RedisBackend } from '../../redis/backend.ts';
 import { readTopicRecords, topicOfRecord } from '../../ops/inspect.ts';
 import { resolveTopic, withBackend } from '../context.ts';
@@ -24,6 +24,7 @@ interface PublishOptions {
   inputName: string;
   fromLine?: number;
   skipInvalid?: boolean;
+  envelopeLayout?: EnvelopeLayout;
 }
 
 /** Attributes an `--event` line may carry besides `data`. */
@@ -92,6 +93,14 @@ async function topicFor(backend: RedisBackend, name: string, opts: PublishOption
       '--partitions only applies with --create (a topic keeps the partitions it has)',
     );
   }
+  return withLayout(await declaredTopic(backend, name, opts), opts.envelopeLayout);
+}
+
+async function declaredTopic(
+  backend: RedisBackend,
+  name: string,
+  opts: PublishOptions,
+): Promise<Topic> {
   if (!opts.create) return resolveTopic(backend, name);
   const record = (await readTopicRecords(backend.conn, backend.prefix)).find(
     (r) => r.name === name,
@@ -99,6 +108,23 @@ async function topicFor(backend: RedisBackend, name: string, opts: PublishOption
   // An existing topic keeps its declaration; publishing checks that --partitions agrees.
   if (record && opts.partitions === undefined) return topicOfRecord(record);
   return defineTopic({ name, partitions: opts.partitions ?? 1 });
+}
+
+/** The topic writing the layout asked for (the registry does not record layouts: readers read both). */
+function withLayout(topic: Topic, layout: EnvelopeLayout | undefined): Topic {
+  if (layout === undefined || layout === topic.envelopeLayout) return topic;
+  return defineTopic({
+    name: topic.name,
+    partitions: topic.partitions,
+    codec: topic.codec,
+    envelopeLayout: layout,
+    ...(topic.streamKey !== undefined ? { streamKey: topic.streamKey } : {}),
+  });
+}
+
+function parseLayout(value: string): EnvelopeLayout {
+  if (value === 'compact' || value === 'fields') return value;
+  throw new InvalidArgumentError("must be 'compact' or 'fields'");
 }
 
 function printReceipt(r: PublishReceipt, topic: string, json: boolean): void {
@@ -189,6 +215,11 @@ export function registerPublishCommand(program: Command): void {
       'stdin',
     )
     .option('--skip-invalid', 'stdin: report invalid lines and go on, instead of stopping')
+    .option(
+      '--envelope-layout <layout>',
+      "compact (default: one 'ce' field) or fields (a field per attribute, for readers that look them up by name)",
+      parseLayout,
+    )
     .option('--json', "print each receipt (stdin: each line's outcome) as a JSON line")
     .configureHelp({ showGlobalOptions: true })
     .addHelpText(
