@@ -171,6 +171,80 @@ async function startSentinelOnce(config: string): Promise<SentinelProcess> {
   return { port, pid: child.pid ?? -1, output: () => output.trimEnd(), kill };
 }
 
+/** Sentinel's flat [name, value, name, value, …] replies as one line of `name=value`. */
+function flatFields(reply: unknown): string {
+  if (!Array.isArray(reply)) return String(reply);
+  const parts: string[] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) {
+    const name = String(reply[i]);
+    if (SENTINEL_FIELDS_SHOWN.has(name)) parts.push(`${name}=${String(reply[i + 1])}`);
+  }
+  return parts.join(' ');
+}
+
+/** The fields of SENTINEL MASTERS / REPLICAS that explain a failover that does not happen. */
+const SENTINEL_FIELDS_SHOWN = new Set([
+  'ip',
+  'port',
+  'flags',
+  'num-other-sentinels',
+  'quorum',
+  'failover-state',
+  'last-ok-ping-reply',
+  'info-refresh',
+  'role-reported',
+  'master-link-down-time',
+  'master-link-status',
+  'master-port',
+  'slave-priority',
+  'slave-repl-offset',
+  'config-epoch',
+]);
+
+/**
+ * What each sentinel thinks of the master and its replicas, each server's role, and the
+ * sentinels' last log lines: the explanation of a failover that did not happen in time.
+ */
+async function sentinelState(
+  sentinels: readonly SentinelProcess[],
+  masterName: string,
+  servers: readonly RedisServerHandle[],
+): Promise<string> {
+  const lines: string[] = [];
+  const ask = async (port: number, args: string[]): Promise<unknown> => {
+    try {
+      return await commandAt(port, args);
+    } catch (e) {
+      return `error: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  };
+  for (const s of sentinels) {
+    lines.push(`sentinel ${s.port}:`);
+    const masters = await ask(s.port, ['SENTINEL', 'MASTERS']);
+    for (const m of Array.isArray(masters) ? masters : [masters]) {
+      lines.push(`  master ${flatFields(m)}`);
+    }
+    const known = await ask(s.port, ['SENTINEL', 'REPLICAS', masterName]);
+    for (const r of Array.isArray(known) ? known : [known])
+      lines.push(`  replica ${flatFields(r)}`);
+    lines.push(
+      ...s
+        .output()
+        .split('\n')
+        .slice(-SENTINEL_LOG_LINES_SHOWN)
+        .map((l) => `  | ${l}`),
+    );
+  }
+  for (const server of servers) {
+    const role = await ask(server.port, ['ROLE']);
+    lines.push(`server ${server.port}: ROLE ${JSON.stringify(role)}`);
+  }
+  return lines.join('\n');
+}
+
+/** Sentinel log lines shown per sentinel when a failover times out. */
+const SENTINEL_LOG_LINES_SHOWN = 25;
+
 export interface SentinelSetupOptions {
   /** Default 'mymaster'. */
   readonly masterName?: string;
@@ -274,14 +348,21 @@ export async function startSentinelSetup(
       sentinels,
       masterPort,
       async waitForFailover(oldPort, timeoutMs = 30_000) {
-        return await waitFor(
-          async () => {
-            const port = await masterPort();
-            if (port === oldPort) return 0;
-            return (await infoAt(port, 'replication')).role === 'master' ? port : 0;
-          },
-          { timeoutMs, intervalMs: 100, message: 'the sentinels did not promote a replica' },
-        );
+        try {
+          return await waitFor(
+            async () => {
+              const port = await masterPort();
+              if (port === oldPort) return 0;
+              return (await infoAt(port, 'replication')).role === 'master' ? port : 0;
+            },
+            { timeoutMs, intervalMs: 100, message: 'the sentinels did not promote a replica' },
+          );
+        } catch (e) {
+          throw new Error(
+            `${e instanceof Error ? e.message : String(e)}\n${await sentinelState(sentinels, masterName, [master, ...replicas])}`,
+            { cause: e },
+          );
+        }
       },
       stop,
     };
