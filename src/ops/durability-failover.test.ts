@@ -11,9 +11,11 @@
  *   every acknowledged event, lost = 0. The killed primary is restarted and rejoins as a
  *   replica, so the new master has two replicas again and publishes are acknowledged after
  *   the failover too.
- * - `replicas: 1` of two: the acknowledged events lost are only those Sentinel's choice
- *   gives up: beyond what the promoted replica held when its link was cut, and held by the
- *   other replica. An acknowledged event that no replica held would fail it.
+ * - `replicas: 1` of two: one replica's link is cut first and Sentinel is made to prefer it
+ *   (replica-priority), so it is promoted without the publishes the other confirmed alone
+ *   meanwhile. Exactly those are lost: every one beyond what the promoted replica held and
+ *   within what the other held, and nothing else (an acknowledged event no replica held, or
+ *   one of those surviving, fails it).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,6 +44,10 @@ const WAIT_TIMEOUT_MS = 3000;
 /** Acknowledged publishes required before the fault, and after the failover. */
 const ACKNOWLEDGED_BEFORE = 50;
 const ACKNOWLEDGED_AFTER = 20;
+/** Publishes confirmed by one replica alone before the fault, when the other lags. */
+const ACKNOWLEDGED_WHILE_LAGGING = 20;
+/** replica-priority that makes Sentinel prefer a replica (the default is 100). */
+const PREFERRED = 1;
 
 /** A replica whose links are cut: what it holds can no longer change until the failover. */
 interface FrozenReplica {
@@ -60,6 +66,8 @@ interface RunFigures {
   lost: number;
   /** Lost events beyond the promoted replica's last entry and held by another replica. */
   lostBySentinelChoice: number;
+  /** Acknowledged events beyond the promoted replica's last entry and held by another replica. */
+  acknowledgedOnlyElsewhere: number;
   /** The promoted replica first. */
   replicas: FrozenReplica[];
 }
@@ -127,8 +135,11 @@ async function waitUntilReplicasStream(port: number, key: string): Promise<void>
 interface RunOptions {
   /** Publish after the failover too (the killed primary rejoins as a replica). */
   afterFailover: boolean;
-  /** Start publishing only once every replica receives the replication stream. */
-  replicasStreaming: boolean;
+  /**
+   * Cut the first replica's link alone first, until ACKNOWLEDGED_WHILE_LAGGING more publishes
+   * were confirmed by the other, and make Sentinel prefer the lagging one (replica-priority).
+   */
+  promoteLagging: boolean;
 }
 
 async function oneRun(name: string, required: number, options: RunOptions): Promise<RunFigures> {
@@ -143,10 +154,10 @@ async function oneRun(name: string, required: number, options: RunOptions): Prom
   });
   const prefix = uniquePrefix(`failover-${name}`);
   const backend = await RedisBackend.connect({ url: setup.url, prefix });
+  let stopping = false;
+  let publishers: Promise<void>[] = [];
   try {
-    if (options.replicasStreaming) {
-      await waitUntilReplicasStream(setup.master.port, `${prefix}:ready`);
-    }
+    await waitUntilReplicasStream(setup.master.port, `${prefix}:ready`);
     await enableDurability(backend);
     const topic = defineTopic({ name: 'payments' });
     const stream = partitionKeys(backend.prefix, topic, 0).stream;
@@ -157,7 +168,6 @@ async function oneRun(name: string, required: number, options: RunOptions): Prom
     const acknowledged: PublishReceipt[] = [];
     let unknown = 0;
     let otherErrors = 0;
-    let stopping = false;
     let n = 0;
     const publisher = async (): Promise<void> => {
       while (!stopping) {
@@ -171,13 +181,24 @@ async function oneRun(name: string, required: number, options: RunOptions): Prom
         }
       }
     };
-    const publishers = Array.from({ length: PUBLISHERS }, () => publisher());
+    publishers = Array.from({ length: PUBLISHERS }, () => publisher());
 
     await waitFor(() => acknowledged.length >= ACKNOWLEDGED_BEFORE, {
       timeoutMs: 20_000,
       message: 'publishes did not succeed before the fault',
     });
     const oldPort = setup.master.port;
+    const lagging = options.promoteLagging ? setup.replicas[0] : undefined;
+    if (lagging !== undefined) {
+      // Sentinel promotes by priority first (lower wins), then by replication offset.
+      await commandAt(lagging.port, ['CONFIG', 'SET', 'replica-priority', String(PREFERRED)]);
+      await cutReplicationLinks(oldPort, [lagging.port]);
+      const cutAt = acknowledged.length;
+      await waitFor(() => acknowledged.length >= cutAt + ACKNOWLEDGED_WHILE_LAGGING, {
+        timeoutMs: 20_000,
+        message: 'publishes were not confirmed by the other replica',
+      });
+    }
     await cutReplicationLinks(oldPort);
     await pause(KILL_AFTER_CUT_MS);
     await setup.master.kill();
@@ -202,7 +223,11 @@ async function oneRun(name: string, required: number, options: RunOptions): Prom
     const [promoted, ...others] = frozen;
     let lost = 0;
     let lostBySentinelChoice = 0;
+    let acknowledgedOnlyElsewhere = 0;
     for (const r of acknowledged) {
+      const beyondPromoted = promoted !== undefined && idAfter(r.position, promoted.lastId);
+      const heldByAnother = others.some((o) => !idAfter(r.position, o.lastId));
+      if (beyondPromoted && heldByAnother) acknowledgedOnlyElsewhere++;
       const found = await commandAt<unknown[]>(masterPort, [
         'XRANGE',
         stream,
@@ -211,8 +236,6 @@ async function oneRun(name: string, required: number, options: RunOptions): Prom
       ]);
       if (found.length > 0) continue;
       lost++;
-      const beyondPromoted = promoted !== undefined && idAfter(r.position, promoted.lastId);
-      const heldByAnother = others.some((o) => !idAfter(r.position, o.lastId));
       if (beyondPromoted && heldByAnother) lostBySentinelChoice++;
     }
     return {
@@ -221,9 +244,13 @@ async function oneRun(name: string, required: number, options: RunOptions): Prom
       otherErrors,
       lost,
       lostBySentinelChoice,
+      acknowledgedOnlyElsewhere,
       replicas: frozen,
     };
   } finally {
+    // Publishers still running when a run fails stop too.
+    stopping = true;
+    await Promise.all(publishers);
     await backend.close();
     await setup.stop();
   }
@@ -235,7 +262,8 @@ function describeRun(run: number, f: RunFigures): string {
     .join(', ');
   return (
     `run ${run}: acknowledged ${f.acknowledged}, unknown (DurabilityError) ${f.unknown}, ` +
-    `other errors ${f.otherErrors}, lost ${f.lost} (by Sentinel's choice ${f.lostBySentinelChoice}); ` +
+    `other errors ${f.otherErrors}, lost ${f.lost} (by Sentinel's choice ${f.lostBySentinelChoice} ` +
+    `of ${f.acknowledgedOnlyElsewhere} acknowledged beyond the promoted replica); ` +
     `replicas when cut: ${replicas}`
   );
 }
@@ -263,7 +291,7 @@ void describe('replicated durability across a Sentinel failover', () => {
   void test('replicas: 2 of 2: no acknowledged event is lost, whichever replica is promoted (5 runs)', async () => {
     const figures = await runs('all', 5, REPLICAS, {
       afterFailover: true,
-      replicasStreaming: true,
+      promoteLagging: false,
     });
     const lost = figures.map((f) => f.lost);
     assert.deepEqual(
@@ -273,18 +301,33 @@ void describe('replicated durability across a Sentinel failover', () => {
     );
   });
 
-  void test('replicas: 1 of 2: an acknowledged event is lost only when the replica promoted did not hold it (3 runs)', async () => {
-    const figures = await runs('one', 3, 1, {
-      afterFailover: false,
-      // As a fresh setup is: a replica may get nothing of the stream for seconds, WAIT 1 is
-      // satisfied by the other, and Sentinel may promote either.
-      replicasStreaming: false,
-    });
-    const unexplained = figures.map((f) => f.lost - f.lostBySentinelChoice);
-    assert.deepEqual(
-      unexplained,
-      unexplained.map(() => 0),
-      `acknowledged events lost that the other replica did not hold either: ${unexplained.join(', ')}`,
-    );
+  void test('replicas: 1 of 2: when Sentinel promotes the replica that did not confirm, exactly what only the other held is lost (2 runs)', async () => {
+    const figures = await runs('one', 2, 1, { afterFailover: false, promoteLagging: true });
+    for (const [i, f] of figures.entries()) {
+      const [promoted, other] = f.replicas;
+      assert.ok(
+        promoted !== undefined && other !== undefined && promoted.offset < other.offset,
+        `run ${i + 1}: the lagging replica was not the one promoted`,
+      );
+      // Some of the publishes confirmed meanwhile were written before the cut: fewer than
+      // ACKNOWLEDGED_WHILE_LAGGING may be beyond the lagging replica, never none.
+      assert.ok(
+        f.acknowledgedOnlyElsewhere > 0,
+        `run ${i + 1}: no publish was confirmed by the other replica alone`,
+      );
+      // Nothing lost but what the promoted replica lacked and the other held: Herald
+      // acknowledged nothing that no replica had.
+      assert.equal(
+        f.lost,
+        f.lostBySentinelChoice,
+        `run ${i + 1}: ${f.lost - f.lostBySentinelChoice} lost acknowledged events that no replica held`,
+      );
+      // And all of that is lost: `replicas: 1` of two does not survive this promotion.
+      assert.equal(
+        f.lost,
+        f.acknowledgedOnlyElsewhere,
+        `run ${i + 1}: lost ${f.lost} of the ${f.acknowledgedOnlyElsewhere} the promoted replica lacked`,
+      );
+    }
   });
 });

@@ -171,15 +171,30 @@ async function startSentinelOnce(config: string): Promise<SentinelProcess> {
   return { port, pid: child.pid ?? -1, output: () => output.trimEnd(), kill };
 }
 
-/** Sentinel's flat [name, value, name, value, …] replies as one line of `name=value`. */
-function flatFields(reply: unknown): string {
-  if (!Array.isArray(reply)) return String(reply);
-  const parts: string[] = [];
-  for (let i = 0; i + 1 < reply.length; i += 2) {
-    const name = String(reply[i]);
-    if (SENTINEL_FIELDS_SHOWN.has(name)) parts.push(`${name}=${String(reply[i + 1])}`);
+/** One field of a SENTINEL MASTER reply (a flat list, a map or an object). */
+function fieldOf(reply: unknown, name: string): string | undefined {
+  const entry = entriesOf(reply).find(([n]) => String(n) === name);
+  return entry === undefined ? undefined : String(entry[1]);
+}
+
+function entriesOf(reply: unknown): [unknown, unknown][] {
+  if (Array.isArray(reply)) {
+    const entries: [unknown, unknown][] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) entries.push([reply[i], reply[i + 1]]);
+    return entries;
   }
-  return parts.join(' ');
+  if (reply instanceof Map) return [...(reply as Map<unknown, unknown>)];
+  if (typeof reply === 'object' && reply !== null) return Object.entries(reply);
+  return [];
+}
+
+/** One instance of a SENTINEL MASTERS / REPLICAS reply (a flat list, a map or an object) as `name=value …`. */
+function flatFields(reply: unknown): string {
+  if (typeof reply !== 'object' || reply === null) return String(reply);
+  return entriesOf(reply)
+    .filter(([name]) => SENTINEL_FIELDS_SHOWN.has(String(name)))
+    .map(([name, value]) => `${String(name)}=${String(value)}`)
+    .join(' ');
 }
 
 /** The fields of SENTINEL MASTERS / REPLICAS that explain a failover that does not happen. */
@@ -331,6 +346,20 @@ export async function startSentinelSetup(
         intervalMs: 100,
         message: 'the sentinels did not discover the replicas',
       },
+    );
+    // Sentinels find each other through hello messages (every 2 s). One that knows no other
+    // elects itself and fails over alone: several may then promote different replicas in the
+    // same epoch, which none of them overrides, and the master they name may never answer as
+    // master (a failover that "did not happen" in 30 s).
+    await waitFor(
+      async () => {
+        for (const s of sentinels) {
+          const reply = await commandAt<unknown>(s.port, ['SENTINEL', 'MASTER', masterName]);
+          if (Number(fieldOf(reply, 'num-other-sentinels')) !== sentinels.length - 1) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, message: 'the sentinels did not discover each other' },
     );
     const masterPort = async (): Promise<number> => {
       const reply = await commandAt<[string, string]>(sentinels[0]?.port ?? 0, [
@@ -484,18 +513,35 @@ const CUT_LINKS_PASSWORD = 'herald-cut-replication-links';
  * password (connections already open stay authenticated, so clients and sentinels keep
  * working) and drops its replica connections. The replicas try to reconnect and fail
  * authentication, so every write from now on exists only on this primary, and WAIT on it
- * blocks until its timeout.
+ * blocks until its timeout. With `onlyReplicas` (their ports), only those replicas' links are
+ * cut (each replica drops its link to the primary) and the others keep replicating; a later
+ * call cuts the rest.
  */
-export async function cutReplicationLinks(port: number): Promise<void> {
-  // One connection for both: a new one could not authenticate after the first command.
-  const client = createClient({
-    socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 2000 },
-  });
-  client.on('error', () => {});
-  await client.connect();
+export async function cutReplicationLinks(
+  port: number,
+  onlyReplicas?: readonly number[],
+): Promise<void> {
+  const connect = async (password?: string) => {
+    const c = createClient({
+      socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 2000 },
+      password,
+    });
+    c.on('error', () => {});
+    await c.connect();
+    return c;
+  };
+  // One connection for all (it stays authenticated); after an earlier partial cut the primary
+  // already demands the password.
+  const client = await connect().catch(() => connect(CUT_LINKS_PASSWORD));
   try {
     await client.sendCommand(['CONFIG', 'SET', 'requirepass', CUT_LINKS_PASSWORD]);
-    await client.sendCommand(['CLIENT', 'KILL', 'TYPE', 'replica']);
+    if (onlyReplicas === undefined) {
+      await client.sendCommand(['CLIENT', 'KILL', 'TYPE', 'replica']);
+    } else {
+      for (const replica of onlyReplicas) {
+        await commandAt(replica, ['CLIENT', 'KILL', 'TYPE', 'master']);
+      }
+    }
   } finally {
     client.destroy();
   }
