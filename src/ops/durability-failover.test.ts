@@ -112,8 +112,9 @@ async function rejoinAsReplica(setup: SentinelSetup, masterPort: number): Promis
 }
 
 /**
- * Until a write on one connection is acknowledged by every replica: a replica counted as
- * connected may not receive the replication stream yet (seen: offset 0 for seconds).
+ * Until a write on one connection is acknowledged by every replica: a replica just synchronised
+ * (without disk) is listed as connected but gets no replication stream until its first
+ * REPLCONF ACK, up to a second later (seen: one replica still at offset 0 when the links were cut).
  */
 async function waitUntilReplicasStream(port: number, key: string): Promise<void> {
   const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } });
@@ -148,7 +149,8 @@ async function oneRun(name: string, required: number, options: RunOptions): Prom
     sentinels: 3,
     quorum: 2,
     // 500 ms made a sentinel see each freshly promoted master as down and fail it over again
-    // (seen: four failovers in 3 s, the restarted empty primary promoted once in between).
+    // (seen: four failovers in 3 s, once promoting the killed primary, just restarted and
+    // resynchronised).
     downAfterMs: 1000,
     failoverTimeoutMs: 2000,
   });
