@@ -237,11 +237,20 @@ interface WaitOutcome {
   readonly ranOn: ServerConnection;
 }
 
+/** Where a WAIT outcome is filed: by the server connection written on and the stream key. */
+function outcomeKey(wroteOn: ServerConnection, stream: string | undefined): string {
+  return `${wroteOn}\n${stream ?? ''}`;
+}
+
 interface Batch {
   replicas: number;
   timeoutMs: number;
-  readonly keys: Set<string>;
-  /** By stream key in a cluster (each on its node); under '' otherwise. */
+  /**
+   * The stream keys written, grouped by the server connection they were written on (in a
+   * cluster; a single group under '' with no key otherwise): one WAIT per group.
+   */
+  readonly groups: Map<ServerConnection, Set<string | undefined>>;
+  /** By outcomeKey(group, stream key). */
   result?: Promise<Map<string, WaitOutcome>>;
 }
 
@@ -254,16 +263,17 @@ class WaitBatcher {
 
   /**
    * Resolves to the number of replicas that acknowledged every write sent so far on the
-   * connection, and the server connection the WAIT ran on: by stream key in a cluster.
+   * connection, and the server connection the WAIT ran on, by outcomeKey(group, stream key):
+   * `writes` lists [server connection written on, stream key] ('' and undefined outside a cluster).
    */
   wait(
     replicas: number,
     timeoutMs: number,
-    keys: readonly string[],
+    writes: readonly (readonly [ServerConnection, string | undefined])[],
   ): Promise<Map<string, WaitOutcome>> {
     let batch = this.open;
     if (!batch) {
-      const b: Batch = { replicas: 0, timeoutMs: 0, keys: new Set() };
+      const b: Batch = { replicas: 0, timeoutMs: 0, groups: new Map() };
       this.open = batch = b;
       b.result = this.tail.then(() => {
         // From here on, a publish that finishes writing joins the next batch (its write follows this WAIT).
@@ -274,31 +284,56 @@ class WaitBatcher {
     }
     batch.replicas = Math.max(batch.replicas, replicas);
     batch.timeoutMs = Math.max(batch.timeoutMs, timeoutMs);
-    for (const k of keys) batch.keys.add(k);
+    for (const [wroteOn, stream] of writes) {
+      let keys = batch.groups.get(wroteOn);
+      if (!keys) batch.groups.set(wroteOn, (keys = new Set()));
+      keys.add(stream);
+    }
     return batch.result as Promise<Map<string, WaitOutcome>>;
   }
 
+  /**
+   * In a cluster each partition may live on another node: one WAIT per node connection written
+   * to, routed by one of its keys. One per partition instead would queue several WAITs on one
+   * node connection, each blocking it up to its timeout when replicas are missing (a promoted
+   * replica has none): together past their reply deadline, with the next writes stuck behind
+   * them, for as long as publishing goes on.
+   *
+   * Right after the WAIT, each key of the group is identified on its own route: a write counts
+   * as confirmed only when that identification names the WAIT's server connection too. So a write
+   * whose route moved (MOVED during a failover or a reshard) is never confirmed by the WAIT of a
+   * node it did not run on, and each key's remembered server connection is renewed.
+   */
   private async send(b: Batch): Promise<Map<string, WaitOutcome>> {
     const args = ['WAIT', String(b.replicas), String(b.timeoutMs)];
     const replyTimeoutMs = b.timeoutMs + WAIT_REPLY_MARGIN_MS;
-    // In a cluster each partition may live on another node: wait on each node that was written to.
-    const routes = this.conn.kind === 'cluster' ? [...b.keys] : [undefined];
+    // One deadline for the WAIT and the identifications instead of a timer each.
+    const sendOpts = { timeoutMs: replyTimeoutMs, replyTimer: false };
     const outcomes = await Promise.all(
-      routes.map(async (key) => {
-        // Sent together: the identification runs right after the WAIT, on the connection the
-        // WAIT ran on. One deadline for the four commands instead of a timer each.
-        const sendOpts = { key, timeoutMs: replyTimeoutMs, replyTimer: false };
-        const count = this.conn.send<number>(args, sendOpts);
-        const ranOn = this.conn.identify(key, sendOpts);
-        const [acknowledged, id] = await withDeadline(
-          Promise.all([count, ranOn]),
+      [...b.groups].map(async ([group, keySet]) => {
+        const keys = [...keySet];
+        const [first] = keys;
+        // Sent together: the identifications run right after the WAIT (on its connection when
+        // their keys still route there).
+        const count = this.conn.send<number>(args, { ...sendOpts, key: first });
+        const ranOn = keys.map((key) => this.conn.identify(key, { ...sendOpts, key }));
+        const [acknowledged, ids] = await withDeadline(
+          Promise.all([count, Promise.all(ranOn)]),
           'WAIT',
           replyTimeoutMs,
         );
-        return [key ?? '', { acknowledged: Number(acknowledged), ranOn: id }] as const;
+        const waitRanOn = ids[0] as ServerConnection;
+        return keys.map((key, i) => {
+          const id = ids[i] as ServerConnection;
+          const outcome: WaitOutcome = {
+            acknowledged: Number(acknowledged),
+            ranOn: id === waitRanOn ? id : `${waitRanOn} (its partition's route now: ${id})`,
+          };
+          return [outcomeKey(group, key), outcome] as const;
+        });
       }),
     );
-    return new Map(outcomes);
+    return new Map(outcomes.flat());
   }
 }
 
@@ -343,7 +378,6 @@ export async function enableDurability(
       const stream = partitionKeys(backend.prefix, topic, r.partition).stream;
       return { stream, wroteOn: dedicated.take(stream, r.position) };
     });
-    const keys = [...new Set(writes.map((w) => w.stream))];
     const unknown =
       `the event${receipts.length > 1 ? 's are' : ' is'} stored on the primary, but the outcome is unknown: ` +
       'delivered if the primary survives, lost if it fails before replicating (retry with the same ids, which are deduplicated)';
@@ -353,20 +387,32 @@ export async function enableDurability(
         { acknowledged: 0, required: replicas },
         cause === undefined ? undefined : { cause },
       );
+    const cluster = dedicated.kind === 'cluster';
     let outcomes: Map<string, WaitOutcome>;
     let wroteOn: (ServerConnection | undefined)[];
     try {
-      [outcomes, wroteOn] = await Promise.all([
-        batcher.wait(replicas, timeoutMs, keys),
-        Promise.all(writes.map((w) => w.wroteOn ?? Promise.resolve(undefined))),
-      ]);
+      // The server connection of each write is known by the time its reply came (its
+      // identification was sent before it): the WAITs are grouped by it, one per node connection.
+      wroteOn = await Promise.all(writes.map((w) => w.wroteOn ?? Promise.resolve(undefined)));
+      const known: [ServerConnection, string | undefined][] = [];
+      for (const [i, w] of writes.entries()) {
+        const wrote = wroteOn[i];
+        if (wrote !== undefined) known.push(cluster ? [wrote, w.stream] : ['', undefined]);
+      }
+      outcomes =
+        known.length === 0
+          ? new Map<string, WaitOutcome>()
+          : await batcher.wait(replicas, timeoutMs, known);
     } catch (e) {
       throw cannotConfirm(errorMessage(e), e);
     }
     let acknowledged = Number.POSITIVE_INFINITY;
     for (const [i, w] of writes.entries()) {
-      const wait = outcomes.get(dedicated.kind === 'cluster' ? w.stream : '');
       const wrote = wroteOn[i];
+      const wait =
+        wrote === undefined
+          ? undefined
+          : outcomes.get(cluster ? outcomeKey(wrote, w.stream) : outcomeKey('', undefined));
       if (wait === undefined || wrote === undefined) {
         throw cannotConfirm('the connection that wrote the event is not known');
       }

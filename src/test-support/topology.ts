@@ -171,6 +171,95 @@ async function startSentinelOnce(config: string): Promise<SentinelProcess> {
   return { port, pid: child.pid ?? -1, output: () => output.trimEnd(), kill };
 }
 
+/** One field of a SENTINEL MASTER reply (a flat list, a map or an object). */
+function fieldOf(reply: unknown, name: string): string | undefined {
+  const entry = entriesOf(reply).find(([n]) => String(n) === name);
+  return entry === undefined ? undefined : String(entry[1]);
+}
+
+function entriesOf(reply: unknown): [unknown, unknown][] {
+  if (Array.isArray(reply)) {
+    const entries: [unknown, unknown][] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) entries.push([reply[i], reply[i + 1]]);
+    return entries;
+  }
+  if (reply instanceof Map) return [...(reply as Map<unknown, unknown>)];
+  if (typeof reply === 'object' && reply !== null) return Object.entries(reply);
+  return [];
+}
+
+/** One instance of a SENTINEL MASTERS / REPLICAS reply (a flat list, a map or an object) as `name=value …`. */
+function flatFields(reply: unknown): string {
+  if (typeof reply !== 'object' || reply === null) return String(reply);
+  return entriesOf(reply)
+    .filter(([name]) => SENTINEL_FIELDS_SHOWN.has(String(name)))
+    .map(([name, value]) => `${String(name)}=${String(value)}`)
+    .join(' ');
+}
+
+/** The fields of SENTINEL MASTERS / REPLICAS that explain a failover that does not happen. */
+const SENTINEL_FIELDS_SHOWN = new Set([
+  'ip',
+  'port',
+  'flags',
+  'num-other-sentinels',
+  'quorum',
+  'failover-state',
+  'last-ok-ping-reply',
+  'info-refresh',
+  'role-reported',
+  'master-link-down-time',
+  'master-link-status',
+  'master-port',
+  'slave-priority',
+  'slave-repl-offset',
+  'config-epoch',
+]);
+
+/**
+ * What each sentinel thinks of the master and its replicas, each server's role, and the
+ * sentinels' last log lines: the explanation of a failover that did not happen in time.
+ */
+async function sentinelState(
+  sentinels: readonly SentinelProcess[],
+  masterName: string,
+  servers: readonly RedisServerHandle[],
+): Promise<string> {
+  const lines: string[] = [];
+  const ask = async (port: number, args: string[]): Promise<unknown> => {
+    try {
+      return await commandAt(port, args);
+    } catch (e) {
+      return `error: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  };
+  for (const s of sentinels) {
+    lines.push(`sentinel ${s.port}:`);
+    const masters = await ask(s.port, ['SENTINEL', 'MASTERS']);
+    for (const m of Array.isArray(masters) ? masters : [masters]) {
+      lines.push(`  master ${flatFields(m)}`);
+    }
+    const known = await ask(s.port, ['SENTINEL', 'REPLICAS', masterName]);
+    for (const r of Array.isArray(known) ? known : [known])
+      lines.push(`  replica ${flatFields(r)}`);
+    lines.push(
+      ...s
+        .output()
+        .split('\n')
+        .slice(-SENTINEL_LOG_LINES_SHOWN)
+        .map((l) => `  | ${l}`),
+    );
+  }
+  for (const server of servers) {
+    const role = await ask(server.port, ['ROLE']);
+    lines.push(`server ${server.port}: ROLE ${JSON.stringify(role)}`);
+  }
+  return lines.join('\n');
+}
+
+/** Sentinel log lines shown per sentinel when a failover times out. */
+const SENTINEL_LOG_LINES_SHOWN = 25;
+
 export interface SentinelSetupOptions {
   /** Default 'mymaster'. */
   readonly masterName?: string;
@@ -258,6 +347,20 @@ export async function startSentinelSetup(
         message: 'the sentinels did not discover the replicas',
       },
     );
+    // Sentinels find each other through hello messages (every 2 s). One that knows no other
+    // elects itself and fails over alone: several may then promote different replicas in the
+    // same epoch, which none of them overrides, and the master they name may never answer as
+    // master (a failover that "did not happen" in 30 s).
+    await waitFor(
+      async () => {
+        for (const s of sentinels) {
+          const reply = await commandAt<unknown>(s.port, ['SENTINEL', 'MASTER', masterName]);
+          if (Number(fieldOf(reply, 'num-other-sentinels')) !== sentinels.length - 1) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, message: 'the sentinels did not discover each other' },
+    );
     const masterPort = async (): Promise<number> => {
       const reply = await commandAt<[string, string]>(sentinels[0]?.port ?? 0, [
         'SENTINEL',
@@ -274,14 +377,21 @@ export async function startSentinelSetup(
       sentinels,
       masterPort,
       async waitForFailover(oldPort, timeoutMs = 30_000) {
-        return await waitFor(
-          async () => {
-            const port = await masterPort();
-            if (port === oldPort) return 0;
-            return (await infoAt(port, 'replication')).role === 'master' ? port : 0;
-          },
-          { timeoutMs, intervalMs: 100, message: 'the sentinels did not promote a replica' },
-        );
+        try {
+          return await waitFor(
+            async () => {
+              const port = await masterPort();
+              if (port === oldPort) return 0;
+              return (await infoAt(port, 'replication')).role === 'master' ? port : 0;
+            },
+            { timeoutMs, intervalMs: 100, message: 'the sentinels did not promote a replica' },
+          );
+        } catch (e) {
+          throw new Error(
+            `${e instanceof Error ? e.message : String(e)}\n${await sentinelState(sentinels, masterName, [master, ...replicas])}`,
+            { cause: e },
+          );
+        }
       },
       stop,
     };
@@ -403,18 +513,35 @@ const CUT_LINKS_PASSWORD = 'herald-cut-replication-links';
  * password (connections already open stay authenticated, so clients and sentinels keep
  * working) and drops its replica connections. The replicas try to reconnect and fail
  * authentication, so every write from now on exists only on this primary, and WAIT on it
- * blocks until its timeout.
+ * blocks until its timeout. With `onlyReplicas` (their ports), only those replicas' links are
+ * cut (each replica drops its link to the primary) and the others keep replicating; a later
+ * call cuts the rest.
  */
-export async function cutReplicationLinks(port: number): Promise<void> {
-  // One connection for both: a new one could not authenticate after the first command.
-  const client = createClient({
-    socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 2000 },
-  });
-  client.on('error', () => {});
-  await client.connect();
+export async function cutReplicationLinks(
+  port: number,
+  onlyReplicas?: readonly number[],
+): Promise<void> {
+  const connect = async (password?: string) => {
+    const c = createClient({
+      socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 2000 },
+      password,
+    });
+    c.on('error', () => {});
+    await c.connect();
+    return c;
+  };
+  // One connection for all (it stays authenticated); after an earlier partial cut the primary
+  // already demands the password.
+  const client = await connect().catch(() => connect(CUT_LINKS_PASSWORD));
   try {
     await client.sendCommand(['CONFIG', 'SET', 'requirepass', CUT_LINKS_PASSWORD]);
-    await client.sendCommand(['CLIENT', 'KILL', 'TYPE', 'replica']);
+    if (onlyReplicas === undefined) {
+      await client.sendCommand(['CLIENT', 'KILL', 'TYPE', 'replica']);
+    } else {
+      for (const replica of onlyReplicas) {
+        await commandAt(replica, ['CLIENT', 'KILL', 'TYPE', 'master']);
+      }
+    }
   } finally {
     client.destroy();
   }
