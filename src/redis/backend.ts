@@ -13,6 +13,7 @@ import type {
   Subscription,
 } from '../core/contract.ts';
 import { ClosedError, ConfigError } from '../core/errors.ts';
+import { toError } from '../core/error-text.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
 import type { Topic } from '../core/topic.ts';
 import { connect, type ConnectionOptions, type RedisConnection } from './connection.ts';
@@ -139,14 +140,20 @@ export class RedisBackend implements Backend {
     }
   }
 
-  async publish<T>(
+  publish<T>(
     topic: Topic<T>,
     event: OutgoingEvent<T>,
     options?: PublishOptions,
   ): Promise<PublishReceipt> {
-    this.assertOpen(`publish to '${topic.name}'`);
-    this.assertDurable(topic, options);
-    return await this.publisher.publish(topic, event, options);
+    // Not async: the publisher's promise is handed back as it is (an async wrapper would add a
+    // promise and a turn per call on the coalesced hot path); a refusal still rejects.
+    try {
+      if (this.closed) this.assertOpen(`publish to '${topic.name}'`);
+      this.assertDurable(topic, options);
+    } catch (e) {
+      return Promise.reject(toError(e));
+    }
+    return this.publisher.publish(topic, event, options);
   }
 
   async publishBatch<T>(

@@ -21,6 +21,7 @@
  * peer that stops answering without closing the socket is dropped within `deadPeerTimeoutMs`
  * and the connection reopened (see `reopenSilent`).
  */
+import { setMaxListeners } from 'node:events';
 import { createClient, createCluster, createSentinel } from 'redis';
 import { errorMessage, toError } from '../core/error-text.ts';
 import { ConfigError, ConnectionError } from '../core/errors.ts';
@@ -225,6 +226,20 @@ export function firstKeyOf(args: Args): string | undefined {
  * Rejects with a ReplyTimeoutError when `reply` has not settled within `timeoutMs`. The command
  * itself cannot be recalled: Redis may still run it, so the outcome is unknown to the caller.
  */
+/** Signals already allowed any number of listeners (one per command of a batch may wait on one). */
+const manyListeners = new WeakSet<AbortSignal>();
+
+/**
+ * Lifts the listener limit of a batch's shared signal once, when a command first attaches to it:
+ * `setMaxListeners` costs about 7 µs, more than a small batch's other work, and a ready
+ * standalone connection never attaches the signal at all.
+ */
+function allowManyListeners(signal: AbortSignal): void {
+  if (manyListeners.has(signal)) return;
+  manyListeners.add(signal);
+  setMaxListeners(0, signal);
+}
+
 function withReplyTimeout<T>(
   reply: Promise<T>,
   command: string,
@@ -299,6 +314,7 @@ class Connection implements RedisConnection {
       cmdOptions = callerBounds ? NO_NODE_REDIS_TIMEOUT : { timeout: timeoutMs };
     const signal = options?.signal;
     if (signal !== undefined && (this.kind === 'cluster' || !this.client.isReady)) {
+      allowManyListeners(signal);
       cmdOptions = { ...cmdOptions, abortSignal: signal };
     }
     const c = this.client as unknown as {

@@ -4,7 +4,6 @@
  * goes through the publish-dedupe script instead, which stores it at most once
  * per dedupe window.
  */
-import { setMaxListeners } from 'node:events';
 import type { PublishOptions } from '../core/contract.ts';
 import { HeraldError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
@@ -225,7 +224,6 @@ export class StreamPublisher {
     // One deadline for the whole batch (below), not a timer per command; when it passes, commands
     // still waiting to be written (Redis unreachable) are dropped through the abort signal.
     const abort = new AbortController();
-    setMaxListeners(0, abort.signal);
     const sendOpts = { timeoutMs, replyTimer: false, signal: abort.signal };
     const conn = this.deps.connectionFor?.(topic, options) ?? this.deps.conn;
     const deadline = performance.now() + timeoutMs;
