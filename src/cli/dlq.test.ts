@@ -93,6 +93,9 @@ void describe('herald dlq list|show|replay|purge, run as a user runs them', () =
     assert.match(byId.stdout, /event id +p-2/);
     assert.match(byId.stdout, /error +Error: shipping refused \{"n":2\}/);
     assert.match(byId.stdout, /data:\n {4}\{\n {6}"n": 2\n {4}\}/);
+    // The compact envelope's `ce` is shown as the type and source it holds, the payload apart.
+    assert.match(byId.stdout, /fields:\n(?: {4}.*\n)* {4}type: payments\n {4}source: /);
+    assert.doesNotMatch(byId.stdout, / {4}ce: /);
 
     const json = await runHerald([
       'dlq',
