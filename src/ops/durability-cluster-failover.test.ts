@@ -22,7 +22,11 @@ import { connectHerald } from '../herald.ts';
 import { connect } from '../redis/connection.ts';
 import { partitionKeys } from '../redis/keys.ts';
 import { uniquePrefix, waitFor } from '../test-support/redis.ts';
-import { infoAt, startCluster, startClusterReplicas } from '../test-support/topology.ts';
+import {
+  startCluster,
+  startClusterReplicas,
+  waitForReplicaPromotion,
+} from '../test-support/topology.ts';
 
 const PARTITIONS = 12;
 const BATCH = 24;
@@ -109,15 +113,7 @@ void test('on a Cluster, replicated publishes are refused while a promoted prima
     const victim = cluster.nodes[1] as RedisServerHandle;
     const killedAt = Date.now();
     await victim.kill();
-    await waitFor(
-      async () => {
-        const roles = await Promise.all(
-          replicas.map((r) => infoAt(r.port, 'replication').then((i) => i.role)),
-        );
-        return roles.includes('master');
-      },
-      { timeoutMs: 30_000, intervalMs: 100, message: 'no replica was promoted' },
-    );
+    await waitForReplicaPromotion(replicas);
     const promotedMs = Date.now() - killedAt;
     // Publishes in flight at the kill and during the promotion may fail any way (outcome
     // unknown); once the client found the promoted primary, they must be refused for what it

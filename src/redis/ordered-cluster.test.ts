@@ -11,9 +11,9 @@ import { defineTopic, type Topic } from '../core/topic.ts';
 import { connectHerald } from '../herald.ts';
 import type { RedisServerHandle } from '../embedded/redis-server.ts';
 import {
-  infoAt,
   startCluster,
   startClusterReplicas,
+  waitForReplicaPromotion,
   type RedisClusterSetup,
 } from '../test-support/topology.ts';
 import { uniquePrefix, waitFor } from '../test-support/redis.ts';
@@ -219,15 +219,7 @@ void describe('ordered subscriptions on a Redis Cluster, consumers in processes'
     // resumes on the same connectHerald backend, from events numbered after the first run's (so
     // that each key's sequence stays in publish order), and consumption on the promoted primary.
     const published = await flow.stop();
-    await waitFor(
-      async () => {
-        const roles = await Promise.all(
-          replicas.map((r) => infoAt(r.port, 'replication').then((i) => i.role)),
-        );
-        return roles.includes('master');
-      },
-      { timeoutMs: 30_000, intervalMs: 100, message: 'no replica was promoted' },
-    );
+    await waitForReplicaPromotion(replicas);
     await victim.restart();
     const okBefore = delivery.report().published;
     const after = startPublishing(publisher, topic, delivery, { from: 10_000_000 });

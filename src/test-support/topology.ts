@@ -547,6 +547,22 @@ export async function cutReplicationLinks(
   }
 }
 
+/** Waits until one of `replicas` reports itself a master (a Cluster failover promoted it). */
+export async function waitForReplicaPromotion(
+  replicas: readonly RedisServerHandle[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      const roles = await Promise.all(
+        replicas.map((r) => infoAt(r.port, 'replication').then((i) => i.role)),
+      );
+      return roles.includes('master');
+    },
+    { timeoutMs, intervalMs: 100, message: 'no replica was promoted' },
+  );
+}
+
 /**
  * Starts `perMaster` replicas for each master of `cluster` and resolves once each is in sync
  * with its master. The caller kills them (they are not part of `cluster.stop()`).
