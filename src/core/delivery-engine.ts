@@ -288,7 +288,25 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
   private accept(events: readonly HeldEvent<P>[]): void {
     if (events.length === 0) return;
     const now = Date.now();
-    for (const event of events) this.queue.add({ event, heldSince: now });
+    let i = 0;
+    if (!this.settings.ordered && !this.pumping && this.queue.size === 0) {
+      // Nothing waits before these (first come, first started): start them straight from the
+      // batch. An event handled synchronously then never needs a job (nor a queue entry).
+      this.pumping = true;
+      try {
+        for (
+          ;
+          i < events.length && this.running && this.inFlight.size < this.settings.concurrency;
+          i++
+        ) {
+          this.begin(events[i] as HeldEvent<P>, now, undefined);
+        }
+      } finally {
+        this.pumping = false;
+      }
+    }
+    for (; i < events.length; i++)
+      this.queue.add({ event: events[i] as HeldEvent<P>, heldSince: now });
     this.pump();
   }
 
@@ -307,7 +325,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
       while (this.running && this.inFlight.size < this.settings.concurrency) {
         const job = this.queue.next();
         if (job === undefined) break;
-        this.startJob(job);
+        this.begin(job.event, job.heldSince, job);
       }
     } finally {
       this.pumping = false;
@@ -320,8 +338,11 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     }
   }
 
-  private startJob(job: Job<P>): void {
-    const event = job.event;
+  /**
+   * Starts one event. `queued` is its queue entry when it came from the queue; an event started
+   * straight from its batch (accept) gets one only if it continues asynchronously.
+   */
+  private begin(event: HeldEvent<P>, heldSince: number, queued: Job<P> | undefined): void {
     // The general path: a schema (validation may be async), a replayed dead letter, an event
     // delivered too often, an undecodable entry.
     let delivery: Delivery<T> | undefined;
@@ -337,6 +358,7 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
       }
     }
     if (delivery === undefined) {
+      const job = queued ?? { event, heldSince };
       this.track(job, this.run(job));
       return;
     }
@@ -346,20 +368,22 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     try {
       done = this.handler(delivery);
     } catch (e) {
+      const job = queued ?? { event, heldSince };
       this.track(job, this.handlerFailed(job, e, t0));
       return;
     }
     if (done !== undefined) {
+      const job = queued ?? { event, heldSince };
       this.track(job, this.handled(job, done, t0));
       return;
     }
     onHandled?.(this.topic, this.group, (performance.now() - t0) / 1000, true);
     const stored = this.transport.acknowledge(event);
     if (stored !== undefined) {
-      this.track(job, stored);
+      this.track(queued ?? { event, heldSince }, stored);
       return;
     }
-    this.queue.finished(job);
+    if (queued !== undefined) this.queue.finished(queued);
   }
 
   /** A job continuing asynchronously: in flight until `work` settles. */

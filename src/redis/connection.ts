@@ -52,7 +52,7 @@ export interface SendOptions {
    * written within this turn of the event loop, and a listener per command on a signal shared by
    * a batch costs more than the command (Node scans the listener list on every add and remove).
    */
-  readonly signal?: AbortSignal | undefined;
+  readonly drop?: DropSignal | undefined;
   /**
    * False: an ACL refusal is left as node-redis's error, for a caller that names it itself on its
    * failure path (`asPermissionError`), sparing its hot path a promise per command. Default true:
@@ -226,18 +226,49 @@ export function firstKeyOf(args: Args): string | undefined {
  * Rejects with a ReplyTimeoutError when `reply` has not settled within `timeoutMs`. The command
  * itself cannot be recalled: Redis may still run it, so the outcome is unknown to the caller.
  */
-/** Signals already allowed any number of listeners (one per command of a batch may wait on one). */
-const manyListeners = new WeakSet<AbortSignal>();
-
 /**
- * Lifts the listener limit of a batch's shared signal once, when a command first attaches to it:
- * `setMaxListeners` costs about 7 µs, more than a small batch's other work, and a ready
- * standalone connection never attaches the signal at all.
+ * The abort signal of a batch of commands (SendOptions.drop), made only when a command first
+ * needs it: on a ready standalone connection none does, and an AbortController with its
+ * listener limit lifted costs about 10 µs, more than a small batch's other work.
+ *
+ * With `dropAfterMs` the signal also bounds the wait to be written: the first command that
+ * takes it (the connection is down) arms a timer that drops it after that long. `settled()`
+ * after the reply disarms it and readies the instance for the next command, so a loop keeps one.
  */
-function allowManyListeners(signal: AbortSignal): void {
-  if (manyListeners.has(signal)) return;
-  manyListeners.add(signal);
-  setMaxListeners(0, signal);
+export class DropSignal {
+  private controller: AbortController | undefined;
+  private dropped = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly dropAfterMs?: number) {}
+
+  /** The signal, with room for a listener per command of the batch. */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      setMaxListeners(0, this.controller.signal);
+      if (this.dropped) this.controller.abort();
+      else if (this.dropAfterMs !== undefined)
+        this.timer = setTimeout(() => this.drop(), this.dropAfterMs);
+    }
+    return this.controller.signal;
+  }
+
+  /** Drops the commands still waiting to be written (and any sent with this later). */
+  drop(): void {
+    this.dropped = true;
+    clearTimeout(this.timer);
+    this.controller?.abort();
+  }
+
+  /** The command was answered (or failed): disarm, and start afresh for the next one. */
+  settled(): void {
+    if (this.controller === undefined && !this.dropped) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.controller = undefined;
+    this.dropped = false;
+  }
 }
 
 function withReplyTimeout<T>(
@@ -312,11 +343,9 @@ class Connection implements RedisConnection {
     let cmdOptions: { timeout?: number; abortSignal?: AbortSignal } | undefined;
     if (timeoutMs !== undefined)
       cmdOptions = callerBounds ? NO_NODE_REDIS_TIMEOUT : { timeout: timeoutMs };
-    const signal = options?.signal;
-    if (signal !== undefined && (this.kind === 'cluster' || !this.client.isReady)) {
-      allowManyListeners(signal);
-      cmdOptions = { ...cmdOptions, abortSignal: signal };
-    }
+    const drop = options?.drop;
+    if (drop !== undefined && (this.kind === 'cluster' || !this.client.isReady))
+      cmdOptions = { ...cmdOptions, abortSignal: drop.signal };
     const c = this.client as unknown as {
       sendCommand(...a: unknown[]): Promise<T>;
     };

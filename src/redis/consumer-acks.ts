@@ -33,12 +33,17 @@ export class AckBatcher {
     list.push(position);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        this.flushing = this.flushing.then(() => this.flush());
-      });
+      setImmediate(this.flushNow);
     }
   }
+
+  /** Made once: a closure per tick costs more than the flush's own bookkeeping. */
+  private readonly flushNow = (): void => {
+    this.scheduled = false;
+    this.flushing = this.flushing.then(this.flushNext);
+  };
+
+  private readonly flushNext = (): Promise<void> => this.flush();
 
   /** Sends what is waiting; on close, after the last handlers finished. */
   async drain(): Promise<void> {
@@ -51,27 +56,32 @@ export class AckBatcher {
 
   private async flush(): Promise<void> {
     if (this.acks.size === 0) return;
-    const batch = [...this.acks.entries()];
+    const batch = [...this.acks];
     this.acks.clear();
     // One deadline for the whole flush, not a node-redis timeout signal and a timer per XACK.
-    const options = { timeoutMs: ACK_TIMEOUT_MS, replyTimer: false };
-    const sent = batch.map(([p, ids]) =>
-      this.conn.send(['XACK', p.stream, this.group, ...ids], { ...options, key: p.stream }),
-    );
+    const sent = new Array<Promise<unknown>>(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const [p, ids] = batch[i] as [PartitionKeys, string[]];
+      const args = ['XACK', p.stream, this.group];
+      for (const id of ids) args.push(id);
+      sent[i] = this.conn.send(args, {
+        timeoutMs: ACK_TIMEOUT_MS,
+        replyTimer: false,
+        key: p.stream,
+      });
+    }
     const replies = await withDeadline(Promise.allSettled(sent), 'XACK', ACK_TIMEOUT_MS).catch(
       (e: unknown) => sent.map(() => ({ status: 'rejected', reason: e }) as const),
     );
     let failed = false;
-    replies.forEach((r, i) => {
-      if (r.status === 'fulfilled') return;
+    for (let i = 0; i < replies.length; i++) {
+      if ((replies[i] as PromiseSettledResult<unknown>).status === 'fulfilled') continue;
       failed = true;
       const [p, ids] = batch[i] as [PartitionKeys, string[]];
       this.acks.set(p, [...(this.acks.get(p) ?? []), ...ids]);
-    });
+    }
     if (failed && !this.stopped) {
-      this.retryTimer = setTimeout(() => {
-        this.flushing = this.flushing.then(() => this.flush());
-      }, ACK_RETRY_MS);
+      this.retryTimer = setTimeout(this.flushNow, ACK_RETRY_MS);
     }
   }
 }

@@ -22,7 +22,7 @@ import type * as Port from '../core/delivery-port.ts';
 import { toError } from '../core/error-text.ts';
 import type { HeraldLogger } from '../core/logger.ts';
 import type { Topic } from '../core/topic.ts';
-import type { RedisConnection } from './connection.ts';
+import { DropSignal, type RedisConnection } from './connection.ts';
 import { isNoGroup } from './error-kinds.ts';
 import { toHeraldError } from './errors.ts';
 import { allPartitionKeys, type PartitionKeys } from './keys.ts';
@@ -183,20 +183,16 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
     );
     // The read's wait to be written is bounded here instead of by node-redis's default command
     // timeout, which arms an AbortSignal.timeout and a listener per command (about 25 µs, once
-    // per read: at a few events per read, more than Herald's whole per-event work). A plain
-    // timer aborts `offline`, whose signal reaches node-redis only while the connection is down
-    // (connection.ts): it drops the read still waiting to be written, as node-redis's timeout
-    // did. Once written, the wait for the reply is bounded by the dead-peer watchdog, as before.
-    let offline = new AbortController();
-    const dropUnwritten = (): void => {
-      offline.abort();
-      offline = new AbortController();
-    };
+    // per read: at a few events per read, more than Herald's whole per-event work). `offline`
+    // reaches node-redis only while the connection is down (connection.ts), and only then arms a
+    // timer that drops the read still waiting to be written, as node-redis's timeout did: a
+    // read on a ready connection costs no timer. Once written, the wait for the reply is bounded
+    // by the dead-peer watchdog, as before.
+    const offline = new DropSignal(READ_WRITE_WAIT_MS);
     let failures = 0;
     while (sink.running()) {
       await sink.room();
       if (!sink.running()) return;
-      const writeWait = setTimeout(dropUnwritten, READ_WRITE_WAIT_MS);
       try {
         const reply = await conn.send<ReadReply>(
           [
@@ -216,10 +212,10 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
             key: streams[0],
             timeoutMs: READ_WRITE_WAIT_MS,
             replyTimer: false,
-            signal: offline.signal,
+            drop: offline,
           },
         );
-        clearTimeout(writeWait);
+        offline.settled();
         sink.connected();
         failures = 0;
         if (!reply) continue;
@@ -228,7 +224,7 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
           if (p) sink.deliver(held(p, entries, () => 1));
         }
       } catch (e) {
-        clearTimeout(writeWait);
+        offline.settled();
         if (!sink.running()) return;
         if (isNoGroup(e)) {
           // The stream or group vanished (a Redis restarted without its data, or a deleted key).

@@ -9,7 +9,7 @@ import { HeraldError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
 import { prepareEach, prepareEvents, type PreparedEvent } from '../core/prepare.ts';
 import type { Topic } from '../core/topic.ts';
-import { withDeadline, type RedisConnection, type SendOptions } from './connection.ts';
+import { DropSignal, withDeadline, type RedisConnection, type SendOptions } from './connection.ts';
 import { isRefusedDuringMigration } from './error-kinds.ts';
 import { toHeraldError } from './errors.ts';
 import { asPermissionError } from './permission.ts';
@@ -223,8 +223,8 @@ export class StreamPublisher {
     const timeoutMs = options?.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
     // One deadline for the whole batch (below), not a timer per command; when it passes, commands
     // still waiting to be written (Redis unreachable) are dropped through the abort signal.
-    const abort = new AbortController();
-    const sendOpts = { timeoutMs, replyTimer: false, signal: abort.signal };
+    const drop = new DropSignal();
+    const sendOpts = { timeoutMs, replyTimer: false, drop };
     const conn = this.deps.connectionFor?.(topic, options) ?? this.deps.conn;
     const deadline = performance.now() + timeoutMs;
     // XADD's options, one object per partition (its key routes it in a cluster). An ACL refusal
@@ -236,7 +236,9 @@ export class StreamPublisher {
       const stream = keys.stream;
       if (p.id === undefined) {
         const opts = (xaddOpts[p.partition] ??= {
-          ...sendOpts,
+          timeoutMs,
+          replyTimer: false,
+          drop,
           key: stream,
           nameRefusals: false,
         });
@@ -269,10 +271,10 @@ export class StreamPublisher {
       }),
       'XADD',
       timeoutMs,
-      () => abort.abort(),
+      () => drop.drop(),
     );
     if (someFailed && replies.some(isRefusedUnrun))
-      await this.retryRefused(prepared, replies, send, deadline, abort);
+      await this.retryRefused(prepared, replies, send, deadline, drop);
     const out = new Array<unknown>(prepared.length);
     for (let i = 0; i < prepared.length; i++) {
       const p = prepared[i] as Prepared;
@@ -318,7 +320,7 @@ export class StreamPublisher {
     replies: unknown[],
     send: (p: Prepared) => Promise<unknown>,
     deadline: number,
-    abort: AbortController,
+    drop: DropSignal,
   ): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const refused: number[] = [];
@@ -331,7 +333,7 @@ export class StreamPublisher {
       let outcomes: PromiseSettledResult<unknown>[];
       try {
         outcomes = await withDeadline(Promise.allSettled(again), 'XADD', remainingMs, () =>
-          abort.abort(),
+          drop.drop(),
         );
       } catch (timeout) {
         // Sent and unanswered by the deadline: their outcome is unknown, as any late reply's.
