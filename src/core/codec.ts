@@ -51,17 +51,36 @@ export function encodeEnvelope<T>(
   defaults: { source: string },
   explicit: { id?: string | undefined; time?: string | undefined; data?: unknown } = {},
 ): string[] {
+  return encodeEnvelopeOf(
+    topic,
+    event,
+    defaults.source,
+    'data' in explicit ? explicit.data : event.data,
+    explicit.id,
+    explicit.time,
+  );
+}
+
+/** encodeEnvelope with its settings as arguments: the publish hot path makes no object for them. */
+export function encodeEnvelopeOf<T>(
+  topic: Topic<T>,
+  event: OutgoingEvent<T>,
+  defaultSource: string,
+  givenData: unknown,
+  explicitId?: string,
+  explicitTime?: string,
+): string[] {
   const type = event.type ?? topic.defaultType;
-  const source = event.source ?? defaults.source;
-  const data = ('data' in explicit ? explicit.data : event.data) ?? null;
+  const source = event.source ?? defaultSource;
+  const data = givenData ?? null;
   const compact = topic.envelopeLayout === 'compact';
   // The usual event has none of the optional attributes: one check settles it, and its list is
   // built at its final length.
   if (
     event.id === undefined &&
-    explicit.id === undefined &&
+    explicitId === undefined &&
     event.time === undefined &&
-    explicit.time === undefined &&
+    explicitTime === undefined &&
     !topic.storeAllAttributes &&
     event.subject === undefined &&
     event.key === undefined &&
@@ -84,9 +103,9 @@ export function encodeEnvelope<T>(
   const out: string[] = compact
     ? [EnvelopeField.compact, compactValue(type, source, data)]
     : [EnvelopeField.specversion, '1.0', EnvelopeField.type, type, EnvelopeField.source, source];
-  const id = event.id ?? explicit.id;
+  const id = event.id ?? explicitId;
   if (id !== undefined) out.push(EnvelopeField.id, id);
-  const time = event.time ?? explicit.time;
+  const time = event.time ?? explicitTime;
   if (time !== undefined) out.push(EnvelopeField.time, time);
   if (topic.storeAllAttributes) out.push(EnvelopeField.datacontenttype, JSON_TYPE);
   if (event.subject !== undefined) out.push(EnvelopeField.subject, event.subject);

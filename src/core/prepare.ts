@@ -10,7 +10,7 @@
  * topic's `maxEventBytes`, an explicit id on a topic whose dedupe window is out of range.
  */
 import { errorMessage, toError } from './error-text.ts';
-import { encodeEnvelope, encodeRaw, entryBytesOver, EnvelopeField } from './codec.ts';
+import { encodeEnvelopeOf, encodeRaw, entryBytesOver, EnvelopeField } from './codec.ts';
 import { diagnoseEncodeFailure, findLossyValue, formatPath, type JsonPath } from './encodable.ts';
 import { ValidationError } from './errors.ts';
 import type { OutgoingEvent } from './event.ts';
@@ -187,7 +187,7 @@ function encode<T>(
   }
   let fields: string[];
   try {
-    fields = encodeEnvelope(topic, event, { source }, { data });
+    fields = encodeEnvelopeOf(topic, event, source, data);
   } catch (e) {
     const problem = diagnoseEncodeFailure(data, e);
     throw invalid(where, ['data', ...problem.path], problem.message);
