@@ -275,6 +275,8 @@ export async function prepareEach<T>(
   events: readonly OutgoingEvent<T>[],
   source: string,
 ): Promise<(PreparedEvent | Error)[]> {
+  const schema = topic.schema;
+  if (!schema) return prepareEachNow(topic, events, source);
   const one = (event: OutgoingEvent<T>, data: unknown, where: Where): PreparedEvent | Error => {
     try {
       return finish(topic, event, data, source, where);
@@ -282,23 +284,6 @@ export async function prepareEach<T>(
       return toError(e);
     }
   };
-  const schema = topic.schema;
-  if (!schema) {
-    const out = new Array<PreparedEvent | Error>(events.length);
-    // Each event is its own call (index 0), prepared synchronously: one Where serves them all.
-    const where = new Where(topic.name, 0, false);
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i] as OutgoingEvent<T>;
-      try {
-        checkEvent(topic, event, where);
-      } catch (e) {
-        out[i] = toError(e);
-        continue;
-      }
-      out[i] = one(event, event.data, where);
-    }
-    return out;
-  }
   return Promise.all(
     events.map(async (event) => {
       const where = new Where(topic.name, 0, false);
@@ -310,4 +295,29 @@ export async function prepareEach<T>(
       }
     }),
   );
+}
+
+/**
+ * prepareEach for a topic without a schema, where nothing waits: the outcomes at once (the
+ * coalesced publish path then spends no promise and no turn on them).
+ */
+export function prepareEachNow<T>(
+  topic: Topic<T>,
+  events: readonly OutgoingEvent<T>[],
+  source: string,
+): (PreparedEvent | Error)[] {
+  if (topic.schema) throw new TypeError(`topic '${topic.name}' has a schema: use prepareEach`);
+  const out = new Array<PreparedEvent | Error>(events.length);
+  // Each event is its own call (index 0), prepared synchronously: one Where serves them all.
+  const where = new Where(topic.name, 0, false);
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i] as OutgoingEvent<T>;
+    try {
+      checkEvent(topic, event, where);
+      out[i] = finish(topic, event, event.data, source, where);
+    } catch (e) {
+      out[i] = toError(e);
+    }
+  }
+  return out;
 }

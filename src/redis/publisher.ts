@@ -7,7 +7,7 @@
 import type { PublishOptions } from '../core/contract.ts';
 import { HeraldError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
-import { prepareEach, prepareEvents, type PreparedEvent } from '../core/prepare.ts';
+import { prepareEach, prepareEachNow, prepareEvents, type PreparedEvent } from '../core/prepare.ts';
 import type { Topic } from '../core/topic.ts';
 import { DropSignal, withDeadline, type RedisConnection, type SendOptions } from './connection.ts';
 import { isRefusedDuringMigration } from './error-kinds.ts';
@@ -131,12 +131,13 @@ export class StreamPublisher {
       this.deps.onError?.(topic.name, err);
       w.reject(err);
     };
-    // Each event is validated alone: a bad one rejects only its own caller.
-    const outcomes = await prepareEach(
-      topic,
-      waiting.map((w) => w.event),
-      this.deps.source,
-    );
+    // Each event is validated alone: a bad one rejects only its own caller. Without a schema
+    // nothing waits (no promise, no turn).
+    const events = waiting.map((w) => w.event);
+    const outcomes =
+      topic.schema === undefined
+        ? prepareEachNow(topic, events, this.deps.source)
+        : await prepareEach(topic, events, this.deps.source);
     const ready: Waiting[] = [];
     const prepared: Prepared[] = [];
     for (let i = 0; i < waiting.length; i++) {
@@ -151,7 +152,7 @@ export class StreamPublisher {
     if (ready.length === 0) return;
     try {
       for (const guard of this.deps.guards) guard(topic, ready.length);
-      await this.deps.registry.ensure(topic);
+      if (!this.deps.registry.isChecked(topic)) await this.deps.registry.ensure(topic);
       const written = await this.writeAll(topic, prepared, options);
       const stored: Waiting[] = [];
       const receipts: PublishReceipt[] = [];
@@ -185,7 +186,7 @@ export class StreamPublisher {
       if (events.length === 0) return [];
       const prepared = await this.prepare(topic, events);
       for (const guard of this.deps.guards) guard(topic, events.length);
-      await this.deps.registry.ensure(topic);
+      if (!this.deps.registry.isChecked(topic)) await this.deps.registry.ensure(topic);
       const receipts = await this.write(topic, prepared, options);
       for (const finish of this.deps.finishers) await finish(topic, receipts, options);
       this.deps.onPublished?.(topic.name, receipts.length);

@@ -194,6 +194,8 @@ function checkAgainst(topic: Topic<unknown>, raw: unknown): void {
 
 export class TopicRegistry {
   private readonly known = new Map<string, Promise<void>>();
+  /** Topics whose check succeeded: a publish to them need not wait for a settled promise. */
+  private readonly checked = new Set<string>();
   constructor(
     private readonly conn: RedisConnection,
     private readonly prefix: string,
@@ -209,9 +211,17 @@ export class TopicRegistry {
     if (!p) {
       p = this.check(topic);
       this.known.set(topic.name, p);
-      p.catch(() => this.known.delete(topic.name));
+      p.then(
+        () => this.checked.add(topic.name),
+        () => this.known.delete(topic.name),
+      );
     }
     return p;
+  }
+
+  /** True once `ensure` succeeded for this topic's name (the hot path then skips the await). */
+  isChecked(topic: Topic<unknown>): boolean {
+    return this.checked.has(topic.name);
   }
 
   private async check(topic: Topic<unknown>): Promise<void> {
