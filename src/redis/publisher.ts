@@ -5,6 +5,7 @@
  * per dedupe window.
  */
 import type { PublishOptions } from '../core/contract.ts';
+import { derivedId } from '../core/codec.ts';
 import { HeraldError } from '../core/errors.ts';
 import type { OutgoingEvent, PublishReceipt } from '../core/event.ts';
 import { prepareEach, prepareEachNow, prepareEvents, type PreparedEvent } from '../core/prepare.ts';
@@ -81,8 +82,15 @@ const MIGRATION_RETRY_MAX_MS = 200;
 /** An event ready to write (its partition's keys are looked up when it is written). */
 type Prepared = PreparedEvent;
 
+/** What a write did: a receipt or the error of each event, and whether all were stored. */
+interface Written {
+  readonly outcomes: unknown[];
+  readonly allStored: boolean;
+}
+
 export class StreamPublisher {
   private readonly keyCache = new WeakMap<Topic<unknown>, PartitionKeys[]>();
+  private readonly idPrefixCache = new WeakMap<Topic<unknown>, string[]>();
   /** publish() calls of the current tick, by topic and options, written together at its end. */
   private readonly coalescing = new Map<
     Topic<unknown>,
@@ -154,14 +162,18 @@ export class StreamPublisher {
       for (const guard of this.deps.guards) guard(topic, ready.length);
       if (!this.deps.registry.isChecked(topic)) await this.deps.registry.ensure(topic);
       const written = await this.writeAll(topic, prepared, options);
-      const stored: Waiting[] = [];
-      const receipts: PublishReceipt[] = [];
-      for (let i = 0; i < ready.length; i++) {
-        const o = written[i];
-        if (isReceipt(o)) {
-          stored.push(ready[i] as Waiting);
-          receipts.push(o);
-        } else fail(ready[i] as Waiting, o);
+      let stored = ready;
+      let receipts = written.outcomes as PublishReceipt[];
+      if (!written.allStored) {
+        stored = [];
+        receipts = [];
+        for (let i = 0; i < ready.length; i++) {
+          const o = written.outcomes[i];
+          if (isReceipt(o)) {
+            stored.push(ready[i] as Waiting);
+            receipts.push(o);
+          } else fail(ready[i] as Waiting, o);
+        }
       }
       try {
         for (const finish of this.deps.finishers) await finish(topic, receipts, options);
@@ -210,6 +222,16 @@ export class StreamPublisher {
     return all;
   }
 
+  /** `<topic>:<partition>:` by partition: the derived id of an event is that and its position. */
+  private idPrefixesOf(topic: Topic<unknown>): readonly string[] {
+    let all = this.idPrefixCache.get(topic);
+    if (!all) {
+      all = Array.from({ length: topic.partitions }, (_, p) => derivedId(topic.name, p, ''));
+      this.idPrefixCache.set(topic, all);
+    }
+    return all;
+  }
+
   /** Validates and encodes every event before anything is written. */
   private prepare<T>(topic: Topic<T>, events: readonly OutgoingEvent<T>[]): Promise<Prepared[]> {
     return prepareEvents(topic, events, this.deps.source);
@@ -220,7 +242,7 @@ export class StreamPublisher {
     topic: Topic<unknown>,
     prepared: Prepared[],
     options: PublishOptions | undefined,
-  ): Promise<unknown[]> {
+  ): Promise<Written> {
     const timeoutMs = options?.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
     // One deadline for the whole batch (below), not a timer per command; when it passes, commands
     // still waiting to be written (Redis unreachable) are dropped through the abort signal.
@@ -277,14 +299,17 @@ export class StreamPublisher {
     if (someFailed && replies.some(isRefusedUnrun))
       await this.retryRefused(prepared, replies, send, deadline, drop);
     const out = new Array<unknown>(prepared.length);
+    const idPrefixes = this.idPrefixesOf(topic);
+    let allStored = true;
     for (let i = 0; i < prepared.length; i++) {
       const p = prepared[i] as Prepared;
-      const stream = (keysOf[p.partition] as PartitionKeys).stream;
       let reply: unknown = replies[i];
-      if (isSettledResult(reply)) {
+      if (someFailed && isSettledResult(reply)) {
         if (reply.status === 'rejected') {
+          const stream = (keysOf[p.partition] as PartitionKeys).stream;
           out[i] =
             p.id === undefined ? asPermissionError(reply.reason, XADD, stream) : reply.reason;
+          allStored = false;
           continue;
         }
         reply = reply.value;
@@ -299,14 +324,15 @@ export class StreamPublisher {
         duplicate = Number(added) === 0;
       }
       out[i] = {
-        id: p.id ?? `${topic.name}:${p.partition}:${position}`,
+        // derivedId's text, from a prefix made once per partition
+        id: p.id ?? (idPrefixes[p.partition] as string) + position,
         topic: topic.name,
         partition: p.partition,
         position,
         duplicate,
       } satisfies PublishReceipt;
     }
-    return out;
+    return { outcomes: out, allStored };
   }
 
   /**
@@ -350,9 +376,9 @@ export class StreamPublisher {
     prepared: Prepared[],
     options: PublishOptions | undefined,
   ): Promise<PublishReceipt[]> {
-    const outcomes = await this.writeAll(topic, prepared, options);
+    const { outcomes, allStored } = await this.writeAll(topic, prepared, options);
     // The usual outcome, every event stored: the outcomes are the receipts (no copy).
-    if (outcomes.every(isReceipt)) return outcomes;
+    if (allStored) return outcomes as PublishReceipt[];
     const errors = outcomes.filter((o) => !isReceipt(o));
     const err = toHeraldError(errors[0], `publish to '${topic.name}'`);
     if (prepared.length > 1) {
