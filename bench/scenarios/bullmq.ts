@@ -5,7 +5,7 @@
  * setting. BullMQ uses ioredis, its default client.
  */
 import { Queue, Worker } from 'bullmq';
-import { publishAll, quiesce, runResult, until } from '../drive.ts';
+import { publishAll, quiesce, runResult, until, warmUpEvents } from '../drive.ts';
 import { makePayload, SMALL } from '../payload.ts';
 import type { RunResult, ScenarioContext } from '../types.ts';
 import { BATCH } from './raw.ts';
@@ -105,7 +105,7 @@ async function warmWorker(
   b: Bull,
 ): Promise<{ worker: Worker; completed: () => number }> {
   const w = await b.worker();
-  const warm = Math.max(BATCH, Math.floor(ctx.events / 10));
+  const warm = warmUpEvents(ctx, BATCH);
   await publishAll(b.add, 0, warm, BATCH);
   await until(() => w.completed() >= warm, 120_000, 'warm-up jobs completed');
   await quiesce(ctx.quick ? 500 : 15_000);

@@ -17,7 +17,7 @@ import {
   QueueMessages,
 } from 'redis-smq';
 import { ERedisConfigClient } from 'redis-smq-common';
-import { publishAll, quiesce, runResult, until } from '../drive.ts';
+import { publishAll, quiesce, runResult, until, warmUpEvents } from '../drive.ts';
 import { makePayload, SMALL } from '../payload.ts';
 import type { RunResult, ScenarioContext } from '../types.ts';
 import { BATCH } from './raw.ts';
@@ -173,7 +173,7 @@ export const smqProduce = (ctx: ScenarioContext): Promise<RunResult> =>
  */
 async function warmConsumers(ctx: ScenarioContext, s: Smq): Promise<Consumers> {
   const c = await s.startConsumers();
-  const warm = Math.max(BATCH, Math.floor(ctx.events / 10));
+  const warm = warmUpEvents(ctx, BATCH);
   await publishAll(s.produce, 0, warm, BATCH);
   await until(() => c.handled() >= warm, 120_000, 'warm-up messages handled');
   await quiesce(ctx.quick ? 500 : 15_000);

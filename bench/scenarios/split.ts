@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { partitionKeys, defineTopic } from '../../src/index.ts';
-import { until, runResult } from '../drive.ts';
+import { until, runResult, warmUpEvents } from '../drive.ts';
 import type { SplitCommand, SplitReply, SplitSetup } from '../split-worker.ts';
 import type { RunResult, ScenarioContext } from '../types.ts';
 import { client, type RawClient } from './raw.ts';
@@ -119,7 +119,7 @@ export const splitProcesses =
         readers.map((w, i) => w.ask({ cmd: 'start', setup: setup('consumer', `c${i}`) }, 'ready')),
       );
       await producer.ask({ cmd: 'start', setup: setup('producer', 'p') }, 'ready');
-      const warm = Math.max(500, Math.floor(ctx.events / 10));
+      const warm = warmUpEvents(ctx, 500);
       await producer.ask({ cmd: 'publish', from: 0, count: warm }, 'published');
       await until(() => drained(admin, stream), 60_000, 'warm-up events consumed');
       await Promise.all(readers.map((w) => w.ask({ cmd: 'mark' }, 'marked')));
