@@ -73,11 +73,11 @@ export function runResult(
 }
 
 /**
- * Events run before a throughput section is measured: as many as it measures. A loop of thirty
- * lines reaches V8's optimised steady state within a few thousand events, a library later: with
- * a tenth as warm-up (what this benchmark used before), the measured section of the larger code
- * still paid V8 compiling it on its background threads, which the process's CPU counts. Every
- * library and every raw loop gets the same rule (docs/performance.md, "Method").
+ * Events run before a throughput section is measured: as many as it measures (a tenth before),
+ * so the figures are the steady state a running service pays. A loop of thirty lines reaches
+ * V8's optimised tiers within a few thousand events, a library with more code later, and V8's
+ * compiling on background threads counts in the process's CPU. Every library and every raw loop
+ * gets the same rule (docs/performance.md, "Method", also what the change did and did not show).
  */
 export function warmUpEvents(ctx: ScenarioContext, batch: number): number {
   return Math.max(batch, ctx.events);

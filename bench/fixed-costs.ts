@@ -125,6 +125,8 @@ reading = false;
 reader.destroy();
 await rawReader;
 await sub.close();
-await pub.sendCommand(['DEL', heraldStream, rawStream]);
+// Everything under the prefix: both streams and the topic registry the backend declared.
+for await (const keys of pub.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 }))
+  if (keys.length > 0) await pub.sendCommand(['DEL', ...keys]);
 await pub.close();
 await backend.close();
