@@ -56,7 +56,7 @@ import {
   ValidationError,
 } from './errors.ts';
 import { errorText, toError } from './error-text.ts';
-import type { Delivery, HeraldEvent } from './event.ts';
+import type { Delivery, DeliveryInfo, HeraldEvent } from './event.ts';
 import type { HeraldLogger } from './logger.ts';
 import { FifoJobs, OrderedJobs, type Job, type JobQueue } from './ordered-dispatch.ts';
 import { validate } from './schema.ts';
@@ -95,6 +95,17 @@ export interface DeliveryEngineOptions<T, P extends PartitionRef> {
   readonly transport: (settings: TransportSettings) => DeliveryTransport<P>;
   readonly hooks?: DeliveryHooks;
   readonly logger: HeraldLogger;
+}
+
+class DeliveryMeta implements DeliveryInfo {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly group: string,
+    readonly consumer: string,
+    readonly position: string,
+    readonly attempt: number,
+  ) {}
 }
 
 export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
@@ -412,14 +423,14 @@ export class DeliveryEngine<T, P extends PartitionRef> implements Subscription {
     const ctx = this.decodeContext;
     ctx.partition = event.part.partition;
     ctx.position = event.position;
-    ctx.delivery = {
-      topic: this.topic,
-      partition: event.part.partition,
-      group: this.group,
-      consumer: this.consumer,
-      position: event.position,
-      attempt: event.attempt,
-    };
+    ctx.delivery = new DeliveryMeta(
+      this.topic,
+      event.part.partition,
+      this.group,
+      this.consumer,
+      event.position,
+      event.attempt,
+    );
     if (this.topicDef.codec === 'raw') {
       const fields = { ...event.fields };
       delete fields[EnvelopeField.replayFor];

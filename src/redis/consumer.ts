@@ -22,7 +22,8 @@ import type * as Port from '../core/delivery-port.ts';
 import { toError } from '../core/error-text.ts';
 import type { HeraldLogger } from '../core/logger.ts';
 import type { Topic } from '../core/topic.ts';
-import { DropSignal, type RedisConnection } from './connection.ts';
+import { DropSignal, type RedisConnection, type SendOptions } from './connection.ts';
+import { blockingMsOf } from './dead-peer.ts';
 import { isNoGroup } from './error-kinds.ts';
 import { toHeraldError } from './errors.ts';
 import { allPartitionKeys, type PartitionKeys } from './keys.ts';
@@ -63,10 +64,6 @@ export interface ConsumerDeps {
 
 /** RESP3 (node-redis's default) answers XREADGROUP with a map; RESP2 with a list of pairs. */
 type ReadReply = Record<string, RawEntry[]> | [string, RawEntry[]][] | null;
-
-function streamsOf(reply: Exclude<ReadReply, null>): [string, RawEntry[]][] {
-  return Array.isArray(reply) ? reply : Object.entries(reply);
-}
 
 function defaultConsumerName(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -189,39 +186,41 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
     // read on a ready connection costs no timer. Once written, the wait for the reply is bounded
     // by the dead-peer watchdog, as before.
     const offline = new DropSignal(READ_WRITE_WAIT_MS);
+    // The same read every time: its arguments and options are made once.
+    const read = [
+      'XREADGROUP',
+      'GROUP',
+      group,
+      consumer,
+      'COUNT',
+      String(batchSize),
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+      ...streams,
+      ...ids,
+    ];
+    const readOptions: SendOptions = {
+      key: streams[0],
+      timeoutMs: READ_WRITE_WAIT_MS,
+      replyTimer: false,
+      drop: offline,
+      blockMs: blockingMsOf(read),
+    };
     let failures = 0;
     while (sink.running()) {
       await sink.room();
       if (!sink.running()) return;
       try {
-        const reply = await conn.send<ReadReply>(
-          [
-            'XREADGROUP',
-            'GROUP',
-            group,
-            consumer,
-            'COUNT',
-            String(batchSize),
-            'BLOCK',
-            blockMs,
-            'STREAMS',
-            ...streams,
-            ...ids,
-          ],
-          {
-            key: streams[0],
-            timeoutMs: READ_WRITE_WAIT_MS,
-            replyTimer: false,
-            drop: offline,
-          },
-        );
+        const reply = await conn.send<ReadReply>(read, readOptions);
         offline.settled();
         sink.connected();
         failures = 0;
         if (!reply) continue;
-        for (const [stream, entries] of streamsOf(reply)) {
-          const p = this.byStream.get(stream);
-          if (p) sink.deliver(held(p, entries, () => 1));
+        if (Array.isArray(reply)) {
+          for (const [stream, entries] of reply) this.deliverRead(sink, stream, entries);
+        } else {
+          for (const stream in reply) this.deliverRead(sink, stream, reply[stream] as RawEntry[]);
         }
       } catch (e) {
         offline.settled();
@@ -238,6 +237,15 @@ export class RedisTransport implements Port.DeliveryTransport<PartitionKeys> {
         await sink.pause(Math.min(MAX_READ_RETRY_PAUSE_MS, 20 * 2 ** Math.min(failures, 6)));
       }
     }
+  }
+
+  private deliverRead(
+    sink: Port.ReadSink<PartitionKeys>,
+    stream: string,
+    entries: readonly RawEntry[],
+  ): void {
+    const p = this.byStream.get(stream);
+    if (p) sink.deliver(held(p, entries, firstAttempt));
   }
 
   stopReading(): void {
@@ -385,6 +393,9 @@ class RedisHeld implements Held {
 }
 
 /** Entries from a read or a claim as held events; entries deleted from the stream (null fields) are dropped. */
+/** The attempt of an event read for the first time (XREADGROUP '>'). */
+const firstAttempt = (): number => 1;
+
 function held(
   p: PartitionKeys,
   entries: readonly RawEntry[],
