@@ -87,18 +87,22 @@ export function encodeEnvelopeOf<T>(
     event.traceparent === undefined &&
     event.headers === undefined
   ) {
-    return compact
-      ? [EnvelopeField.compact, compactValue(type, source, data)]
-      : [
-          EnvelopeField.specversion,
-          '1.0',
-          EnvelopeField.type,
-          type,
-          EnvelopeField.source,
-          source,
-          EnvelopeField.data,
-          JSON.stringify(data),
-        ];
+    if (compact) {
+      // A copy of a template rather than an array literal: see `compactFields`.
+      const fields = COMPACT_FIELDS.slice();
+      fields[1] = compactValue(type, source, data);
+      return fields;
+    }
+    return [
+      EnvelopeField.specversion,
+      '1.0',
+      EnvelopeField.type,
+      type,
+      EnvelopeField.source,
+      source,
+      EnvelopeField.data,
+      JSON.stringify(data),
+    ];
   }
   const out: string[] = compact
     ? [EnvelopeField.compact, compactValue(type, source, data)]
@@ -119,6 +123,13 @@ export function encodeEnvelopeOf<T>(
 }
 
 /** The text `["<type>","<source>",` of the last type and source: a producer mostly repeats them. */
+/**
+ * The compact layout's field list, copied for each event. Not an array literal: V8 may allocate
+ * the arrays of a literal straight in the old generation when many were alive at a minor GC (a
+ * batch in flight), and such arrays keep their young strings alive through every minor GC after.
+ */
+const COMPACT_FIELDS: readonly string[] = [EnvelopeField.compact, ''];
+
 let compactType = '';
 let compactSource = '';
 let compactPrefix = '';

@@ -146,6 +146,11 @@ class IdentifiedWrites implements RedisConnection {
     return this.inner.raw;
   }
 
+  /** Never: each write is matched to its server connection by its own reply (a position). */
+  readonly transactional = false;
+
+  noTransactions(): void {}
+
   private routeOf(key: string | undefined): string {
     return this.inner.kind === 'cluster' ? (key ?? '') : '';
   }

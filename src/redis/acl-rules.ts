@@ -28,8 +28,12 @@ export interface AclRequest {
 export const CONNECT_COMMANDS = ['+ping', '+hello', '+client|setname', '+client|id'] as const;
 export const REGISTRY_READ_COMMANDS = ['+hget', '+hgetall'] as const;
 
-/** Publishing: XADD, the dedupe script (GET, XADD, SET), the capacity guard's `INFO memory`, durability's WAIT. */
-export const PUBLISH_ROOT_COMMANDS = ['+info', '+wait'] as const;
+/**
+ * Publishing: XADD, the dedupe script (GET, XADD, SET), the capacity guard's `INFO memory`,
+ * durability's WAIT, and MULTI/EXEC (the publish() calls of one tick are written as one
+ * transaction; each XADD in it is still checked against the topic's selector).
+ */
+export const PUBLISH_ROOT_COMMANDS = ['+info', '+wait', '+multi', '+exec'] as const;
 /** Consuming: reading as a group, acknowledging, retrying (XCLAIM), taking over (XAUTOCLAIM), groups and consumers. */
 export const CONSUME_STREAM_COMMANDS = [
   '+xreadgroup',

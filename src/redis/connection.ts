@@ -59,6 +59,11 @@ export interface SendOptions {
    * it becomes a PermissionError naming the command and its key.
    */
   readonly nameRefusals?: boolean | undefined;
+  /**
+   * How long the command may block in Redis by design, when the caller knows it (spares the
+   * dead-peer watchdog reading it from the arguments on every send). See `blockingMsOf`.
+   */
+  readonly blockMs?: number | undefined;
 }
 
 /** node-redis command options of a command whose wait the caller bounds (see SendOptions.replyTimer). */
@@ -90,6 +95,13 @@ export interface RedisConnection {
   duplicate(): Promise<RedisConnection>;
   /** The underlying node-redis client (for pub/sub and tools). */
   readonly raw: unknown;
+  /**
+   * True when commands sent now may form a MULTI/EXEC: one socket (standalone Redis), ready, so
+   * what is sent in this turn is written in it, and MULTI not refused to this user.
+   */
+  readonly transactional: boolean;
+  /** MULTI was refused (an ACL without it): no transactions on this connection from now on. */
+  noTransactions(): void;
   /**
    * 'error' also reports a silent peer (a ConnectionError) when the connection is dropped for it;
    * 'ready' follows when it is open again.
@@ -309,6 +321,7 @@ class Connection implements RedisConnection {
   private readonly watchdog: DeadPeerWatchdog | undefined;
   private readonly listeners = new Map<ConnectionEvent, ((e?: unknown) => void)[]>();
   private closed = false;
+  private transactionsAllowed = true;
   /** Drops for a silent peer so far: a reopen that a later drop overtook stops. */
   private reopenings = 0;
 
@@ -333,6 +346,14 @@ class Connection implements RedisConnection {
     return this.client;
   }
 
+  get transactional(): boolean {
+    return this.kind === 'standalone' && this.transactionsAllowed && this.client.isReady;
+  }
+
+  noTransactions(): void {
+    this.transactionsAllowed = false;
+  }
+
   send<T>(args: Args, options?: SendOptions): Promise<T> {
     const timeoutMs = options?.timeoutMs;
     const callerBounds = options?.replyTimer === false;
@@ -354,7 +375,7 @@ class Connection implements RedisConnection {
       reply = c.sendCommand(options?.key ?? firstKeyOf(args), false, args, cmdOptions);
     else if (this.kind === 'sentinel') reply = c.sendCommand(false, args, cmdOptions);
     else reply = c.sendCommand(args, cmdOptions);
-    this.watchdog?.track(reply, blockingMsOf(args));
+    this.watchdog?.track(reply, options?.blockMs ?? blockingMsOf(args));
     if (options?.nameRefusals !== false) {
       // An ACL refusal becomes a PermissionError naming the command and its key.
       reply = reply.catch((e: unknown) => {
