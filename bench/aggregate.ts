@@ -359,6 +359,26 @@ const COMPARISONS: readonly ComparisonDef[] = [
     diff: true,
   },
   {
+    id: 'p50-over-raw-multi',
+    title:
+      "Diagnostic: Herald − raw loop sending a tick's XADDs in one MULTI/EXEC (as Herald does), p50 latency @ 10k ev/s",
+    unit: MS_OVER,
+    a: 'herald-latency-10k',
+    b: 'raw-latency-10k-multi',
+    metric: 'p50',
+    diff: true,
+  },
+  {
+    id: 'p99-over-raw-multi',
+    title:
+      "Diagnostic: Herald − raw loop sending a tick's XADDs in one MULTI/EXEC (as Herald does), p99 latency @ 10k ev/s",
+    unit: MS_OVER,
+    a: 'herald-latency-10k',
+    b: 'raw-latency-10k-multi',
+    metric: 'p99',
+    diff: true,
+  },
+  {
     id: 'notify-vs-raw',
     title: 'Herald notifier / raw pub/sub, p50 latency @ 10k msg/s',
     unit: X_LOWER,

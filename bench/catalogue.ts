@@ -209,6 +209,15 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     load: async () => (await raw()).rawLatency(10_000),
   },
   {
+    id: 'raw-latency-10k-multi',
+    title:
+      "diagnostic: raw loop latency @ 10k ev/s, a tick's XADDs in one MULTI/EXEC (as Herald's publish())",
+    library: 'raw',
+    kind: 'latency',
+    eventsFactor: 1,
+    load: async () => (await raw()).rawLatencyTransaction(10_000),
+  },
+  {
     id: 'herald-latency-10k',
     title: 'Herald latency @ 10k ev/s',
     library: 'herald',

@@ -133,6 +133,8 @@ export class RawPipe implements Pipe {
   private count = 0;
   private running = true;
   private readonly loops: Promise<void>[] = [];
+  /** publishOne's XADDs of the current tick, when they go as one MULTI/EXEC. */
+  private tick: { args: string[][]; done: Promise<unknown> } | undefined;
 
   private constructor(
     private readonly pub: Client,
@@ -140,13 +142,23 @@ export class RawPipe implements Pipe {
     private readonly stream: string,
     private readonly group: string,
     private readonly send: RawSend,
+    private readonly tickTransaction: boolean,
   ) {}
 
-  static async open(url: string, stream: string, send: RawSend): Promise<RawPipe> {
+  /**
+   * `tickTransaction`: publishOne's XADDs of one tick go as one MULTI/EXEC (what Herald's
+   * publish() does on standalone Redis), so a blocked reader is woken once for all of them.
+   */
+  static async open(
+    url: string,
+    stream: string,
+    send: RawSend,
+    tickTransaction = false,
+  ): Promise<RawPipe> {
     const pub = await client(url);
     await pub.sendCommand(['XGROUP', 'CREATE', stream, 'g', '$', 'MKSTREAM']);
     const reader = await client(url);
-    const pipe = new RawPipe(pub, [reader], stream, 'g', send);
+    const pipe = new RawPipe(pub, [reader], stream, 'g', send, tickTransaction);
     pipe.loops.push(pipe.readLoop(reader, 'c1'));
     return pipe;
   }
@@ -194,7 +206,22 @@ export class RawPipe implements Pipe {
   }
 
   publishOne(seq: number, t: number): Promise<unknown> {
-    return command(this.pub, this.send, xaddArgs(this.stream, makePayload(seq, SMALL, t)));
+    const args = xaddArgs(this.stream, makePayload(seq, SMALL, t));
+    if (!this.tickTransaction) return command(this.pub, this.send, args);
+    if (this.tick === undefined) {
+      const all: string[][] = [];
+      const done = new Promise<unknown>((resolve, reject) =>
+        queueMicrotask(() => {
+          this.tick = undefined;
+          const m = this.pub.multi();
+          for (const a of all) m.addCommand(a);
+          m.exec().then(resolve, reject);
+        }),
+      );
+      this.tick = { args: all, done };
+    }
+    this.tick.args.push(args);
+    return this.tick.done;
   }
 
   delivered(): number {
@@ -235,8 +262,9 @@ async function withPipe(
   ctx: ScenarioContext,
   send: RawSend,
   run: (pipe: RawPipe) => Promise<RunResult>,
+  tickTransaction = false,
 ): Promise<RunResult> {
-  const pipe = await RawPipe.open(ctx.url, `${ctx.keyPrefix}:raw`, send);
+  const pipe = await RawPipe.open(ctx.url, `${ctx.keyPrefix}:raw`, send, tickTransaction);
   try {
     return await run(pipe);
   } finally {
@@ -254,6 +282,12 @@ export const rawLatency =
   (rate: number) =>
   (ctx: ScenarioContext): Promise<RunResult> =>
     withPipe(ctx, 'timeout0', (pipe) => latencyAt(ctx, pipe, rate));
+
+/** Latency, the XADDs of a tick in one MULTI/EXEC: the floor's loop doing what Herald's publish() does. */
+export const rawLatencyTransaction =
+  (rate: number) =>
+  (ctx: ScenarioContext): Promise<RunResult> =>
+    withPipe(ctx, 'timeout0', (pipe) => latencyAt(ctx, pipe, rate), true);
 
 export const rawLatencyMax = (ctx: ScenarioContext): Promise<RunResult> =>
   withPipe(ctx, 'timeout0', (pipe) => highestSustained(ctx, pipe, ctx.quick ? 2000 : 2500));
