@@ -4,7 +4,7 @@
  * channel: it receives one ChildRequest, answers with ChildMessages, and exits.
  */
 import { randomBytes } from 'node:crypto';
-import { createClient } from 'redis';
+import { deleteKeys } from './cleanup.ts';
 import { scenarioById } from './catalogue.ts';
 import { RedisProbe } from './probe.ts';
 import type { RunResult } from './types.ts';
@@ -25,35 +25,6 @@ export type ChildMessage =
 
 function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve) => process.send?.(message, undefined, {}, () => resolve()));
-}
-
-/**
- * Deletes every key containing the token (SCAN, so it never blocks Redis).
- * redis-smq's keys are left to its own API (smq.ts): deleting them here would
- * leave its global registries naming a queue that no longer exists.
- */
-async function deleteKeys(url: string, token: string): Promise<void> {
-  const c = createClient({ url });
-  c.on('error', () => {});
-  await c.connect();
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await c.sendCommand<[string, string[]]>([
-        'SCAN',
-        cursor,
-        'MATCH',
-        `*${token}*`,
-        'COUNT',
-        '1000',
-      ]);
-      cursor = next;
-      const ours = keys.filter((k) => !k.startsWith('redis-smq-'));
-      if (ours.length > 0) await c.sendCommand(['UNLINK', ...ours]);
-    } while (cursor !== '0');
-  } finally {
-    await c.close();
-  }
 }
 
 async function runAll(req: ChildRequest): Promise<void> {
