@@ -10,7 +10,7 @@ import { RedisBackend } from '../redis/backend.ts';
 import { partitionKeys } from '../redis/keys.ts';
 import { declareTopic } from '../redis/registry.ts';
 import { toMap } from '../redis/replies.ts';
-import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
+import { testRedisUrl, uniquePrefix, urlWithUser } from '../test-support/redis.ts';
 import { parseJsonLines, runHerald, spawnHerald } from './testing.ts';
 
 const PASSWORD = 'monitor-test-password';
@@ -36,10 +36,7 @@ void describe('herald acl and a --monitor user', () => {
     admin = await RedisBackend.connect({ url, prefix, logger: silentLogger });
     await declareTopic(admin.conn, prefix, orders);
     for (let n = 0; n < 4; n++) await admin.publish(orders, { data: { n }, key: `k${n}` });
-    const u = new URL(url);
-    u.username = user;
-    u.password = PASSWORD;
-    monitorUrl = u.toString();
+    monitorUrl = urlWithUser(url, user, PASSWORD);
   });
 
   after(async () => {

@@ -10,7 +10,7 @@ import { defineTopic } from '../core/topic.ts';
 import { RedisBackend } from '../redis/backend.ts';
 import { declareTopic } from '../redis/registry.ts';
 import { toMap } from '../redis/replies.ts';
-import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
+import { testRedisUrl, uniquePrefix, urlWithUser } from '../test-support/redis.ts';
 import { deadLetterAll, runHerald } from './testing.ts';
 
 const PASSWORD = 'monitor-test-password';
@@ -37,10 +37,7 @@ void describe('herald acl and a --monitor user', () => {
     await declareTopic(admin.conn, prefix, orders);
     for (let n = 0; n < 4; n++) await admin.publish(orders, { data: { n }, key: `k${n}` });
     await deadLetterAll(admin, orders, 'billing', (d) => d.n === 1, 1);
-    const u = new URL(url);
-    u.username = user;
-    u.password = PASSWORD;
-    monitorUrl = u.toString();
+    monitorUrl = urlWithUser(url, user, PASSWORD);
   });
 
   after(async () => {

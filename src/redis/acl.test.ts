@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { PermissionError } from '../core/errors.ts';
 import { silentLogger } from '../core/logger.ts';
 import { defineTopic } from '../core/topic.ts';
-import { testRedisUrl, uniquePrefix, waitFor } from '../test-support/redis.ts';
+import { testRedisUrl, uniquePrefix, waitFor, urlWithUser } from '../test-support/redis.ts';
 import { aclSetUserArgs, type AclRequest } from './acl-rules.ts';
 import { RedisBackend } from './backend.ts';
 import { heraldLibrary, installLibrary } from './functions.ts';
@@ -18,14 +18,6 @@ import { declareTopic, TopicNotDeclaredError } from './registry.ts';
 import { toMap } from './replies.ts';
 
 const PASSWORD = 'acl-test-password';
-
-/** The suite's URL with a user and password. */
-function urlFor(url: string, user: string): string {
-  const u = new URL(url);
-  u.username = user;
-  u.password = PASSWORD;
-  return u.toString();
-}
 
 async function rejectsWithPermission(
   work: Promise<unknown>,
@@ -62,7 +54,7 @@ void describe('ACL users with exactly the rights herald acl grants', () => {
     await admin.conn.send(aclSetUserArgs({ user, prefix, ...rights }));
     await admin.conn.send(['ACL', 'SETUSER', user, `>${PASSWORD}`]);
     const backend = await RedisBackend.connect({
-      url: urlFor(url, user),
+      url: urlWithUser(url, user, PASSWORD),
       prefix,
       logger: silentLogger,
     });

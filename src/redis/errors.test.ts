@@ -36,6 +36,7 @@ import {
   testRedisUrl,
   uniquePrefix,
   type RedisServerHandle,
+  urlWithUser,
 } from '../test-support/redis.ts';
 import { connect, type RedisConnection } from './connection.ts';
 import * as kinds from './error-kinds.ts';
@@ -88,13 +89,6 @@ function assertMapsTo(e: unknown, type: new (...a: never[]) => HeraldError): Her
   assert.ok(mapped instanceof type, `${String(e)} mapped to ${mapped.name}, not ${type.name}`);
   assert.equal(mapped.cause, e);
   return mapped;
-}
-
-function urlWith(url: string, user: string, password: string): string {
-  const u = new URL(url);
-  u.username = user;
-  u.password = password;
-  return u.toString();
 }
 
 void describe('server error replies, on the suite Redis', () => {
@@ -169,7 +163,7 @@ void describe('server error replies, on the suite Redis', () => {
   });
 
   void test('NOPERM and a refusal inside a script, for an ACL user', async () => {
-    const limited = createClient({ url: urlWith(url, user, PASSWORD) });
+    const limited = createClient({ url: urlWithUser(url, user, PASSWORD) });
     limited.on('error', () => {});
     await limited.connect();
     try {
@@ -191,7 +185,7 @@ void describe('server error replies, on the suite Redis', () => {
       limited.destroy();
     }
     // Herald's connection names the command and the key itself.
-    const herald = await connect({ url: urlWith(url, user, PASSWORD) });
+    const herald = await connect({ url: urlWithUser(url, user, PASSWORD) });
     try {
       const e = await failureOf(herald.send(['GET', `${prefix}:k`]));
       assert.ok(e instanceof PermissionError, String(e));
@@ -204,7 +198,7 @@ void describe('server error replies, on the suite Redis', () => {
 
   void test('WRONGPASS: a connect gives up at once with an AuthError', async () => {
     const raw = createClient({
-      url: urlWith(url, user, 'not-the-password'),
+      url: urlWithUser(url, user, 'not-the-password'),
       socket: { reconnectStrategy: false },
     });
     raw.on('error', () => {});
@@ -217,7 +211,7 @@ void describe('server error replies, on the suite Redis', () => {
     const started = Date.now();
     const herald = await failureOf(
       connect({
-        url: urlWith(url, user, 'not-the-password'),
+        url: urlWithUser(url, user, 'not-the-password'),
         connectTimeoutMs: CONNECT_TIMEOUT_MS,
       }),
     );

@@ -15,7 +15,12 @@ import { ConfigError } from '../core/errors.ts';
 import { silentLogger } from '../core/logger.ts';
 import { defineTopic } from '../core/topic.ts';
 import { runHerald } from '../cli/testing.ts';
-import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../test-support/redis.ts';
+import {
+  startRedisServer,
+  uniquePrefix,
+  type RedisServerHandle,
+  urlWithUser,
+} from '../test-support/redis.ts';
 import { commandAt, startCluster, type RedisClusterSetup } from '../test-support/topology.ts';
 import { aclSetUserArgs } from './acl-rules.ts';
 import { RedisBackend } from './backend.ts';
@@ -25,13 +30,6 @@ import { declareTopic } from './registry.ts';
 import { ScriptsNotInstalledError } from './scripts.ts';
 
 const PASSWORD = 'functions-test-password';
-
-function urlFor(url: string, user: string): string {
-  const u = new URL(url);
-  u.username = user;
-  u.password = PASSWORD;
-  return u.toString();
-}
 
 /** Herald libraries loaded on the server, by name. */
 async function libraries(backend: RedisBackend): Promise<string[]> {
@@ -74,7 +72,7 @@ void describe('scripts as a Redis functions library', () => {
   void test('a user who may not gets a typed error naming herald setup; after herald setup it publishes', async () => {
     await admin.conn.send(['FUNCTION', 'FLUSH']);
     const producer = await RedisBackend.connect({
-      url: urlFor(server.url, user),
+      url: urlWithUser(server.url, user, PASSWORD),
       prefix,
       logger: silentLogger,
     });
@@ -94,7 +92,7 @@ void describe('scripts as a Redis functions library', () => {
       const again = await producer.publish(orders, { id: 'b1', data: { n: 2 } });
       assert.equal(again.position, first.position, 'deduplicated by the function');
       // The producer's own user cannot run herald setup.
-      const refused = await runHerald(['setup', '--url', urlFor(server.url, user)]);
+      const refused = await runHerald(['setup', '--url', urlWithUser(server.url, user, PASSWORD)]);
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /refused FUNCTION LOAD/);
     } finally {

@@ -5,18 +5,11 @@ import assert from 'node:assert/strict';
 import { createClient } from 'redis';
 import { HeraldError, PermissionError } from '../core/errors.ts';
 import { defineTopic } from '../core/topic.ts';
-import { testRedisUrl, uniquePrefix } from '../test-support/redis.ts';
+import { testRedisUrl, uniquePrefix, urlWithUser, waitFor } from '../test-support/redis.ts';
 import { RedisBackend } from './backend.ts';
 import { partitionKeys } from './keys.ts';
 
 const PASSWORD = 'transaction-test-password';
-
-function urlFor(url: string, user: string): string {
-  const u = new URL(url);
-  u.username = user;
-  u.password = PASSWORD;
-  return u.toString();
-}
 
 /** The entries a blocked XREADGROUP gets when `publish` runs while it waits. */
 async function blockedReadSees(
@@ -28,21 +21,23 @@ async function blockedReadSees(
   await reader.connect();
   try {
     await reader.sendCommand(['XGROUP', 'CREATE', stream, 'g', '$', 'MKSTREAM']);
+    const readerId = String(await reader.sendCommand<number>(['CLIENT', 'ID']));
     const read = reader.sendCommand<Record<string, unknown[]> | [string, unknown[]][] | null>(
       ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', '100', 'BLOCK', '5000', 'STREAMS', stream, '>'],
       { timeout: 0 },
     );
-    // The read is written before the publishes: replies on this connection come in order, so
-    // a PING sent on a second connection after the read was queued proves nothing; wait until
-    // Redis lists the reader as blocked instead.
+    // The publishes must come after Redis blocked this read (other tests block reads too: ask
+    // about this client, not the count). A read that came late would get all ten whatever.
     const admin = createClient({ url });
     await admin.connect();
     try {
-      for (;;) {
-        const info = await admin.sendCommand<string>(['INFO', 'clients']);
-        if (/blocked_clients:[1-9]/.test(info)) break;
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await waitFor(
+        async () => {
+          const line = await admin.sendCommand<string>(['CLIENT', 'LIST', 'ID', readerId]);
+          return /\bflags=b\b/.test(line) && /\bcmd=xreadgroup\b/.test(line);
+        },
+        { message: 'the read is blocked in Redis' },
+      );
     } finally {
       await admin.close();
     }
@@ -129,7 +124,7 @@ void test('a user refused MULTI still publishes each event once, then stops tryi
     '-multi',
     '-exec',
   ]);
-  const backend = await RedisBackend.connect({ url: urlFor(url, user), prefix });
+  const backend = await RedisBackend.connect({ url: urlWithUser(url, user, PASSWORD), prefix });
   const topic = defineTopic<{ n: number }>({ name: 'orders' });
   try {
     await backend.publish(topic, { data: { n: -1 } });
@@ -159,7 +154,7 @@ void test('an XADD refused while queued (NOPERM) fails the whole transaction, ea
   const [p0, p1] = [0, 1].map((p) => partitionKeys(prefix, topic, p).stream) as [string, string];
   // May write partition 0's stream only (and read the registry).
   await admin.conn.send(['ACL', 'SETUSER', user, 'on', `>${PASSWORD}`, '%R~*', `~${p0}`, '+@all']);
-  const backend = await RedisBackend.connect({ url: urlFor(url, user), prefix });
+  const backend = await RedisBackend.connect({ url: urlWithUser(url, user, PASSWORD), prefix });
   try {
     const len0 = await admin.conn.send<number>(['XLEN', p0]);
     const len1 = await admin.conn.send<number>(['XLEN', p1]);

@@ -30,6 +30,14 @@ export function uniquePrefix(name?: string): string {
   return name === undefined || name === '' ? `t:${id}` : `t:${name}:${id}`;
 }
 
+/** The suite's URL (or any) with a user and password: for tests of ACL users. */
+export function urlWithUser(url: string, user: string, password: string): string {
+  const u = new URL(url);
+  u.username = user;
+  u.password = password;
+  return u.toString();
+}
+
 export interface WaitForOptions {
   /** Default 15000. */
   timeoutMs?: number;
