@@ -131,6 +131,30 @@ function settledOf(reply: unknown): PromiseSettledResult<unknown> {
     : { status: 'fulfilled', value: reply };
 }
 
+/**
+ * The replies of a batch's commands, within one deadline for all of them. The usual outcome,
+ * every command answered, costs one Promise.all; only when one failed are the outcomes gathered
+ * one by one (`someFailed`: the replies are then PromiseSettledResults), so each event settles
+ * with its own receipt or error.
+ */
+async function gather(
+  pending: Promise<unknown>[],
+  timeoutMs: number,
+  onTimeout?: () => void,
+): Promise<{ replies: unknown[]; someFailed: boolean }> {
+  let someFailed = false;
+  const replies: unknown[] = await withDeadline(
+    Promise.all(pending).catch(() => {
+      someFailed = true;
+      return Promise.allSettled(pending);
+    }),
+    'XADD',
+    timeoutMs,
+    onTimeout,
+  );
+  return { replies, someFailed };
+}
+
 /** First pause before sending again a command refused during a slot migration; doubled each time. */
 const MIGRATION_RETRY_FIRST_MS = 10;
 /** Longest pause between two sends of a command refused during a slot migration. */
@@ -342,18 +366,7 @@ export class StreamPublisher {
     // All commands are issued in the same tick: node-redis writes them as one pipeline.
     const pending = new Array<Promise<unknown>>(prepared.length);
     for (let i = 0; i < prepared.length; i++) pending[i] = send(prepared[i] as Prepared);
-    // The usual outcome, every event stored, costs one Promise.all; only when one failed are the
-    // outcomes gathered one by one, so each event settles with its own receipt or error.
-    let someFailed = false;
-    const replies: unknown[] = await withDeadline(
-      Promise.all(pending).catch(() => {
-        someFailed = true;
-        return Promise.allSettled(pending);
-      }),
-      'XADD',
-      timeoutMs,
-      () => drop.drop(),
-    );
+    const { replies, someFailed } = await gather(pending, timeoutMs, () => drop.drop());
     if (someFailed && replies.some(isRefusedUnrun))
       await this.retryRefused(prepared, replies, send, deadline, drop);
     return this.receiptsOf(topic, prepared, replies, someFailed);
@@ -382,15 +395,7 @@ export class StreamPublisher {
       pending[i + 1] = conn.send(xaddArgs((keysOf[p.partition] as PartitionKeys).stream, p), opts);
     }
     pending[n + 1] = conn.send(EXEC, opts);
-    let someFailed = false;
-    const replies: unknown[] = await withDeadline(
-      Promise.all(pending).catch(() => {
-        someFailed = true;
-        return Promise.allSettled(pending);
-      }),
-      'XADD',
-      timeoutMs,
-    );
+    const { replies, someFailed } = await gather(pending, timeoutMs);
     if (!someFailed) {
       // EXEC answers each XADD: its position, or the error it ran into.
       return this.receiptsOf(topic, prepared, replies[n + 1] as unknown[], false);
