@@ -124,13 +124,6 @@ function xaddArgs(stream: string, p: PreparedEvent): string[] {
   return args;
 }
 
-/** A reply inside EXEC's answer as a settled result: errors come back as values there. */
-function settledOf(reply: unknown): PromiseSettledResult<unknown> {
-  return reply instanceof Error
-    ? { status: 'rejected', reason: reply }
-    : { status: 'fulfilled', value: reply };
-}
-
 /**
  * The replies of a batch's commands, within one deadline for all of them. The usual outcome,
  * every command answered, costs one Promise.all; only when one failed are the outcomes gathered
@@ -409,7 +402,8 @@ export class StreamPublisher {
       if (isPermissionRefusal(multi.reason)) conn.noTransactions();
       perEvent = settled.slice(1, n + 1);
     } else if (exec.status === 'fulfilled' && Array.isArray(exec.value)) {
-      perEvent = (exec.value as unknown[]).map(settledOf);
+      // EXEC ran (something else failed, a QUEUED reply lost): its answer counts, as above.
+      return this.receiptsOf(topic, prepared, exec.value as unknown[], false);
     } else {
       // Nothing was stored: an XADD refused while queued (EXECABORT) keeps its own refusal.
       const reason: unknown = exec.status === 'rejected' ? exec.reason : new Error('EXEC failed');
