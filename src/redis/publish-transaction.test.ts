@@ -51,6 +51,31 @@ async function blockedReadSees(
   }
 }
 
+/**
+ * Runs `work` with a backend connected as a new ACL user (`rules` after `on` and its password);
+ * the user is deleted afterwards.
+ */
+async function asAclUser(
+  admin: RedisBackend,
+  name: string,
+  rules: readonly string[],
+  work: (backend: RedisBackend) => Promise<void>,
+): Promise<void> {
+  const user = `${name}-${admin.prefix.slice(admin.prefix.lastIndexOf(':') + 1)}`;
+  await admin.conn.send(['ACL', 'SETUSER', user, 'on', `>${PASSWORD}`, ...rules]);
+  try {
+    const url = urlWithUser(testRedisUrl(), user, PASSWORD);
+    const backend = await RedisBackend.connect({ url, prefix: admin.prefix });
+    try {
+      await work(backend);
+    } finally {
+      await backend.close();
+    }
+  } finally {
+    await admin.conn.send(['ACL', 'DELUSER', user]).catch(() => {});
+  }
+}
+
 void test('publish() calls of one tick wake a blocked consumer once, with all of them', async () => {
   const url = testRedisUrl();
   const prefix = uniquePrefix('tx-wake');
@@ -107,73 +132,57 @@ void test('an XADD failing inside the transaction fails only its own caller', as
 });
 
 void test('a user refused MULTI still publishes each event once, then stops trying transactions', async () => {
-  const url = testRedisUrl();
   const prefix = uniquePrefix('tx-acl');
-  const user = `herald-nomulti-${prefix.slice(prefix.lastIndexOf(':') + 1)}`;
-  const admin = await RedisBackend.connect({ url, prefix });
-  // An ACL made before Herald used transactions: everything but MULTI and EXEC.
-  await admin.conn.send([
-    'ACL',
-    'SETUSER',
-    user,
-    'on',
-    `>${PASSWORD}`,
-    '~*',
-    '&*',
-    '+@all',
-    '-multi',
-    '-exec',
-  ]);
-  const backend = await RedisBackend.connect({ url: urlWithUser(url, user, PASSWORD), prefix });
+  const admin = await RedisBackend.connect({ url: testRedisUrl(), prefix });
   const topic = defineTopic<{ n: number }>({ name: 'orders' });
   try {
-    await backend.publish(topic, { data: { n: -1 } });
-    const stream = partitionKeys(prefix, topic, 0).stream;
-    for (let round = 0; round < 2; round++) {
-      const receipts = await Promise.all(
-        Array.from({ length: 10 }, (_, n) => backend.publish(topic, { data: { n } })),
-      );
-      assert.equal(new Set(receipts.map((r) => r.position)).size, 10);
-    }
-    assert.equal(await backend.conn.send<number>(['XLEN', stream]), 21, 'no event stored twice');
-    assert.equal(backend.conn.transactional, false);
+    // An ACL made before Herald used transactions: everything but MULTI and EXEC.
+    const rules = ['~*', '&*', '+@all', '-multi', '-exec'];
+    await asAclUser(admin, 'herald-nomulti', rules, async (backend) => {
+      await backend.publish(topic, { data: { n: -1 } });
+      const stream = partitionKeys(prefix, topic, 0).stream;
+      for (let round = 0; round < 2; round++) {
+        const receipts = await Promise.all(
+          Array.from({ length: 10 }, (_, n) => backend.publish(topic, { data: { n } })),
+        );
+        assert.equal(new Set(receipts.map((r) => r.position)).size, 10);
+      }
+      assert.equal(await backend.conn.send<number>(['XLEN', stream]), 21, 'no event stored twice');
+      assert.equal(backend.conn.transactional, false);
+    });
   } finally {
-    await backend.close();
-    await admin.conn.send(['ACL', 'DELUSER', user]).catch(() => {});
     await admin.close();
   }
 });
 
 void test('an XADD refused while queued (NOPERM) fails the whole transaction, each caller with an error', async () => {
-  const url = testRedisUrl();
   const prefix = uniquePrefix('tx-abort');
-  const user = `herald-p0-${prefix.slice(prefix.lastIndexOf(':') + 1)}`;
-  const admin = await RedisBackend.connect({ url, prefix });
+  const admin = await RedisBackend.connect({ url: testRedisUrl(), prefix });
   const topic = defineTopic<{ n: number }>({ name: 'orders', partitions: 2 });
-  await admin.publish(topic, { data: { n: -1 }, key: 'warm' });
-  const [p0, p1] = [0, 1].map((p) => partitionKeys(prefix, topic, p).stream) as [string, string];
-  // May write partition 0's stream only (and read the registry).
-  await admin.conn.send(['ACL', 'SETUSER', user, 'on', `>${PASSWORD}`, '%R~*', `~${p0}`, '+@all']);
-  const backend = await RedisBackend.connect({ url: urlWithUser(url, user, PASSWORD), prefix });
   try {
-    const len0 = await admin.conn.send<number>(['XLEN', p0]);
-    const len1 = await admin.conn.send<number>(['XLEN', p1]);
-    const settled = await Promise.allSettled(
-      Array.from({ length: 20 }, (_, n) => backend.publish(topic, { data: { n }, key: `k${n}` })),
-    );
-    const errors = settled.map((s) => (s.status === 'rejected' ? (s.reason as unknown) : s.value));
-    for (const e of errors)
-      assert.ok(e instanceof HeraldError, `every caller fails, got ${String(e)}`);
-    assert.ok(
-      errors.some((e) => e instanceof PermissionError),
-      'the refused XADD is named',
-    );
-    // All or nothing: not one of the twenty was stored.
-    assert.equal(await admin.conn.send<number>(['XLEN', p0]), len0);
-    assert.equal(await admin.conn.send<number>(['XLEN', p1]), len1);
+    await admin.publish(topic, { data: { n: -1 }, key: 'warm' });
+    const [p0, p1] = [0, 1].map((p) => partitionKeys(prefix, topic, p).stream) as [string, string];
+    // May write partition 0's stream only (and read the registry).
+    await asAclUser(admin, 'herald-p0', ['%R~*', `~${p0}`, '+@all'], async (backend) => {
+      const len0 = await admin.conn.send<number>(['XLEN', p0]);
+      const len1 = await admin.conn.send<number>(['XLEN', p1]);
+      const settled = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, n) => backend.publish(topic, { data: { n }, key: `k${n}` })),
+      );
+      const errors = settled.map((s) =>
+        s.status === 'rejected' ? (s.reason as unknown) : s.value,
+      );
+      for (const e of errors)
+        assert.ok(e instanceof HeraldError, `every caller fails, got ${String(e)}`);
+      assert.ok(
+        errors.some((e) => e instanceof PermissionError),
+        'the refused XADD is named',
+      );
+      // All or nothing: not one of the twenty was stored.
+      assert.equal(await admin.conn.send<number>(['XLEN', p0]), len0);
+      assert.equal(await admin.conn.send<number>(['XLEN', p1]), len1);
+    });
   } finally {
-    await backend.close();
-    await admin.conn.send(['ACL', 'DELUSER', user]).catch(() => {});
     await admin.close();
   }
 });
