@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { createClient } from 'redis';
 import { testRedisUrl } from '../src/test-support/redis.ts';
 import { isResult } from './aggregate.ts';
+import { keysMatching } from './cleanup.ts';
 import { SCENARIOS } from './catalogue.ts';
 import type { BenchResults } from './runner.ts';
 
@@ -104,20 +105,7 @@ describe('npm run bench -- --quick', () => {
     try {
       // redis-smq's messages live under its global namespace: no redis-smq key may remain at all.
       for (const pattern of ['bench:*', 'redis-smq-*']) {
-        const found: string[] = [];
-        let cursor = '0';
-        do {
-          const [next, keys] = await c.sendCommand<[string, string[]]>([
-            'SCAN',
-            cursor,
-            'MATCH',
-            pattern,
-            'COUNT',
-            '1000',
-          ]);
-          cursor = next;
-          found.push(...keys);
-        } while (cursor !== '0');
+        const found = await keysMatching(c, pattern);
         assert.deepEqual(found, [], pattern);
       }
     } finally {
