@@ -165,6 +165,37 @@ test('a malformed compact envelope is a DecodeError saying what is wrong', () =>
   }
 });
 
+test('a compact envelope after one with the same type and source decodes as a whole parse would', () => {
+  // The reader parses only the data of an entry that repeats the last type and source read:
+  // each case follows a good entry with that pair, and must decode (or fail) as on its own.
+  const good = ['ce', '["t","s",{"n":0}]'];
+  const cases: [string, unknown][] = [
+    ['["t","s",{"a":"]"}]', { a: ']' }],
+    ['["t","s", 5 ]', 5],
+    ['["t","s",null]', null],
+    ['["t","s",[1,["t","s",2]]]', [1, ['t', 's', 2]]],
+  ];
+  for (const [text, data] of cases) {
+    decodeEnvelopeFlat(good, ctx);
+    const e = decodeEnvelopeFlat(['ce', text], ctx);
+    assert.deepEqual([e.type, e.source, e.data], ['t', 's', data], text);
+  }
+  const bad = ['["t","s",1,2]', '["t","s",]', '["t","s",1]]', '["t","s",{"a":1}'];
+  for (const text of bad) {
+    decodeEnvelopeFlat(good, ctx);
+    assert.throws(() => decodeEnvelopeFlat(['ce', text], ctx), DecodeError, text);
+  }
+  // Another pair, then the first again: each entry gets its own type and source.
+  const other = decodeEnvelopeFlat(['ce', '["u","s2",1]'], ctx);
+  assert.deepEqual([other.type, other.source, other.data], ['u', 's2', 1]);
+  const again = decodeEnvelopeFlat(['ce', '["t","s",2]'], ctx);
+  assert.deepEqual([again.type, again.source, again.data], ['t', 's', 2]);
+  // A pair written with other escapes than JSON.stringify's is read whole, to the same values.
+  decodeEnvelopeFlat(good, ctx);
+  const escaped = decodeEnvelopeFlat(['ce', '["\\u0074","s",3]'], ctx);
+  assert.deepEqual([escaped.type, escaped.source, escaped.data], ['t', 's', 3]);
+});
+
 test('inspection reads the payload and attributes of either layout', () => {
   const compact = pairs(encodeEnvelope(topic, { data: { a: 1 } }, { source: 'svc' }));
   const fields = pairs(encodeEnvelope(fieldsTopic, { data: { a: 1 } }, { source: 'svc' }));

@@ -326,6 +326,42 @@ function parseCompact(text: string, position: string): [string, string, unknown]
   return value as [string, string, unknown];
 }
 
+/**
+ * The type and source of the last compact envelope read, and its text up to the data
+ * (`["<type>","<source>",` as JSON.stringify writes it): a consumer mostly reads the same pair.
+ */
+let readType = '';
+let readSource = '';
+let readPrefix = '';
+const NOT_KNOWN: unique symbol = Symbol('not known');
+
+function rememberCompactPrefix(type: string, source: string): void {
+  if (type === readType && source === readSource && readPrefix !== '') return;
+  readPrefix = `[${JSON.stringify(type)},${JSON.stringify(source)},`;
+  readType = type;
+  readSource = source;
+}
+
+/**
+ * The data of a compact envelope that starts with the last type and source read, parsed alone:
+ * the array and its two strings are not made again for each event. The text is then
+ * `<prefix><data>]`, and parses as a whole exactly when `<data>` parses as one JSON value; any
+ * other text (another pair, a malformed array) gets NOT_KNOWN and is parsed, and judged, whole.
+ */
+function knownCompactData(text: string): unknown {
+  if (
+    readPrefix === '' ||
+    text.charCodeAt(text.length - 1) !== 0x5d /* ] */ ||
+    !text.startsWith(readPrefix)
+  )
+    return NOT_KNOWN;
+  try {
+    return JSON.parse(text.slice(readPrefix.length, -1)) as unknown;
+  } catch {
+    return NOT_KNOWN;
+  }
+}
+
 /** The event of an envelope's stored attributes (undefined: not stored). */
 function envelopeEvent(
   ctx: DecodeContext,
@@ -354,10 +390,18 @@ function envelopeEvent(
         `entry ${ctx.position} mixes the two envelope layouts: '${EnvelopeField.compact}' with specversion, type, source or data fields`,
       );
     }
-    const triple = parseCompact(compact, ctx.position);
-    type = triple[0];
-    source = triple[1];
-    data = triple[2];
+    const known = knownCompactData(compact);
+    if (known !== NOT_KNOWN) {
+      type = readType;
+      source = readSource;
+      data = known;
+    } else {
+      const triple = parseCompact(compact, ctx.position);
+      type = triple[0];
+      source = triple[1];
+      data = triple[2];
+      rememberCompactPrefix(type, source);
+    }
   } else {
     if (specversion === undefined || type === undefined || rawData === undefined) {
       const missing: string[] = [];

@@ -111,9 +111,9 @@ export class DeadPeerWatchdog {
       // The latest blocking command answered: what is sent next no longer waits behind it.
       if (blockMs > 0 && this.blockedUntil === until) this.blockedUntil = this.tick;
       this.outstanding--;
-      const left = (this.pending.get(deadline) ?? 1) - 1;
-      if (left === 0) this.pending.delete(deadline);
-      else this.pending.set(deadline, left);
+      // A count that falls to 0 stays until its deadline has passed (onTick removes it): a Map
+      // that keeps emptying and filling again reallocates its table each time.
+      this.pending.set(deadline, (this.pending.get(deadline) ?? 1) - 1);
     };
     reply.then(settled, settled);
   }
@@ -124,13 +124,15 @@ export class DeadPeerWatchdog {
 
   private onTick(): void {
     this.tick++;
+    let overdue = -1;
+    for (const [deadline, count] of this.pending) {
+      if (deadline >= this.tick) continue;
+      if (count === 0) this.pending.delete(deadline);
+      else overdue = Math.max(overdue, this.tick - deadline);
+    }
     if (this.outstanding === 0) {
       if (this.tick - this.lastSendTick >= this.idleTicks) this.options.ping();
       return;
-    }
-    let overdue = -1;
-    for (const deadline of this.pending.keys()) {
-      if (deadline < this.tick) overdue = Math.max(overdue, this.tick - deadline);
     }
     if (overdue < 0) return;
     this.generation++;

@@ -41,3 +41,52 @@ void test('concurrent publish() calls: a bad event rejects only its caller, the 
     await backend.close();
   }
 });
+
+void test('one tick of publish() calls for several topics and options: each lands in its own topic, once', async () => {
+  const prefix = uniquePrefix('coalesce-mixed');
+  const backend = await RedisBackend.connect({ url: testRedisUrl(), prefix });
+  const orders = defineTopic<{ n: number }>({ name: 'orders' });
+  const payments = defineTopic<{ n: number }>({ name: 'payments' });
+  const slow = { timeoutMs: 4000 };
+  try {
+    for (let tick = 0; tick < 3; tick++) {
+      // Interleaved in one tick: the first call's topic and options, then others, then it again.
+      const calls = [];
+      for (let i = 0; i < 30; i++) {
+        const data = { n: tick * 100 + i };
+        if (i % 3 === 0) calls.push(backend.publish(orders, { data }));
+        else if (i % 3 === 1) calls.push(backend.publish(payments, { data }));
+        else calls.push(backend.publish(orders, { data }, slow));
+      }
+      const receipts = await Promise.all(calls);
+      receipts.forEach((r, i) => assert.equal(r.topic, i % 3 === 1 ? 'payments' : 'orders'));
+    }
+    const read = async (topic: typeof orders): Promise<number[]> => {
+      const entries = await backend.conn.send<[string, string[]][]>([
+        'XRANGE',
+        partitionKeys(prefix, topic, 0).stream,
+        '-',
+        '+',
+      ]);
+      return entries.map(
+        ([, f]) => (JSON.parse(f[1] as string) as [string, string, { n: number }])[2].n,
+      );
+    };
+    const want = (keep: (i: number) => boolean): number[] =>
+      [0, 1, 2].flatMap((t) =>
+        Array.from({ length: 30 }, (_, i) => i)
+          .filter(keep)
+          .map((i) => t * 100 + i),
+      );
+    assert.deepEqual(
+      (await read(orders)).sort((a, b) => a - b),
+      want((i) => i % 3 !== 1),
+    );
+    assert.deepEqual(
+      await read(payments),
+      want((i) => i % 3 === 1),
+    );
+  } finally {
+    await backend.close();
+  }
+});

@@ -74,6 +74,29 @@ class Receipt implements PublishReceipt {
   ) {}
 }
 
+/** The publish() calls of a tick for one topic and options. */
+class TickCalls {
+  constructor(
+    readonly topic: Topic<unknown>,
+    readonly options: PublishOptions | undefined,
+    readonly list: Waiting[],
+  ) {}
+}
+
+/**
+ * `new Promise(captureSettlers)` leaves the promise's settling functions here, to be taken at
+ * once: one shared executor instead of a closure per publish() call.
+ */
+let capturedResolve: (receipt: PublishReceipt) => void = () => {};
+let capturedReject: (error: unknown) => void = () => {};
+function captureSettlers(
+  resolve: (receipt: PublishReceipt) => void,
+  reject: (error: unknown) => void,
+): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 /** A publish waits this long for its events to be stored, unless its options say otherwise. */
 const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
 
@@ -82,6 +105,10 @@ const XADD = ['XADD'] as const;
 /** An outcome gathered by Promise.allSettled (replies themselves are strings and arrays). */
 function isSettledResult(o: unknown): o is PromiseSettledResult<unknown> {
   return typeof o === 'object' && o !== null && 'status' in o && !Array.isArray(o);
+}
+
+function isError(o: unknown): o is Error {
+  return o instanceof Error;
 }
 
 function isReceipt(o: unknown): o is PublishReceipt {
@@ -148,6 +175,22 @@ async function gather(
   return { replies, someFailed };
 }
 
+/** A command's refusal held as a value (writeInTransaction): the promise holding it fulfils. */
+class Refused {
+  constructor(readonly reason: unknown) {}
+}
+
+function holdRefusal(reason: unknown): Refused {
+  return new Refused(reason);
+}
+
+/** A held reply as the outcome Promise.allSettled would have given. */
+function settledOf(reply: unknown): PromiseSettledResult<unknown> {
+  return reply instanceof Refused
+    ? { status: 'rejected', reason: reply.reason }
+    : { status: 'fulfilled', value: reply };
+}
+
 /** First pause before sending again a command refused during a slot migration; doubled each time. */
 const MIGRATION_RETRY_FIRST_MS = 10;
 /** Longest pause between two sends of a command refused during a slot migration. */
@@ -165,7 +208,9 @@ interface Written {
 export class StreamPublisher {
   private readonly keyCache = new WeakMap<Topic<unknown>, PartitionKeys[]>();
   private readonly idPrefixCache = new WeakMap<Topic<unknown>, string[]>();
-  /** publish() calls of the current tick, by topic and options, written together at its end. */
+  /** publish() calls of the current tick for the topic and options its first call named. */
+  private slot: TickCalls | undefined;
+  /** publish() calls of the current tick for other topics and options, by topic and options. */
   private readonly coalescing = new Map<
     Topic<unknown>,
     Map<PublishOptions | undefined, Waiting[]>
@@ -182,26 +227,50 @@ export class StreamPublisher {
     event: OutgoingEvent<T>,
     options?: PublishOptions,
   ): Promise<PublishReceipt> {
-    return new Promise<PublishReceipt>((resolve, reject) => {
-      let byOptions = this.coalescing.get(topic);
-      if (!byOptions) {
-        byOptions = new Map();
-        this.coalescing.set(topic, byOptions);
-      }
-      let waiting = byOptions.get(options);
-      if (!waiting) {
-        const list: Waiting[] = [];
-        waiting = list;
-        byOptions.set(options, list);
-        queueMicrotask(() => {
-          byOptions.delete(options);
-          if (byOptions.size === 0) this.coalescing.delete(topic);
-          void this.flushSingles(topic, list, options);
-        });
-      }
-      waiting.push(new Waiting(event, resolve, reject));
-    });
+    const receipt = new Promise<PublishReceipt>(captureSettlers);
+    this.waitingFor(topic, options).push(new Waiting(event, capturedResolve, capturedReject));
+    return receipt;
   }
+
+  /**
+   * The calls of this tick for `topic` and `options`, flushed at its end. The usual tick has
+   * calls for one topic and options: they go in a slot of their own, without a map entry made
+   * and removed per tick; calls for others in the same tick are kept in `coalescing`.
+   */
+  private waitingFor(topic: Topic<unknown>, options: PublishOptions | undefined): Waiting[] {
+    const slot = this.slot;
+    if (slot !== undefined && slot.topic === topic && slot.options === options) return slot.list;
+    if (slot === undefined) {
+      const list: Waiting[] = [];
+      this.slot = new TickCalls(topic, options, list);
+      queueMicrotask(this.flushSlot);
+      return list;
+    }
+    let byOptions = this.coalescing.get(topic);
+    if (!byOptions) {
+      byOptions = new Map();
+      this.coalescing.set(topic, byOptions);
+    }
+    let waiting = byOptions.get(options);
+    if (!waiting) {
+      const list: Waiting[] = [];
+      waiting = list;
+      byOptions.set(options, list);
+      const calls = byOptions;
+      queueMicrotask(() => {
+        calls.delete(options);
+        if (calls.size === 0) this.coalescing.delete(topic);
+        void this.flushSingles(topic, list, options);
+      });
+    }
+    return waiting;
+  }
+
+  private readonly flushSlot = (): void => {
+    const slot = this.slot as TickCalls;
+    this.slot = undefined;
+    void this.flushSingles(slot.topic, slot.list, slot.options);
+  };
 
   private async flushSingles(
     topic: Topic<unknown>,
@@ -220,18 +289,23 @@ export class StreamPublisher {
       topic.schema === undefined
         ? prepareEachNow(topic, events, this.deps.source)
         : await prepareEach(topic, events, this.deps.source);
-    const ready: Waiting[] = [];
-    const prepared: Prepared[] = [];
-    for (let i = 0; i < waiting.length; i++) {
-      const w = waiting[i] as Waiting;
-      const o = outcomes[i] as PreparedEvent | Error;
-      if (o instanceof Error) fail(w, o);
-      else {
-        ready.push(w);
-        prepared.push(o);
+    // The usual outcome, every event valid: the outcomes are the prepared events (no copies).
+    let ready = waiting;
+    let prepared = outcomes as Prepared[];
+    if (outcomes.some(isError)) {
+      ready = [];
+      prepared = [];
+      for (let i = 0; i < waiting.length; i++) {
+        const w = waiting[i] as Waiting;
+        const o = outcomes[i] as PreparedEvent | Error;
+        if (o instanceof Error) fail(w, o);
+        else {
+          ready.push(w);
+          prepared.push(o);
+        }
       }
+      if (ready.length === 0) return;
     }
-    if (ready.length === 0) return;
     try {
       for (const guard of this.deps.guards) guard(topic, ready.length);
       if (!this.deps.registry.isChecked(topic)) await this.deps.registry.ensure(topic);
@@ -381,32 +455,33 @@ export class StreamPublisher {
     const keysOf = this.keysOf(topic);
     const n = prepared.length;
     const opts: SendOptions = { timeoutMs, replyTimer: false, nameRefusals: false };
-    const pending = new Array<Promise<unknown>>(n + 2);
-    pending[0] = conn.send(MULTI, opts);
+    // Each reply is held at once (a refusal as a Refused value), so none goes unhandled; the
+    // usual outcome reads only EXEC's answer: each XADD's position, or the error it ran into.
+    const held = new Array<Promise<unknown>>(n + 2);
+    held[0] = conn.send(MULTI, opts).then(undefined, holdRefusal);
     for (let i = 0; i < n; i++) {
       const p = prepared[i] as Prepared;
-      pending[i + 1] = conn.send(xaddArgs((keysOf[p.partition] as PartitionKeys).stream, p), opts);
+      held[i + 1] = conn
+        .send(xaddArgs((keysOf[p.partition] as PartitionKeys).stream, p), opts)
+        .then(undefined, holdRefusal);
     }
-    pending[n + 1] = conn.send(EXEC, opts);
-    const { replies, someFailed } = await gather(pending, timeoutMs);
-    if (!someFailed) {
-      // EXEC answers each XADD: its position, or the error it ran into.
-      return this.receiptsOf(topic, prepared, replies[n + 1] as unknown[], false);
-    }
-    const settled = replies as PromiseSettledResult<unknown>[];
+    const exec = conn.send<unknown>(EXEC, opts).then(undefined, holdRefusal);
+    held[n + 1] = exec;
+    const answer = await withDeadline(exec, 'XADD', timeoutMs);
+    if (Array.isArray(answer)) return this.receiptsOf(topic, prepared, answer, false);
+    // EXEC did not run the transaction: the replies before it say what happened. They came
+    // before EXEC's, so they are in.
+    const replies = await withDeadline(Promise.all(held), 'XADD', timeoutMs);
+    const settled = replies.map(settledOf);
     const multi = settled[0] as PromiseSettledResult<unknown>;
-    const exec = settled[n + 1] as PromiseSettledResult<unknown>;
     let perEvent: PromiseSettledResult<unknown>[];
     if (multi.status === 'rejected') {
       // No transaction: each XADD ran (or failed) on its own, and its reply says which.
       if (isPermissionRefusal(multi.reason)) conn.noTransactions();
       perEvent = settled.slice(1, n + 1);
-    } else if (exec.status === 'fulfilled' && Array.isArray(exec.value)) {
-      // EXEC ran (something else failed, a QUEUED reply lost): its answer counts, as above.
-      return this.receiptsOf(topic, prepared, exec.value as unknown[], false);
     } else {
       // Nothing was stored: an XADD refused while queued (EXECABORT) keeps its own refusal.
-      const reason: unknown = exec.status === 'rejected' ? exec.reason : new Error('EXEC failed');
+      const reason = answer instanceof Refused ? answer.reason : new Error('EXEC failed');
       perEvent = settled
         .slice(1, n + 1)
         .map((r) => (r.status === 'rejected' ? r : { status: 'rejected', reason }));
