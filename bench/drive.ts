@@ -195,6 +195,14 @@ function latencyOf(o: OpenLoopOutcome, offeredRate: number): LatencyResult {
   };
 }
 
+/**
+ * The measured window of a latency scenario. The tail of a run is made of a few stalls (a minor
+ * GC, the host scheduling another process, Redis writing its AOF), each delaying the events of
+ * a millisecond or a few together: at 10k events/s a 3 s window held 15-25 such clusters, too few
+ * for its p99 to settle from one run to the next; 10 s holds three times as many.
+ */
+const LATENCY_WINDOW_MS = 10_000;
+
 /** Latency at a fixed offered rate: 0.5 s warm-up at that rate, then the measured window. */
 export async function latencyAt(
   ctx: ScenarioContext,
@@ -202,7 +210,7 @@ export async function latencyAt(
   rate: number,
   fanout = 1,
 ): Promise<RunResult> {
-  const windowMs = ctx.quick ? 300 : 3000;
+  const windowMs = ctx.quick ? 300 : LATENCY_WINDOW_MS;
   await openLoop(pipe, rate, ctx.quick ? 100 : 500, fanout, 30_000);
   const { value: o, cost } = await ctx.probe.measure(() =>
     openLoop(pipe, rate, windowMs, fanout, 30_000),

@@ -24,6 +24,11 @@ export interface RedisInfo {
   readonly version: string;
   readonly aof: string;
   readonly appendfsync: string;
+  /**
+   * Set when the runner kept AOF rewrites out of the scenarios (its private server, not
+   * --quick): how many it ran between two scenario processes. See aof-quiet.ts.
+   */
+  readonly aofRewritesBetweenScenarios?: number;
 }
 
 function cpuModel(): string {

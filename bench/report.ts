@@ -17,6 +17,14 @@ function failures(s: ScenarioRecord): string {
   return errors > 0 ? ` ⚠ ${errors}/${s.runs.length} runs failed` : '';
 }
 
+/** How the AOF was rewritten during the run, when the runner kept rewrites out of the scenarios. */
+function aofRewrites(r: BenchResults): string {
+  const n = r.redis.aofRewritesBetweenScenarios;
+  return n === undefined
+    ? ''
+    : `, automatic rewrites off: rewritten only between scenarios (${n} time${n === 1 ? '' : 's'})`;
+}
+
 export function renderMarkdown(r: BenchResults): string {
   const out: string[] = [];
   const m = r.machine;
@@ -24,7 +32,7 @@ export function renderMarkdown(r: BenchResults): string {
   out.push('');
   out.push(
     `${m.cpus} CPU(s) ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}; Redis ${r.redis.version} ` +
-      `(${r.redis.embedded ? 'private redis-server' : r.redis.url}, AOF ${r.redis.aof}, appendfsync ${r.redis.appendfsync}). ` +
+      `(${r.redis.embedded ? 'private redis-server' : r.redis.url}, AOF ${r.redis.aof}, appendfsync ${r.redis.appendfsync}${aofRewrites(r)}). ` +
       `${r.options.runs} run(s) per scenario, ${num(r.options.events)} events per throughput run` +
       `${r.options.quick ? ' (--quick: shape only, not speed)' : ''}. Figures: median (min–max) over the runs.` +
       (m.revision

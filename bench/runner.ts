@@ -24,6 +24,7 @@ import {
 import { selectScenarios, type ScenarioDef } from './catalogue.ts';
 import { renderChart } from './chart.ts';
 import type { ChildMessage, ChildRequest } from './child.ts';
+import { AofQuiet } from './aof-quiet.ts';
 import { machineInfo, redisInfo, type MachineInfo, type RedisInfo } from './machine.ts';
 import { renderMarkdown } from './report.ts';
 import type { RunResult } from './types.ts';
@@ -136,6 +137,7 @@ export async function runBenchmark(
   const machine = machineInfo();
 
   let server: RedisServerHandle | undefined;
+  let aof: AofQuiet | undefined;
   const given = options.url ?? process.env.REDIS_URL;
   let url: string;
   if (given) {
@@ -150,6 +152,8 @@ export async function runBenchmark(
   }
   try {
     const redis = await redisInfo(url, server !== undefined);
+    // Timed runs on the private server: no AOF rewrite inside a scenario (see aof-quiet.ts).
+    aof = server !== undefined && !quick ? await AofQuiet.open(url) : undefined;
     log(
       `Herald benchmark: ${defs.length} scenarios × ${runs} run(s), ${events} events per run, ` +
         `Redis ${redis.version} at ${redis.url}${redis.embedded ? ' (private redis-server, AOF appendfsync everysec)' : ''}`,
@@ -182,6 +186,7 @@ export async function runBenchmark(
             },
           );
           for (const [id, outcome] of result) runOutcomes.set(id, outcome);
+          if (await aof?.between()) log('      (AOF rewritten before the next scenario)');
         }
       };
       const runOutcomes = new Map<string, RunOutcome>();
@@ -203,7 +208,7 @@ export async function runBenchmark(
         only: options.only && options.only.length > 0 ? [...options.only] : null,
       },
       machine,
-      redis,
+      redis: aof === undefined ? redis : { ...redis, aofRewritesBetweenScenarios: aof.rewrites },
       scenarios,
       floors,
       comparisons,
@@ -218,6 +223,7 @@ export async function runBenchmark(
     log(`wrote ${path.join(outDir, 'latest.json')}, latest.md and latest.svg`);
     return { results, markdown };
   } finally {
+    await aof?.close();
     await server?.stop();
   }
 }
