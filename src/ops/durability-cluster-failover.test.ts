@@ -3,7 +3,8 @@
  * backend from connectHerald publishing to a 12-partition topic (so every node holds several
  * partitions) with `durability: replicated`. One primary is SIGKILLed and its replica promoted.
  * The promoted primary has no replica of its own, so replicated publishes touching its
- * partitions are refused: promptly, saying so (0 of 1 replica confirmed). Then the killed node
+ * partitions are refused: promptly, saying so (0 of 1 replica confirmed, or, while the nodes'
+ * views of the slots still differ, that the write's connection was replaced). Then the killed node
  * is restarted and rejoins as the new primary's replica: publishing must resume within a
  * bound, and every event whose publish resolved OK must be on the primaries: lost = 0.
  *
@@ -46,6 +47,13 @@ const DEGRADED_REFUSALS = 4;
 const REFUSAL_BOUND_MS = 4500;
 /** The refusal's own words (durability.ts): too few replicas confirmed in time. */
 const TOO_FEW_REPLICAS = /\b0 of 1 replica confirmed within/;
+/**
+ * The other honest refusal (durability.ts): the WAIT ran on another server connection than the
+ * write, so it cannot speak for it. Right after a failover the nodes' views of the slots differ
+ * for a while; the client may then drop and reopen its connection to the promoted primary.
+ */
+const CONNECTION_CHANGED =
+  /could not confirm replication \(the write ran on .* but WAIT on .*the connection was re-established or the master changed/;
 
 interface Refusal {
   readonly error: unknown;
@@ -58,6 +66,10 @@ function describe(e: unknown): string {
 
 function isTooFew(r: Refusal): boolean {
   return r.error instanceof DurabilityError && TOO_FEW_REPLICAS.test(r.error.message);
+}
+
+function isConnectionChanged(r: Refusal): boolean {
+  return r.error instanceof DurabilityError && CONNECTION_CHANGED.test(r.error.message);
 }
 
 void test('on a Cluster, replicated publishes are refused while a promoted primary has no replica, resume once it has one, and lose nothing confirmed', async () => {
@@ -120,7 +132,7 @@ void test('on a Cluster, replicated publishes are refused while a promoted prima
     // is, every time, until it has a replica again.
     degraded = true;
     const settled = (): number => refusals.findIndex(isTooFew);
-    await waitFor(() => settled() >= 0 && refusals.length - settled() >= DEGRADED_REFUSALS, {
+    await waitFor(() => refusals.filter(isTooFew).length >= DEGRADED_REFUSALS, {
       timeoutMs: SETTLE_BOUND_MS,
       message: `publishes were not refused as too few replicas within ${SETTLE_BOUND_MS} ms of the promotion`,
     }).catch((e: unknown) => {
@@ -154,16 +166,18 @@ void test('on a Cluster, replicated publishes are refused while a promoted prima
       reader.destroy();
     }
     const slowest = Math.max(...steady.map((r) => r.ms));
+    const changed = steady.filter(isConnectionChanged).length;
     console.log(
       `# cluster primary killed: replica promoted after ${promotedMs} ms; without a replica, ` +
-        `${refusals.length - steady.length} publishes failed otherwise, then ${steady.length} refused as too few replicas in at most ${slowest} ms; ` +
+        `${refusals.length - steady.length} publishes failed otherwise, then ${steady.length - changed} refused as too few replicas and ${changed} as written on a connection since replaced, in at most ${slowest} ms; ` +
         `killed node restarted as a replica: replicated publishing resumed ${resumedMs} ms later; ` +
         `confirmed ${confirmed.length}, unknown (DurabilityError) ${unknown}, other errors ${otherErrors}, lost ${lost}`,
     );
     assert.equal(lost, 0, `${lost} confirmed events lost`);
-    // Refused for what it is, as a too-few-replicas DurabilityError, not a reply timeout.
+    // Refused for what it is, as a too-few-replicas DurabilityError (or, rarely, as written on a
+    // connection the client has since replaced), never as a reply timeout.
     for (const r of steady) {
-      assert.ok(isTooFew(r), `refused as: ${describe(r.error)}`);
+      assert.ok(isTooFew(r) || isConnectionChanged(r), `refused as: ${describe(r.error)}`);
       assert.ok(r.ms <= REFUSAL_BOUND_MS, `refused after ${r.ms} ms: ${describe(r.error)}`);
     }
     assert.ok(resumedMs >= 0 && resumedMs <= RESUME_BOUND_MS, `resumed after ${resumedMs} ms`);

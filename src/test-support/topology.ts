@@ -423,6 +423,28 @@ export interface RedisClusterSetup {
 
 const SLOTS = 16384;
 
+/** Waits until every node reports cluster_state:ok, knows all of `nodes` and every slot's owner. */
+async function waitForClusterOk(
+  nodes: readonly RedisServerHandle[],
+  message: string,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      for (const n of nodes) {
+        const info = parseInfo(String(await commandAt(n.port, ['CLUSTER', 'INFO'])));
+        if (
+          info.cluster_state !== 'ok' ||
+          Number(info.cluster_known_nodes) !== nodes.length ||
+          Number(info.cluster_slots_ok) !== SLOTS
+        )
+          return false;
+      }
+      return true;
+    },
+    { timeoutMs: 30_000, intervalMs: 100, message },
+  );
+}
+
 /**
  * A cluster of `masters` nodes without replicas, the 16384 slots split evenly. Built
  * with CLUSTER ADDSLOTSRANGE and CLUSTER MEET, which is what `redis-cli --cluster create`
@@ -472,21 +494,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
     for (const n of nodes.slice(1)) {
       await commandAt(first.port, ['CLUSTER', 'MEET', '127.0.0.1', String(n.port)]);
     }
-    await waitFor(
-      async () => {
-        for (const n of nodes) {
-          const info = parseInfo(String(await commandAt(n.port, ['CLUSTER', 'INFO'])));
-          if (
-            info.cluster_state !== 'ok' ||
-            Number(info.cluster_known_nodes) !== count ||
-            Number(info.cluster_slots_ok) !== SLOTS
-          )
-            return false;
-        }
-        return true;
-      },
-      { timeoutMs: 30_000, intervalMs: 100, message: 'the cluster did not reach cluster_state:ok' },
-    );
+    await waitForClusterOk(nodes, 'the cluster did not reach cluster_state:ok');
     const movedReplies = async (): Promise<number> => {
       let total = 0;
       for (const n of nodes) {
@@ -613,6 +621,13 @@ export async function startClusterReplicas(
           { timeoutMs: 30_000, intervalMs: 100, message: 'a cluster replica did not sync' },
         );
       }),
+    );
+    // A replica answers a READONLY read only for slots it knows to be its master's, and learns
+    // the slots by gossip, after the replication link is up: until then it answers MOVED. Every
+    // node must also know every other, replicas included (a failover needs the masters' votes).
+    await waitForClusterOk(
+      [...masters, ...replicas],
+      'the cluster with its replicas did not reach cluster_state:ok on every node',
     );
     return replicas;
   } catch (e) {
