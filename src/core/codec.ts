@@ -122,7 +122,6 @@ export function encodeEnvelopeOf<T>(
   return out;
 }
 
-/** The text `["<type>","<source>",` of the last type and source: a producer mostly repeats them. */
 /**
  * The compact layout's field list, copied for each event. Not an array literal: V8 may allocate
  * the arrays of a literal straight in the old generation when many were alive at a minor GC (a
@@ -130,24 +129,36 @@ export function encodeEnvelopeOf<T>(
  */
 const COMPACT_FIELDS: readonly string[] = [EnvelopeField.compact, ''];
 
-let compactType = '';
-let compactSource = '';
-let compactPrefix = '';
+/**
+ * `["<type>","<source>",` as JSON.stringify writes it, for the last type and source asked: a
+ * producer mostly writes one pair, a consumer mostly reads one. Formatted once per new pair.
+ */
+class CompactPrefix {
+  type = '';
+  source = '';
+  text = '';
+
+  of(type: string, source: string): string {
+    if (type !== this.type || source !== this.source || this.text === '') {
+      this.text = `[${JSON.stringify(type)},${JSON.stringify(source)},`;
+      this.type = type;
+      this.source = source;
+    }
+    return this.text;
+  }
+}
+
+const written = new CompactPrefix();
 
 /**
  * `JSON.stringify([type, source, data])`, built as the JSON-escaped type and source (formatted
  * once per pair) followed by the data's JSON: cheaper than encoding a new array every time.
  */
 function compactValue(type: string, source: string, data: unknown): string {
-  if (type !== compactType || source !== compactSource || compactPrefix === '') {
-    compactPrefix = `[${JSON.stringify(type)},${JSON.stringify(source)},`;
-    compactType = type;
-    compactSource = source;
-  }
   // A function or symbol encodes to undefined (JSON.stringify's types say string): null, as
   // inside an array; the caller refuses such data anyway (findLossyValue).
   const json = JSON.stringify(data) as string | undefined;
-  return `${compactPrefix}${json ?? 'null'}]`;
+  return `${written.of(type, source)}${json ?? 'null'}]`;
 }
 
 /** For the raw codec the payload must be a flat record of strings: those are the entry's fields. */
@@ -326,21 +337,9 @@ function parseCompact(text: string, position: string): [string, string, unknown]
   return value as [string, string, unknown];
 }
 
-/**
- * The type and source of the last compact envelope read, and its text up to the data
- * (`["<type>","<source>",` as JSON.stringify writes it): a consumer mostly reads the same pair.
- */
-let readType = '';
-let readSource = '';
-let readPrefix = '';
+/** The type and source of the last compact envelope read whole, with its text up to the data. */
+const read = new CompactPrefix();
 const NOT_KNOWN: unique symbol = Symbol('not known');
-
-function rememberCompactPrefix(type: string, source: string): void {
-  if (type === readType && source === readSource && readPrefix !== '') return;
-  readPrefix = `[${JSON.stringify(type)},${JSON.stringify(source)},`;
-  readType = type;
-  readSource = source;
-}
 
 /**
  * The data of a compact envelope that starts with the last type and source read, parsed alone:
@@ -349,14 +348,15 @@ function rememberCompactPrefix(type: string, source: string): void {
  * other text (another pair, a malformed array) gets NOT_KNOWN and is parsed, and judged, whole.
  */
 function knownCompactData(text: string): unknown {
+  const prefix = read.text;
   if (
-    readPrefix === '' ||
+    prefix === '' ||
     text.charCodeAt(text.length - 1) !== 0x5d /* ] */ ||
-    !text.startsWith(readPrefix)
+    !text.startsWith(prefix)
   )
     return NOT_KNOWN;
   try {
-    return JSON.parse(text.slice(readPrefix.length, -1)) as unknown;
+    return JSON.parse(text.slice(prefix.length, -1)) as unknown;
   } catch {
     return NOT_KNOWN;
   }
@@ -392,15 +392,15 @@ function envelopeEvent(
     }
     const known = knownCompactData(compact);
     if (known !== NOT_KNOWN) {
-      type = readType;
-      source = readSource;
+      type = read.type;
+      source = read.source;
       data = known;
     } else {
       const triple = parseCompact(compact, ctx.position);
       type = triple[0];
       source = triple[1];
       data = triple[2];
-      rememberCompactPrefix(type, source);
+      read.of(type, source);
     }
   } else {
     if (specversion === undefined || type === undefined || rawData === undefined) {
