@@ -116,11 +116,13 @@ export async function publishOnly(
   return runResult(ctx.events, cost, { detail: { batch } });
 }
 
-interface OpenLoopOutcome {
+export interface OpenLoopOutcome {
   sent: number;
   sendSeconds: number;
-  /** Latency from the publish call, ms. */
+  /** Latency from the publish call, ms, in the order of delivery. */
   fromSend: Float64Array;
+  /** When each delivery happened (performance.now()), in the same order. */
+  deliveredAt: Float64Array;
   /** Latency from the moment the event was due, ms. */
   fromSchedule: Float64Array;
   /** Time from the last send until every event was delivered, ms. */
@@ -132,7 +134,7 @@ interface OpenLoopOutcome {
  * deliveries (a 1 ms timer; events that fell due meanwhile go out together),
  * then waits until every event was delivered `fanout` times.
  */
-async function openLoop(
+export async function openLoop(
   pipe: Pipe,
   rate: number,
   durationMs: number,
@@ -142,6 +144,7 @@ async function openLoop(
   const total = Math.max(1, Math.round((rate * durationMs) / 1000));
   const interval = 1000 / rate;
   const fromSend = new Float64Array(total * fanout);
+  const deliveredAt = new Float64Array(total * fanout);
   const fromSchedule = new Float64Array(total * fanout);
   const due = new Float64Array(total);
   let received = 0;
@@ -152,6 +155,7 @@ async function openLoop(
     const i = data.seq - seq0;
     if (i < 0 || i >= total || received >= fromSend.length) return;
     fromSend[received] = now - data.t;
+    deliveredAt[received] = now;
     fromSchedule[received] = now - (due[i] as number);
     received++;
   };
@@ -180,6 +184,7 @@ async function openLoop(
     sent,
     sendSeconds: (lastSend - start) / 1000,
     fromSend: fromSend.subarray(0, received),
+    deliveredAt: deliveredAt.subarray(0, received),
     fromSchedule: fromSchedule.subarray(0, received),
     drainMs,
   };
@@ -197,8 +202,8 @@ function latencyOf(o: OpenLoopOutcome, offeredRate: number): LatencyResult {
 
 /**
  * The measured window of a latency scenario. The tail of a run is made of a few stalls (a minor
- * GC, the host scheduling another process, Redis writing its AOF), each delaying the events of
- * a millisecond or a few together: at 10k events/s a 3 s window held 15-25 such clusters, too few
+ * GC, or a stall of the whole process or of Redis: bench/latency-tail.ts), each delaying the
+ * events of a millisecond or a few together: at 10k events/s a 3 s window held 15-25 such clusters, too few
  * for its p99 to settle from one run to the next; 10 s holds three times as many.
  */
 const LATENCY_WINDOW_MS = 10_000;

@@ -1,6 +1,7 @@
 /**
- * What the tail of a latency run is made of: the open loop of the latency scenarios at 10k
- * events/s, once, with each event's send and delivery time and every minor GC's pause recorded.
+ * What the tail of a latency run is made of: the open loop of the latency scenarios
+ * (bench/drive.ts) at 10k events/s, once, with each event's send and delivery time and every
+ * minor GC's pause recorded.
  * Prints p50/p99, the share of events whose flight overlapped a minor GC, how many of the
  * events at or over the p99 did, the p99 of the events that did not, and the clusters the
  * slow events come in (events sent within 5 ms of each other). A diagnostic, not part of
@@ -10,10 +11,9 @@
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { deleteKeys } from './cleanup.ts';
-import type { Pipe } from './drive.ts';
+import { openLoop, type Pipe } from './drive.ts';
 import { RedisProbe } from './probe.ts';
 import { HeraldPipe } from './scenarios/herald.ts';
 import { RawPipe } from './scenarios/raw.ts';
@@ -22,6 +22,7 @@ import type { ScenarioContext } from './types.ts';
 const RATE = 10_000;
 const WARM_MS = 500;
 const WINDOW_MS = 10_000;
+const DRAIN_TIMEOUT_MS = 30_000;
 /** Slow events sent less than this apart belong to one cluster (one stall). */
 const CLUSTER_GAP_MS = 5;
 
@@ -55,40 +56,16 @@ const pipe: Pipe =
     ? await HeraldPipe.open(ctx)
     : await RawPipe.open(url, `${keyPrefix}:raw`, 'timeout0', kind === 'raw-multi');
 
-/** The open loop of bench/drive.ts, keeping each event's send and delivery time. */
-async function openLoop(ms: number): Promise<{ sent: Float64Array; got: Float64Array }> {
-  const total = (RATE * ms) / 1000;
-  const interval = 1000 / RATE;
-  const sent = new Float64Array(total);
-  const got = new Float64Array(total);
-  const seq0 = Math.floor(Math.random() * 1e9);
-  let received = 0;
-  pipe.onDelivery = (data) => {
-    got[data.seq - seq0] = performance.now();
-    received++;
-  };
-  const start = performance.now();
-  let n = 0;
-  while (n < total) {
-    const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
-    while (n < due) {
-      const t = performance.now();
-      sent[n] = t;
-      void pipe.publishOne(seq0 + n, t);
-      n++;
-    }
-    if (n < total) await sleep(1);
-  }
-  while (received < total) await sleep(1);
-  pipe.onDelivery = undefined;
-  return { sent, got };
-}
-
 try {
-  await openLoop(WARM_MS);
+  await openLoop(pipe, RATE, WARM_MS, 1, DRAIN_TIMEOUT_MS);
   pauses.length = 0;
-  const { sent, got } = await openLoop(WINDOW_MS);
-  const latency = Array.from(sent, (s, i) => (got[i] as number) - s);
+  // The benchmark's own open loop: each delivery's latency and time, in the order of delivery.
+  const o = await openLoop(pipe, RATE, WINDOW_MS, 1, DRAIN_TIMEOUT_MS);
+  const latency = Array.from(o.fromSend);
+  const got = o.deliveredAt;
+  const sent = got.map((at, i) => at - (latency[i] as number));
+  let firstSent = Infinity;
+  for (const t of sent) firstSent = Math.min(firstSent, t);
   const inPause = latency.map((_, i) =>
     pauses.some(([a, b]) => a < (got[i] as number) && b > (sent[i] as number)),
   );
@@ -103,7 +80,7 @@ try {
   const clusters: { from: number; to: number; events: number; inPause: number; worst: number }[] =
     [];
   for (const i of slow.sort((a, b) => (sent[a] as number) - (sent[b] as number))) {
-    const at = (sent[i] as number) - (sent[0] as number);
+    const at = (sent[i] as number) - firstSent;
     const last = clusters.at(-1);
     if (last !== undefined && at - last.to < CLUSTER_GAP_MS) {
       last.to = at;
