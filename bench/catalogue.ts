@@ -9,7 +9,7 @@ export interface ScenarioDef {
   readonly title: string;
   readonly library: Library;
   readonly kind: Kind;
-  /** Events per run as a fraction of --events: slow peers get fewer so a run stays short. */
+  /** Events per run as a fraction of --events (see SHORT below). */
   readonly eventsFactor: number;
   readonly load: () => Promise<ScenarioFn>;
 }
@@ -31,8 +31,16 @@ const RAW_SEND_TITLE = {
   'envelope-fields': "sendCommand timeout 0, a Herald envelope's fields ('fields' layout)",
 } as const;
 
-const PEER = 0.3;
-const SMQ = 0.1;
+/*
+ * Events per run, as a fraction of --events (200,000 by default). The rows the targets and
+ * their diagnostics compare (publishing and end to end, Herald and the raw loops) run all of
+ * them: at 50,000 such a run lasted under a second and its Node CPU per event moved by a fifth
+ * from one pass to the next, which decided verdicts. Other rows run a quarter (50,000), slow
+ * peers fewer still, so a full run stays near 20 minutes.
+ */
+const SHORT = 0.25;
+const PEER = 0.075;
+const SMQ = 0.025;
 
 export const SCENARIOS: readonly ScenarioDef[] = [
   ...(['pipeline', 'timeout0', 'default'] as const).map((send): ScenarioDef => ({
@@ -90,7 +98,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     title: 'Herald end to end, 4 consumers',
     library: 'herald',
     kind: 'throughput',
-    eventsFactor: 1,
+    eventsFactor: SHORT,
     load: async () => (await herald()).heraldEndToEnd({ consumers: 4 }),
   },
   {
@@ -98,7 +106,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     title: 'Herald end to end, 1 KB payload',
     library: 'herald',
     kind: 'throughput',
-    eventsFactor: 1,
+    eventsFactor: SHORT,
     load: async () => (await herald()).heraldEndToEnd({ size: 1024 }),
   },
   {
@@ -106,7 +114,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     title: 'Herald end to end, zod schema',
     library: 'herald',
     kind: 'throughput',
-    eventsFactor: 1,
+    eventsFactor: SHORT,
     load: async () => (await herald()).heraldEndToEnd({ schema: true }),
   },
   {
@@ -114,7 +122,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     title: 'Herald end to end, fan-out to 3 groups',
     library: 'herald',
     kind: 'throughput',
-    eventsFactor: 0.5,
+    eventsFactor: SHORT / 2,
     load: async () => (await herald()).heraldEndToEnd({ groups: 3 }),
   },
   ...([1, 2] as const).flatMap((consumers) =>
@@ -123,7 +131,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
       title: `${library === 'raw' ? 'raw loop' : 'Herald'}, separate processes: 1 producer, ${consumers} consumer${consumers > 1 ? 's' : ''}`,
       library,
       kind: 'throughput',
-      eventsFactor: 1,
+      eventsFactor: SHORT,
       load: async () => (await split()).splitProcesses(library, consumers),
     })),
   ),
@@ -133,7 +141,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
       "raw consumer of Herald's envelope, separate processes: 1 Herald producer, 1 raw consumer",
     library: 'raw',
     kind: 'throughput',
-    eventsFactor: 1,
+    eventsFactor: SHORT,
     load: async () => (await split()).splitProcesses('envelope', 1),
   },
   {

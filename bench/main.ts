@@ -17,7 +17,7 @@ const HELP = `usage: npm run bench -- [options]
 
   --quick            small counts, one run (checks that everything works)
   --runs N           runs per scenario (default 3; --quick 1)
-  --events N         events per throughput run (default 50000; peers run a fraction)
+  --events N         events per throughput run (default 200000; rows no target compares run a quarter, slow peers fewer)
   --only IDS         comma-separated scenario ids, or a prefix ending in * (e.g. 'herald-*')
   --url URL          Redis to use (default REDIS_URL, else a private redis-server)
   --out DIR          where latest.json/.md/.svg go (default bench/results)

@@ -33,7 +33,7 @@ export function renderMarkdown(r: BenchResults): string {
   out.push(
     `${m.cpus} CPU(s) ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}; Redis ${r.redis.version} ` +
       `(${r.redis.embedded ? 'private redis-server' : r.redis.url}, AOF ${r.redis.aof}, appendfsync ${r.redis.appendfsync}${aofRewrites(r)}). ` +
-      `${r.options.runs} run(s) per scenario, ${num(r.options.events)} events per throughput run` +
+      `${r.options.runs} run(s) per scenario, ${num(r.options.events)} events per throughput run of the rows the targets compare (a quarter for the others, fewer for slow peers)` +
       `${r.options.quick ? ' (--quick: shape only, not speed)' : ''}. Figures: median (min–max) over the runs.` +
       (m.revision
         ? ` Source: ${m.revision.commit}${m.revision.changedFiles > 0 ? ` + ${m.revision.changedFiles} changed file(s) under src/` : ''}.`
