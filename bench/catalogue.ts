@@ -34,9 +34,10 @@ const RAW_SEND_TITLE = {
 /*
  * Events per run, as a fraction of --events (200,000 by default). The rows the targets and
  * their diagnostics compare (publishing and end to end, Herald and the raw loops) run all of
- * them: at 50,000 such a run lasted under a second and its Node CPU per event moved by a fifth
- * from one pass to the next, which decided verdicts. Other rows run a quarter (50,000), slow
- * peers fewer still, so a full run stays near 20 minutes.
+ * them: 2–5 s of steady state after as long a warm-up, where 50,000 gave under a second. Other
+ * rows run a quarter (50,000), slow peers fewer still, so a full run stays near 20 minutes.
+ * Longer runs do not make passes agree: on a shared machine a whole pass can run up to twice as
+ * slow for every library alike, which is why every ratio is taken pass by pass.
  */
 const SHORT = 0.25;
 const PEER = 0.075;

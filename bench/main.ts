@@ -3,7 +3,7 @@
  * redis-smq, in one run against one Redis. Progress on stderr, the Markdown
  * report on stdout, JSON + Markdown + SVG in bench/results/.
  *
- *   npm run bench                         # private redis-server (AOF everysec), 3 runs
+ *   npm run bench                         # private redis-server (AOF everysec), 5 passes (~30 min)
  *   npm run bench -- --quick              # seconds: checks everything works
  *   npm run bench -- --only 'herald-e2e*' --runs 5
  *   REDIS_URL=redis://host:6379 npm run bench
@@ -16,7 +16,7 @@ import { SCENARIOS } from './catalogue.ts';
 const HELP = `usage: npm run bench -- [options]
 
   --quick            small counts, one run (checks that everything works)
-  --runs N           runs per scenario (default 3; --quick 1)
+  --runs N           round-robin passes (default 5; --quick 1)
   --events N         events per throughput run (default 200000; rows no target compares run a quarter, slow peers fewer)
   --only IDS         comma-separated scenario ids, or a prefix ending in * (e.g. 'herald-*')
   --url URL          Redis to use (default REDIS_URL, else a private redis-server)

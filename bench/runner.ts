@@ -130,7 +130,7 @@ export async function runBenchmark(
 ): Promise<{ results: BenchResults; markdown: string }> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const quick = options.quick ?? false;
-  const runs = options.runs ?? (quick ? 1 : 3);
+  const runs = options.runs ?? (quick ? 1 : 5);
   const events = options.events ?? (quick ? 2000 : 200_000);
   const defs = selectScenarios(options.only);
   const startedAt = new Date().toISOString();

@@ -1,6 +1,7 @@
 /**
  * One benchmark scenario in this process, with what the garbage collector did during it: the
- * minor GCs (scavenges: count, median and longest pause) and, with `--alloc`, the megabytes
+ * minor GCs (scavenges: count, median and longest pause), the other GCs (mark-compact and
+ * incremental marking: count and longest pause) and, with `--alloc`, the megabytes
  * allocated (V8's sampling heap profiler, every object counted whether it died young or not;
  * node-redis's one-off build of its client class is left out). A diagnostic, not part of
  * `npm run bench`: run it several times, whole processes, to see how a figure varies from one
@@ -55,11 +56,15 @@ if (id === undefined || url === undefined) {
   process.exit(2);
 }
 const pauses: number[] = [];
+/** Pauses of the other kinds: full mark-compact, and incremental marking's steps. */
+const majorPauses: number[] = [];
 let measuring = false;
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
     const kind = (e as { detail?: { kind?: number } }).detail?.kind;
-    if (measuring && kind === constants.NODE_PERFORMANCE_GC_MINOR) pauses.push(e.duration);
+    if (!measuring) continue;
+    if (kind === constants.NODE_PERFORMANCE_GC_MINOR) pauses.push(e.duration);
+    else majorPauses.push(e.duration);
   }
 }).observe({ entryTypes: ['gc'] });
 
@@ -96,13 +101,15 @@ if (values.alloc) {
 }
 inspector.disconnect();
 pauses.sort((a, b) => a - b);
+majorPauses.sort((a, b) => a - b);
 const l = result.latency;
 const figures = costFigures(result);
 process.stdout.write(
   `${id}: ${result.rate.toFixed(0)} events/s, ${figures.nodeCpuUsPerEvent.toFixed(1)} µs Node CPU/event` +
     (l ? `, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms` : '') +
     `; minor GCs ${pauses.length}, median ${(pauses[pauses.length >> 1] ?? 0).toFixed(1)} ms, ` +
-    `longest ${(pauses.at(-1) ?? 0).toFixed(1)} ms${allocated}\n`,
+    `longest ${(pauses.at(-1) ?? 0).toFixed(1)} ms; other GCs ${majorPauses.length}, ` +
+    `longest ${(majorPauses.at(-1) ?? 0).toFixed(1)} ms${allocated}\n`,
 );
 await deleteKeys(url, token);
 await probe.close();

@@ -53,7 +53,7 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('measure Herald against the raw client loop, BullMQ and redis-smq on your Redis')
     .option('--quick', 'small counts, one run: checks that everything works (seconds)')
-    .option('--runs <n>', 'runs per scenario (default 3; --quick 1)', parsePositiveInt)
+    .option('--runs <n>', 'round-robin passes (default 5; --quick 1)', parsePositiveInt)
     .option(
       '--events <n>',
       'events per throughput run (default 50000; peers run a fraction)',
