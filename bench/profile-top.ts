@@ -2,7 +2,12 @@
  * Summarises V8 CPU profiles (from `npm run bench -- --profile DIR`): self time
  * by function, and total (inclusive) time for functions matching a filter.
  *
- *   node --import tsx bench/profile-top.ts DIR/*.cpuprofile [--top 30] [--match src/]
+ *   node --import tsx bench/profile-top.ts DIR/*.cpuprofile [--top 30] [--match src/] [--by-origin]
+ *
+ * `--by-origin` also sums self time by where the code comes from (Herald's src/, the bench's
+ * own loops, node-redis, Node's JavaScript, the garbage collector, other native code), as
+ * shares of the busy time (idle left out). A builtin such as JSON.parse counts in the function
+ * that called it.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -26,12 +31,30 @@ function where(n: ProfileNode): string {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string' }, match: { type: 'string' } },
+  options: {
+    top: { type: 'string' },
+    match: { type: 'string' },
+    'by-origin': { type: 'boolean' },
+  },
 });
 const top = Number(values.top ?? 30);
 const self = new Map<string, number>();
 const total = new Map<string, number>();
+const byOrigin = new Map<string, number>();
 let all = 0;
+let idle = 0;
+
+/** Where a frame's code comes from (see --by-origin). */
+function origin(n: ProfileNode): string {
+  const { url, functionName } = n.callFrame;
+  if (url.includes('/@redis/')) return 'node-redis';
+  if (url.includes('/src/')) return 'Herald (src/)';
+  if (url.includes('/bench/')) return 'benchmark loops (bench/)';
+  if (url.startsWith('node:')) return "Node's JavaScript";
+  if (functionName === '(garbage collector)') return 'garbage collector';
+  if (url === '') return 'native (syscalls, encoding, …)';
+  return 'other JavaScript';
+}
 for (const file of positionals) {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -43,6 +66,8 @@ for (const file of positionals) {
     if (!n) return;
     all += dt;
     self.set(where(n), (self.get(where(n)) ?? 0) + dt);
+    if (n.callFrame.functionName === '(idle)') idle += dt;
+    else byOrigin.set(origin(n), (byOrigin.get(origin(n)) ?? 0) + dt);
     // Inclusive time: every distinct frame on the stack, once.
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
@@ -69,4 +94,10 @@ if (values.match) {
     .slice(0, top)) {
     console.log(`${pct(v)}  ${k}`);
   }
+}
+if (values['by-origin']) {
+  const busy = all - idle;
+  console.log(`\nself time by origin, share of the busy time (${(busy / 1000).toFixed(0)} ms):`);
+  for (const [k, v] of [...byOrigin].sort((a, b) => b[1] - a[1]))
+    console.log(`${((100 * v) / busy).toFixed(1).padStart(5)}%  ${k}`);
 }
