@@ -99,5 +99,7 @@ if (values['by-origin']) {
   const busy = all - idle;
   console.log(`\nself time by origin, share of the busy time (${(busy / 1000).toFixed(0)} ms):`);
   for (const [k, v] of [...byOrigin].sort((a, b) => b[1] - a[1]))
-    console.log(`${((100 * v) / busy).toFixed(1).padStart(5)}%  ${k}`);
+    console.log(
+      `${((100 * v) / busy).toFixed(1).padStart(5)}%  ${(v / 1000).toFixed(0).padStart(6)} ms  ${k}`,
+    );
 }
