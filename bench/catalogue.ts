@@ -35,7 +35,7 @@ const RAW_SEND_TITLE = {
  * Events per run, as a fraction of --events (200,000 by default). The rows the targets and
  * their diagnostics compare (publishing and end to end, Herald and the raw loops) run all of
  * them: 2–5 s of steady state after as long a warm-up, where 50,000 gave under a second. Other
- * rows run a quarter (50,000), slow peers fewer still, so a full run stays near 20 minutes.
+ * rows run a quarter (50,000), slow peers fewer still, so five passes stay under half an hour.
  * Longer runs do not make passes agree: on a shared machine a whole pass can run up to twice as
  * slow for every library alike, which is why every ratio is taken pass by pass.
  */
