@@ -334,6 +334,14 @@ export function selectScenarios(only: readonly string[] | undefined): ScenarioDe
   return picked;
 }
 
+/** Events per throughput run when --events is not given (the rows the targets compare run all of them). */
+export const DEFAULT_EVENTS = 200_000;
+
+/** The events a run of `def` publishes when the benchmark is asked for `events`. */
+export function eventsFor(def: ScenarioDef, events: number): number {
+  return Math.max(500, Math.round(events * def.eventsFactor));
+}
+
 export function scenarioById(id: string): ScenarioDef {
   const def = SCENARIOS.find((s) => s.id === id);
   if (!def) throw new Error(`unknown scenario '${id}'`);

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { deleteKeys } from './cleanup.ts';
-import { scenarioById } from './catalogue.ts';
+import { eventsFor, scenarioById } from './catalogue.ts';
 import { RedisProbe } from './probe.ts';
 import type { RunResult } from './types.ts';
 
@@ -40,7 +40,7 @@ async function runAll(req: ChildRequest): Promise<void> {
           url: req.url,
           token,
           keyPrefix: `bench:${token}`,
-          events: Math.max(500, Math.round(req.events * def.eventsFactor)),
+          events: eventsFor(def, req.events),
           quick: req.quick,
           probe,
           progress: (message) => void send({ type: 'progress', id, message }),

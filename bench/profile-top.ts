@@ -5,7 +5,7 @@
  *   node --import tsx bench/profile-top.ts DIR/*.cpuprofile [--top 30] [--match src/] [--by-origin]
  *
  * `--by-origin` also sums self time by where the code comes from (Herald's src/, the bench's
- * own loops, node-redis, Node's JavaScript, the garbage collector, other native code), as
+ * own loops, node-redis, other libraries, Node's JavaScript, the garbage collector, native code), as
  * shares of the busy time (idle left out). A builtin such as JSON.parse counts in the function
  * that called it.
  */
@@ -47,7 +47,8 @@ let idle = 0;
 /** Where a frame's code comes from (see --by-origin). */
 function origin(n: ProfileNode): string {
   const { url, functionName } = n.callFrame;
-  if (url.includes('/@redis/')) return 'node-redis';
+  if (url.includes('/node_modules/'))
+    return url.includes('/@redis/') ? 'node-redis' : 'other libraries';
   if (url.includes('/src/')) return 'Herald (src/)';
   if (url.includes('/bench/')) return 'benchmark loops (bench/)';
   if (url.startsWith('node:')) return "Node's JavaScript";
@@ -67,7 +68,10 @@ for (const file of positionals) {
     all += dt;
     self.set(where(n), (self.get(where(n)) ?? 0) + dt);
     if (n.callFrame.functionName === '(idle)') idle += dt;
-    else byOrigin.set(origin(n), (byOrigin.get(origin(n)) ?? 0) + dt);
+    else {
+      const from = origin(n);
+      byOrigin.set(from, (byOrigin.get(from) ?? 0) + dt);
+    }
     // Inclusive time: every distinct frame on the stack, once.
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {

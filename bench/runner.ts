@@ -21,7 +21,7 @@ import {
   type ScenarioRecord,
   type TargetCheck,
 } from './aggregate.ts';
-import { selectScenarios, type ScenarioDef } from './catalogue.ts';
+import { DEFAULT_EVENTS, selectScenarios, type ScenarioDef } from './catalogue.ts';
 import { renderChart } from './chart.ts';
 import type { ChildMessage, ChildRequest } from './child.ts';
 import { AofQuiet } from './aof-quiet.ts';
@@ -131,7 +131,7 @@ export async function runBenchmark(
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const quick = options.quick ?? false;
   const runs = options.runs ?? (quick ? 1 : 5);
-  const events = options.events ?? (quick ? 2000 : 200_000);
+  const events = options.events ?? (quick ? 2000 : DEFAULT_EVENTS);
   const defs = selectScenarios(options.only);
   const startedAt = new Date().toISOString();
   const machine = machineInfo();

@@ -1,7 +1,7 @@
 /**
  * One benchmark scenario in this process, with what the garbage collector did during it: the
- * minor GCs (scavenges: count, median and longest pause), the other GCs (mark-compact and
- * incremental marking: count and longest pause) and, with `--alloc`, the megabytes
+ * minor GCs (scavenges: count, median and longest pause), the other GCs (mark-compact,
+ * incremental marking, weak callbacks: count and longest pause) and, with `--alloc`, the megabytes
  * allocated (V8's sampling heap profiler, every object counted whether it died young or not;
  * node-redis's one-off build of its client class is left out). A diagnostic, not part of
  * `npm run bench`: run it several times, whole processes, to see how a figure varies from one
@@ -14,7 +14,7 @@ import { Session } from 'node:inspector/promises';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { scenarioById } from './catalogue.ts';
+import { DEFAULT_EVENTS, eventsFor, scenarioById } from './catalogue.ts';
 import { deleteKeys } from './cleanup.ts';
 import { RedisProbe } from './probe.ts';
 import { costFigures } from './types.ts';
@@ -56,7 +56,7 @@ if (id === undefined || url === undefined) {
   process.exit(2);
 }
 const pauses: number[] = [];
-/** Pauses of the other kinds: full mark-compact, and incremental marking's steps. */
+/** Pauses of the other kinds: mark-compact, incremental marking, weak callbacks. */
 const majorPauses: number[] = [];
 let measuring = false;
 new PerformanceObserver((list) => {
@@ -69,7 +69,8 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] });
 
 const probe = await RedisProbe.connect(url);
-const run = await scenarioById(id).load();
+const def = scenarioById(id);
+const run = await def.load();
 const inspector = new Session();
 inspector.connect();
 if (values.alloc) {
@@ -86,7 +87,8 @@ const result = await run({
   url,
   token,
   keyPrefix: `bench:${token}`,
-  events: Number(values.events ?? 50_000),
+  // As many events as the benchmark's own run of this scenario.
+  events: eventsFor(def, Number(values.events ?? DEFAULT_EVENTS)),
   quick: false,
   probe,
   progress: () => {},
